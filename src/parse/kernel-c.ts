@@ -1,0 +1,156 @@
+/**
+ * tree-sitter-c with kernel tolerance.
+ *
+ * Kernel C is not ISO C: annotations such as `__user` or `__acquires(x)` and macros taking a
+ * *type* argument (`min_t(unsigned long, …)`, `container_of(p, struct foo, m)`) make
+ * tree-sitter-c produce ERROR nodes around exactly the code we need to edit. We rewrite those
+ * spans to something parseable *of the same length* before parsing, so every node offset is
+ * still an offset into the original text and edits map straight back onto it.
+ */
+import Parser from 'tree-sitter';
+import C from 'tree-sitter-c';
+
+export type Node = Parser.SyntaxNode;
+export type Tree = Parser.Tree;
+
+/** Annotation words blanked to spaces (sparse/compiler attributes without arguments). */
+const ANNOTATION_WORDS = [
+  '__user', '__iomem', '__kernel', '__force', '__rcu', '__percpu', '__bitwise', '__must_check',
+  '__maybe_unused', '__always_unused', '__init', '__exit', '__initdata', '__exitdata',
+  '__read_mostly', '__ro_after_init', '__cold', '__hot', '__weak', '__pure', '__noreturn',
+  '__always_inline', 'noinline', '__noinline', 'notrace', '__visible', '__latent_entropy',
+  '__randomize_layout', '__packed', '__private', '__safe', '__nocast', '__must_hold',
+  '__devinit', '__devexit', '__ref', '__deprecated', '__attribute_const__', '__sched',
+  'asmlinkage', '__net_init', '__net_exit', '__init_or_module', '__used', '__nocfi',
+];
+
+/** Attributes with an argument list: the whole `name(args)` is blanked. */
+const ANNOTATION_CALLS = [
+  '__acquires', '__releases', '__must_hold', '__printf', '__scanf', '__aligned', '__section',
+  '__attribute__', '__cond_lock', '__counted_by', '__alloc_size', '__malloc',
+];
+
+/** Macros with a type argument, and the index of that argument. */
+const TYPE_ARG_MACROS: Record<string, number> = {
+  min_t: 0, max_t: 0, clamp_t: 0, clamp_val: -1, container_of: 1, container_of_const: 1,
+  list_entry: 1, list_first_entry: 1, list_last_entry: 1, list_first_entry_or_null: 1,
+  list_next_entry: -1, rb_entry: 1, rb_entry_safe: 1, hlist_entry: 1, hlist_entry_safe: 1,
+  llist_entry: 1, sizeof_field: 0, offsetof: 0, typeof_member: 0, va_arg: 1,
+  DECLARE_BITMAP: -1, READ_ONCE: -1, struct_size: -1,
+};
+
+const wordRe = new RegExp(`\\b(?:${ANNOTATION_WORDS.join('|')})\\b`, 'g');
+const callRe = new RegExp(`\\b(?:${ANNOTATION_CALLS.join('|')})\\s*\\(`, 'g');
+const typeMacroRe = new RegExp(
+  `\\b(${Object.keys(TYPE_ARG_MACROS).filter((k) => TYPE_ARG_MACROS[k] >= 0).join('|')})\\s*\\(`,
+  'g',
+);
+
+/** Index of the parenthesis closing the one opened just before `from`, or -1. */
+function closingParen(text: string, from: number): number {
+  let depth = 1;
+  for (let i = from; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 40 /* ( */) depth++;
+    else if (ch === 41 /* ) */ && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** Top-level comma-separated argument spans [start, end) between `open+1` and `close`. */
+function argSpans(text: string, open: number, close: number): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open + 1; i < close; i++) {
+    const ch = text[i];
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    else if (ch === ')' || ch === ']' || ch === '}') depth--;
+    else if (ch === ',' && depth === 0) {
+      spans.push([start, i]);
+      start = i + 1;
+    }
+  }
+  spans.push([start, close]);
+  return spans;
+}
+
+/** Same-length rewrite of `text` that tree-sitter-c parses well. */
+export function tolerate(text: string): string {
+  const out = text.split('');
+  const blank = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (out[i] !== '\n') out[i] = ' ';
+  };
+  for (const m of text.matchAll(wordRe)) blank(m.index!, m.index! + m[0].length);
+  for (const m of text.matchAll(callRe)) {
+    const close = closingParen(text, m.index! + m[0].length);
+    if (close > 0) blank(m.index!, close + 1);
+  }
+  for (const m of text.matchAll(typeMacroRe)) {
+    const open = m.index! + m[0].length - 1;
+    const close = closingParen(text, open + 1);
+    if (close < 0) continue;
+    const spans = argSpans(text, open, close);
+    const span = spans[TYPE_ARG_MACROS[m[1]]];
+    if (!span) continue;
+    // `struct foo *` → `struct_foo__`: one identifier, same length.
+    const [s, e] = span;
+    let i = s;
+    while (i < e && /\s/.test(text[i])) i++;
+    let j = e;
+    while (j > i && /\s/.test(text[j - 1])) j--;
+    for (let k = i; k < j; k++) if (/[\s*]/.test(text[k]) && text[k] !== '\n') out[k] = '_';
+  }
+  return out.join('');
+}
+
+let parser: Parser | undefined;
+
+export function parseC(text: string): Tree {
+  parser ??= (() => {
+    const p = new Parser();
+    p.setLanguage(C as unknown as Parser.Language);
+    return p;
+  })();
+  const src = tolerate(text);
+  // The native binding reads long inputs in chunks; a callback avoids its 32 KiB string limit.
+  return parser.parse((index: number) => src.slice(index, index + 16384));
+}
+
+/** Iterator macros: `for_each_sg(…) { … }` parses as a call with a MISSING `;` then a body. */
+const ITERATOR_RE = /(^|_)for_each(_|$)/;
+
+export interface MacroLoop {
+  /** The `expression_statement` holding the macro call (with its MISSING `;`). */
+  header: Node;
+  call: Node;
+  name: string;
+  /** The statement the macro iterates (usually a compound statement). */
+  body: Node;
+}
+
+/** If `stmt` is the header of an iterator-macro loop, describe it. */
+export function macroLoopAt(stmt: Node): MacroLoop | undefined {
+  if (stmt.type !== 'expression_statement') return undefined;
+  const call = stmt.firstNamedChild;
+  if (!call || call.type !== 'call_expression') return undefined;
+  const fn = call.childForFieldName('function');
+  if (!fn || fn.type !== 'identifier' || !ITERATOR_RE.test(fn.text)) return undefined;
+  const missing = stmt.children.some((c) => c.isMissing);
+  if (!missing && stmt.text.trimEnd().endsWith(';')) return undefined;
+  const body = stmt.nextNamedSibling;
+  if (!body || body.type === 'comment') return undefined;
+  return { header: stmt, call, name: fn.text, body };
+}
+
+/** The macro loop whose body is `node`, if any. */
+export function macroLoopOfBody(node: Node): MacroLoop | undefined {
+  const prev = node.previousNamedSibling;
+  if (!prev) return undefined;
+  const loop = macroLoopAt(prev);
+  return loop && loop.body.id === node.id ? loop : undefined;
+}
+
+export function hasErrorInside(node: Node): boolean {
+  return node.hasError;
+}

@@ -1,0 +1,90 @@
+/**
+ * A release rewrite described independently of the target kernel, and its rendering for a
+ * target API level (fixtures/README.md, conventions 1–7).
+ */
+import type { TargetApi } from '../target.ts';
+
+/** How the original code dirtied the pages before releasing them. */
+export interface Dirty {
+  /** C expression text for make_dirty: 'true' for an unconditional dirty. */
+  when: string;
+  /** The dirtying call that was replaced, for naming intended differences. */
+  via: 'set_page_dirty_lock' | 'SetPageDirty' | 'set_page_dirty' | 'put_user_pages_dirty_lock';
+  /** The original already skipped pages that were dirty (`!PageDirty(p) && …`). */
+  skippedDirty?: boolean;
+}
+
+export type Replacement =
+  | {
+      kind: 'bulk';
+      /** Byte range of the statement (or loop) replaced. */
+      start: number;
+      end: number;
+      array: string;
+      count: string;
+      dirty?: Dirty;
+      /** Wrap in `if (count > 0)`: the count may be a negative errno here (H6). */
+      guardNegative?: boolean;
+    }
+  | {
+      kind: 'single';
+      start: number;
+      end: number;
+      /** The page expression as written (`page`, `pages[i]`, `*p`, `sg_page(sg)`). */
+      page: string;
+      dirty?: Dirty;
+    };
+
+export class RenderRefusal {
+  constructor(readonly message: string) {}
+}
+
+/** `&x` for a page lvalue `x`; undefined if `x` is not addressable. */
+export function addressOf(page: string): string | undefined {
+  const t = page.trim();
+  if (/^\*\s*\(?\s*([A-Za-z_][\w>.-]*)\s*\)?$/.test(t)) return t.replace(/^\*\s*/, '');
+  if (/^[A-Za-z_][\w]*((->|\.)[A-Za-z_]\w*|\[[^\]]+\])*$/.test(t)) return `&${t}`;
+  return undefined;
+}
+
+/** Rendered statement text (first line unindented; later lines carry `indent`). */
+export function render(rep: Replacement, api: TargetApi, indent: string): string | RenderRefusal {
+  const interim = api.family === 'interim';
+  const one = interim ? 'put_user_page' : 'unpin_user_page';
+  const many = interim ? 'put_user_pages' : 'unpin_user_pages';
+  const dirtyMany = interim ? 'put_user_pages_dirty_lock' : 'unpin_user_pages_dirty_lock';
+
+  let array: string;
+  let count: string;
+  let single: string | undefined;
+  if (rep.kind === 'bulk') {
+    array = rep.array;
+    count = rep.count;
+  } else {
+    single = rep.page;
+    array = '';
+    count = '1';
+    if (rep.dirty) {
+      const addr = addressOf(rep.page);
+      if (!addr) return new RenderRefusal(`cannot take the address of '${rep.page}' for ${dirtyMany}()`);
+      array = addr;
+    }
+  }
+  const plain = single !== undefined ? `${one}(${single});` : `${many}(${array}, ${count});`;
+
+  let body: string[];
+  if (!rep.dirty) body = [plain];
+  else if (!interim || api.dirtyLockTakesMakeDirty) body = [`${dirtyMany}(${array}, ${count}, ${rep.dirty.when});`];
+  else if (rep.dirty.when === 'true') body = [`${dirtyMany}(${array}, ${count});`];
+  else
+    // 5.3's put_user_pages_dirty_lock() has no make_dirty argument.
+    body = [`if (${rep.dirty.when})`, `\t${dirtyMany}(${array}, ${count});`, 'else', `\t${plain}`];
+
+  if (rep.kind === 'bulk' && rep.guardNegative) {
+    const compound = body.length > 1;
+    body = compound
+      ? [`if (${rep.count} > 0) {`, ...body.map((l) => `\t${l}`), '}']
+      : [`if (${rep.count} > 0)`, `\t${body[0]}`];
+  }
+  return body.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+}

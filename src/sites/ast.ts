@@ -1,0 +1,100 @@
+/** Small tree-sitter helpers shared by the analysis and the transforms. */
+import type { Node } from '../parse/kernel-c.ts';
+import { macroLoopOfBody } from '../parse/kernel-c.ts';
+
+export function* descendants(node: Node): Generator<Node> {
+  const cursor = node.walk();
+  let depth = 0;
+  for (;;) {
+    yield cursor.currentNode;
+    if (cursor.gotoFirstChild()) {
+      depth++;
+      continue;
+    }
+    while (!cursor.gotoNextSibling()) {
+      if (depth === 0 || !cursor.gotoParent()) return;
+      depth--;
+    }
+    if (depth === 0) return;
+  }
+}
+
+export const callName = (call: Node): string | undefined => {
+  const fn = call.childForFieldName('function');
+  return fn?.type === 'identifier' ? fn.text : undefined;
+};
+
+export const callArgs = (call: Node): Node[] =>
+  call.childForFieldName('arguments')?.namedChildren.filter((c) => c.type !== 'comment') ?? [];
+
+/** Whitespace-insensitive text, for comparing expressions. */
+export const norm = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
+
+export const unparen = (node: Node): Node => {
+  let n = node;
+  while (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
+  return n;
+};
+
+/** The function_definition containing `node`. */
+export function enclosingFunction(node: Node): Node | undefined {
+  for (let n: Node | null = node.parent; n; n = n.parent) if (n.type === 'function_definition') return n;
+  return undefined;
+}
+
+/** The statement node containing `node` (its closest ancestor that is a statement). */
+export function enclosingStatement(node: Node): Node {
+  let n = node;
+  while (n.parent && !/statement$|^declaration$/.test(n.type)) n = n.parent;
+  return n;
+}
+
+export type Loop =
+  | { kind: 'for'; node: Node; body: Node }
+  | { kind: 'while'; node: Node; body: Node }
+  | { kind: 'do'; node: Node; body: Node }
+  | { kind: 'macro'; node: Node; body: Node; name: string; call: Node };
+
+/** The loop whose body (directly) is `stmt`, if any. */
+export function loopOfBody(stmt: Node): Loop | undefined {
+  const p = stmt.parent;
+  if (!p) return undefined;
+  if (p.type === 'for_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'for', node: p, body: stmt };
+  if (p.type === 'while_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'while', node: p, body: stmt };
+  if (p.type === 'do_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'do', node: p, body: stmt };
+  const m = macroLoopOfBody(stmt);
+  if (m) return { kind: 'macro', node: m.header, body: m.body, name: m.name, call: m.call };
+  return undefined;
+}
+
+/** Innermost loop enclosing `node` (which may itself be a loop's unbraced body). */
+export function enclosingLoop(node: Node): Loop | undefined {
+  for (let n: Node | null = node; n && n.type !== 'function_definition'; n = n.parent) {
+    const l = loopOfBody(n);
+    if (l) return l;
+  }
+  return undefined;
+}
+
+/** Statements of a body: the children of a compound statement, or the single statement. */
+export const bodyStatements = (body: Node): Node[] =>
+  body.type === 'compound_statement'
+    ? body.namedChildren.filter((c) => c.type !== 'comment')
+    : [body];
+
+/** Leading whitespace of the line containing `index`. */
+export function indentAt(text: string, index: number): string {
+  const lineStart = text.lastIndexOf('\n', index - 1) + 1;
+  return /^[ \t]*/.exec(text.slice(lineStart))![0];
+}
+
+export const lineOf = (node: Node) => node.startPosition.row + 1;
+
+export function identifiersIn(node: Node): Node[] {
+  const out: Node[] = [];
+  for (const d of descendants(node)) if (d.type === 'identifier') out.push(d);
+  return out;
+}
+
+/** Does `node` mention identifier `name` (as a variable, not as a field name)? */
+export const mentions = (node: Node, name: string) => identifiersIn(node).some((i) => i.text === name);

@@ -1,0 +1,430 @@
+/**
+ * Where do the pages released here come from? A flow-insensitive, file-wide provenance
+ * analysis over *storage keys*:
+ *
+ *   v:<fn>:<name>   a local or parameter of one function
+ *   g:<name>        a file-scope or unknown identifier
+ *   f:<field>       a struct field, whatever the struct (conservative: same name, same bucket)
+ *   r:<fn>          the return value of a function of this file
+ *
+ * Indexing, dereference, address-of and pointer arithmetic keep the key (`pages + got`,
+ * `&page`, `page[0]` all name the storage of `page`/`pages`). Tags say what a key may hold:
+ *
+ *   gup:N / pin:N   pages referenced by acquire site N (FOLL_GET / FOLL_PIN)
+ *   cnt:N           a count tied to acquire site N (its result or requested count)
+ *   src:<fn>        pages from a non-GUP source (alloc_page, find_get_page, iov_iter, …)
+ *   opaque:<fn>     the result of a call we cannot see into
+ *   raw             a value computed by arithmetic (e.g. a PFNMAP pfn): not a page reference
+ *   nocaller:<fn>   a parameter of a function with no caller in this file
+ *
+ * Calls to functions of the same file bind arguments and parameters in both directions, so
+ * a release helper sees the union of what every caller passes (a mixed-provenance helper shows
+ * both kinds) and an acquire wrapper's output parameter reaches its caller's array.
+ */
+import type { Node } from '../parse/kernel-c.ts';
+import { macroLoopAt } from '../parse/kernel-c.ts';
+import {
+  ACQUIRE_NAMES, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
+  RELEASE_APIS, RVALUE_SOURCES, acquireLayout, isNonOwningCall,
+  type AcquireLayout, type ReleaseApi,
+} from './api.ts';
+import { callArgs, callName, descendants, unparen } from './ast.ts';
+
+export interface FnInfo {
+  name: string;
+  node: Node;
+  body: Node;
+  params: string[];
+  names: Set<string>;
+  isStatic: boolean;
+  callers: number;
+  addressTaken: boolean;
+}
+
+export interface AcquireCall {
+  id: number;
+  call: Node;
+  fn: FnInfo;
+  name: string;
+  layout: AcquireLayout;
+  args: Node[];
+  /** Key of the variable assigned the call's result, when there is one. */
+  resultKey?: string;
+}
+
+export interface ReleaseCall {
+  call: Node;
+  fn: FnInfo;
+  name: string;
+  api: ReleaseApi;
+  args: Node[];
+}
+
+export interface CallInto {
+  call: Node;
+  fn: FnInfo;
+  callee: string;
+  args: Node[];
+}
+
+interface Rvalue {
+  keys: string[];
+  tags: string[];
+}
+
+const CONSTANT_IDS = new Set(['NULL', 'true', 'false']);
+
+export class FileFacts {
+  readonly functions = new Map<string, FnInfo>();
+  readonly acquires: AcquireCall[] = [];
+  readonly releases: ReleaseCall[] = [];
+  readonly extraRefs: CallInto[] = [];
+  /** Calls to functions outside this file that receive something page-like. */
+  readonly externalCalls: CallInto[] = [];
+  /** Calls to functions defined in this file. */
+  readonly localCalls: CallInto[] = [];
+  private readonly edges = new Map<string, Set<string>>();
+  private readonly seeds = new Map<string, Set<string>>();
+  private prov?: Map<string, Set<string>>;
+
+  constructor(readonly root: Node) {
+    for (const def of root.descendantsOfType('function_definition')) {
+      const info = describeFunction(def);
+      if (info && !this.functions.has(info.name)) this.functions.set(info.name, info);
+    }
+    for (const id of root.descendantsOfType('identifier')) {
+      const fn = this.functions.get(id.text);
+      if (!fn) continue;
+      const p = id.parent;
+      if (p?.type === 'call_expression' && p.childForFieldName('function')?.id === id.id) fn.callers++;
+      else if (p?.type !== 'function_declarator') fn.addressTaken = true;
+    }
+    // Acquires first: assignments of their results are tagged while collecting flows.
+    for (const fn of this.functions.values()) this.collectAcquires(fn);
+    for (const fn of this.functions.values()) this.collect(fn);
+    for (const fn of this.functions.values()) {
+      if (fn.callers > 0 && !fn.addressTaken) continue;
+      for (const p of fn.params) this.seed(`v:${fn.name}:${p}`, `nocaller:${fn.name}`);
+    }
+  }
+
+  /** Storage key of an lvalue-ish expression, or undefined for values with no storage. */
+  keyOf(expr: Node, fn: FnInfo | undefined): string | undefined {
+    const e = unparen(expr);
+    switch (e.type) {
+      case 'identifier':
+        if (CONSTANT_IDS.has(e.text)) return undefined;
+        return fn?.names.has(e.text) ? `v:${fn.name}:${e.text}` : `g:${e.text}`;
+      case 'field_expression': {
+        const field = e.childForFieldName('field')?.text ?? '?';
+        // `table.sgl` is the table's scatterlist: the same pages as the table.
+        if (field === 'sgl') return this.keyOf(e.childForFieldName('argument')!, fn);
+        return `f:${field}`;
+      }
+      case 'subscript_expression':
+      case 'pointer_expression':
+      case 'update_expression':
+        return this.keyOf(e.childForFieldName('argument')!, fn);
+      case 'cast_expression':
+        return this.keyOf(e.childForFieldName('value')!, fn);
+      case 'binary_expression': {
+        const op = e.childForFieldName('operator')?.text;
+        if (op === '+' || op === '-') return this.keyOf(e.childForFieldName('left')!, fn);
+        return undefined;
+      }
+      case 'call_expression': {
+        const name = callName(e);
+        if (name && PASS_THROUGH.has(name)) {
+          const a = callArgs(e)[0];
+          return a ? this.keyOf(a, fn) : undefined;
+        }
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** What an expression's value may derive from. */
+  private rvalue(expr: Node, fn: FnInfo): Rvalue {
+    const e = unparen(expr);
+    const out: Rvalue = { keys: [], tags: [] };
+    const add = (r: Rvalue) => {
+      out.keys.push(...r.keys);
+      out.tags.push(...r.tags);
+    };
+    switch (e.type) {
+      case 'identifier':
+      case 'field_expression':
+      case 'subscript_expression':
+      case 'update_expression': {
+        const k = this.keyOf(e, fn);
+        if (k) out.keys.push(k);
+        return out;
+      }
+      case 'pointer_expression': {
+        const k = this.keyOf(e, fn);
+        if (k) out.keys.push(k);
+        return out;
+      }
+      case 'cast_expression':
+        return this.rvalue(e.childForFieldName('value')!, fn);
+      case 'assignment_expression':
+        return this.rvalue(e.childForFieldName('right')!, fn);
+      case 'conditional_expression':
+        add(this.rvalue(e.childForFieldName('consequence')!, fn));
+        add(this.rvalue(e.childForFieldName('alternative')!, fn));
+        return out;
+      case 'comma_expression':
+        return this.rvalue(e.childForFieldName('right')!, fn);
+      case 'binary_expression': {
+        const op = e.childForFieldName('operator')?.text ?? '';
+        if (/^(==|!=|<|>|<=|>=|&&|\|\|)$/.test(op)) return out;
+        add(this.rvalue(e.childForFieldName('left')!, fn));
+        add(this.rvalue(e.childForFieldName('right')!, fn));
+        if (op !== '+' && op !== '-') out.tags.push('raw');
+        return out;
+      }
+      case 'unary_expression': {
+        if (e.childForFieldName('operator')?.text === '!') return out;
+        return this.rvalue(e.childForFieldName('argument')!, fn);
+      }
+      case 'call_expression': {
+        const name = callName(e) ?? '?';
+        const args = callArgs(e);
+        const acq = this.acquires.find((a) => a.call.id === e.id);
+        if (acq) out.tags.push(`cnt:${acq.id}`);
+        else if (RVALUE_SOURCES.has(name)) out.tags.push(`src:${name}`);
+        else if (PASS_THROUGH.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
+        else if (COMBINATORS.has(name)) for (const a of args) add(this.rvalue(a, fn));
+        else if (this.functions.has(name)) out.keys.push(`r:${name}`);
+        else out.tags.push(`opaque:${name}`);
+        return out;
+      }
+      default:
+        return out;
+    }
+  }
+
+  private edge(from: string, to: string) {
+    if (from === to) return;
+    let s = this.edges.get(from);
+    if (!s) this.edges.set(from, (s = new Set()));
+    s.add(to);
+  }
+
+  private seed(key: string, tag: string) {
+    let s = this.seeds.get(key);
+    if (!s) this.seeds.set(key, (s = new Set()));
+    s.add(tag);
+  }
+
+  private flowInto(key: string | undefined, value: Node, fn: FnInfo) {
+    if (!key) return;
+    const r = this.rvalue(value, fn);
+    for (const k of r.keys) this.edge(k, key);
+    for (const t of r.tags) this.seed(key, t);
+  }
+
+  private alias(a: string | undefined, b: string | undefined) {
+    if (!a || !b) return;
+    this.edge(a, b);
+    this.edge(b, a);
+  }
+
+  private collect(fn: FnInfo) {
+    for (const node of descendants(fn.body)) {
+      switch (node.type) {
+        case 'init_declarator': {
+          const name = declaredName(node.childForFieldName('declarator')!);
+          const value = node.childForFieldName('value');
+          if (name && value && value.type !== 'initializer_list') this.flowInto(`v:${fn.name}:${name}`, value, fn);
+          break;
+        }
+        case 'assignment_expression':
+          this.flowInto(this.keyOf(node.childForFieldName('left')!, fn), node.childForFieldName('right')!, fn);
+          break;
+        case 'return_statement': {
+          const value = node.namedChildren.find((c) => c.type !== 'comment');
+          if (value) this.flowInto(`r:${fn.name}`, value, fn);
+          break;
+        }
+        case 'expression_statement': {
+          const loop = macroLoopAt(node);
+          const alias = loop && ITERATOR_ALIASES[loop.name];
+          if (loop && alias) {
+            const args = callArgs(loop.call);
+            this.alias(this.keyOf(args[alias[0]], fn), this.keyOf(args[alias[1]], fn));
+          }
+          break;
+        }
+        case 'call_expression':
+          this.collectCall(node, fn);
+          break;
+      }
+    }
+  }
+
+  private collectAcquires(fn: FnInfo) {
+    for (const call of fn.body.descendantsOfType('call_expression')) {
+      const name = callName(call);
+      if (!name || !ACQUIRE_NAMES.has(name)) continue;
+      const args = callArgs(call);
+      const layout = acquireLayout(name, args);
+      if (!layout) continue;
+      const pages = args[layout.pages];
+      // No pages array: the call only faults pages in and takes no reference (H10).
+      if (!pages || /^(NULL|0)$/.test(pages.text.trim())) continue;
+      const id = this.acquires.length;
+      this.acquires.push({ id, call, fn, name, layout, args, resultKey: this.resultKeyOf(call, fn) });
+      this.seed(this.keyOf(pages, fn) ?? `?:${id}`, `${layout.family}:${id}`);
+      const count = this.rvalue(args[layout.count], fn);
+      for (const k of count.keys) this.seed(k, `cnt:${id}`);
+    }
+  }
+
+  /** The variable that directly receives an acquire's return value (`ret = gup(…)`). */
+  private resultKeyOf(call: Node, fn: FnInfo): string | undefined {
+    let p = call.parent;
+    while (p?.type === 'parenthesized_expression' || p?.type === 'cast_expression') p = p.parent;
+    if (p?.type === 'assignment_expression' && p.childForFieldName('operator')?.text === '=')
+      return this.keyOf(p.childForFieldName('left')!, fn);
+    if (p?.type === 'init_declarator') {
+      const name = declaredName(p.childForFieldName('declarator')!);
+      return name ? `v:${fn.name}:${name}` : undefined;
+    }
+    return undefined;
+  }
+
+  private collectCall(call: Node, fn: FnInfo) {
+    const name = callName(call);
+    if (!name || ACQUIRE_NAMES.has(name)) return;
+    const args = callArgs(call);
+    const rel = RELEASE_APIS[name];
+    if (rel) {
+      this.releases.push({ call, fn, name, api: rel, args });
+      return;
+    }
+    if (name === 'get_page' || name === 'try_get_page' || name === 'page_ref_inc') {
+      this.extraRefs.push({ call, fn, callee: name, args });
+      return;
+    }
+    const copy = PAGE_COPIES[name];
+    if (copy && args[copy[0]] && args[copy[1]]) {
+      this.flowInto(this.keyOf(args[copy[0]], fn), args[copy[1]], fn);
+      return;
+    }
+    const out = OUTPARAM_SOURCES[name];
+    if (out !== undefined && out >= 0 && args[out]) {
+      const k = this.keyOf(args[out], fn);
+      if (k) this.seed(k, `src:${name}`);
+      return;
+    }
+    const callee = this.functions.get(name);
+    if (callee) {
+      this.localCalls.push({ call, fn, callee: name, args });
+      args.forEach((arg, i) => {
+        const param = callee.params[i];
+        if (!param) return;
+        const pkey = `v:${callee.name}:${param}`;
+        this.flowInto(pkey, arg, fn);
+        // Output parameters: what the callee stores reaches the caller's storage.
+        const akey = this.keyOf(arg, fn);
+        if (akey) this.edge(pkey, akey);
+      });
+      return;
+    }
+    if (!isNonOwningCall(name) && !RVALUE_SOURCES.has(name) && !PASS_THROUGH.has(name) && !COMBINATORS.has(name))
+      this.externalCalls.push({ call, fn, callee: name, args });
+  }
+
+  /** Solved provenance: key → tags. */
+  provenance(): Map<string, Set<string>> {
+    if (this.prov) return this.prov;
+    const prov = new Map<string, Set<string>>();
+    const work: string[] = [];
+    for (const [k, tags] of this.seeds) {
+      prov.set(k, new Set(tags));
+      work.push(k);
+    }
+    while (work.length) {
+      const k = work.pop()!;
+      const tags = prov.get(k)!;
+      for (const to of this.edges.get(k) ?? []) {
+        let dst = prov.get(to);
+        if (!dst) prov.set(to, (dst = new Set()));
+        const before = dst.size;
+        for (const t of tags) dst.add(t);
+        if (dst.size !== before) work.push(to);
+      }
+    }
+    return (this.prov = prov);
+  }
+
+  /** Tags an expression's value may carry. */
+  tagsOf(expr: Node, fn: FnInfo): Set<string> {
+    const prov = this.provenance();
+    const r = this.rvalue(expr, fn);
+    const out = new Set(r.tags);
+    for (const k of r.keys) for (const t of prov.get(k) ?? []) out.add(t);
+    return out;
+  }
+
+  tagsOfKey(key: string): Set<string> {
+    return this.provenance().get(key) ?? new Set();
+  }
+
+  functionOf(node: Node): FnInfo | undefined {
+    for (let n: Node | null = node; n; n = n.parent) {
+      if (n.type === 'function_definition') {
+        const name = functionName(n);
+        return name ? this.functions.get(name) : undefined;
+      }
+    }
+    return undefined;
+  }
+}
+
+function declaredName(decl: Node): string | undefined {
+  let d: Node | null = decl;
+  while (d && d.type !== 'identifier') {
+    d = d.childForFieldName('declarator') ?? (d.type === 'parenthesized_declarator' ? d.namedChild(0) : null);
+  }
+  return d?.text;
+}
+
+export function functionName(def: Node): string | undefined {
+  let d = def.childForFieldName('declarator');
+  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  return d?.childForFieldName('declarator')?.text;
+}
+
+function describeFunction(def: Node): FnInfo | undefined {
+  const name = functionName(def);
+  const body = def.childForFieldName('body');
+  if (!name || !body) return undefined;
+  let d = def.childForFieldName('declarator');
+  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  const params: string[] = [];
+  for (const p of d?.childForFieldName('parameters')?.namedChildren ?? []) {
+    if (p.type !== 'parameter_declaration') continue;
+    const decl = p.childForFieldName('declarator');
+    params.push((decl && declaredName(decl)) ?? '');
+  }
+  const names = new Set(params.filter(Boolean));
+  for (const decl of body.descendantsOfType(['declaration'])) {
+    for (const d2 of decl.childrenForFieldName('declarator')) {
+      const n = declaredName(d2);
+      if (n) names.add(n);
+    }
+  }
+  for (const f of body.descendantsOfType('for_statement')) {
+    const init = f.childForFieldName('initializer');
+    if (init?.type === 'declaration') for (const d2 of init.childrenForFieldName('declarator')) {
+      const n = declaredName(d2);
+      if (n) names.add(n);
+    }
+  }
+  const isStatic = def.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
+  return { name, node: def, body, params, names, isStatic, callers: 0, addressTaken: false };
+}

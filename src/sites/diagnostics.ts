@@ -1,0 +1,31 @@
+/**
+ * Stable diagnostic codes. Tests and users key on the code; the message gives the specifics.
+ * Every refusal names the hazard from the domain reference it protects against.
+ */
+export const DIAGNOSTIC_CODES = {
+  'not-gup': 'pages released here do not come from get_user_pages*() (H1)',
+  'mixed-provenance': 'the same release sees GUP pages and pages from another source (H4)',
+  'no-release': 'no release of the pinned pages in this file (ownership leaves the file, H3)',
+  'escape': 'pinned pages are handed to a function outside this file that may release them (H3)',
+  'extra-ref': 'an extra get_page() reference is taken on GUP pages (H2)',
+  'null-skip': 'the release loop skips NULL slots: its bound is not the pinned count (H5)',
+  'bound': 'the release loop bound is not the pinned count (H5)',
+  'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
+  'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
+  'name-clash': 'a file-local symbol has the name of the API we would emit (H14)',
+  'unsupported-release': 'a release of these pages has a shape gup2pin cannot rewrite',
+  'unsupported-acquire': 'an acquire call gup2pin cannot rewrite',
+  'target-api': 'the conversion cannot be expressed on the target kernel (H12)',
+  'vmas': 'the vmas argument is used but no longer exists on the target (6.5+)',
+  'parse-error': 'tree-sitter could not parse the code around the site',
+  'pin-put-mismatch': 'pinned pages are released with put_page(): the pin leaks (§2.5)',
+  'mixed-family': 'pages from get_user_pages*() and pin_user_pages*() meet in one release',
+} as const;
+
+export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+
+export interface Diagnostic {
+  code: DiagnosticCode;
+  line: number;
+  message: string;
+}

@@ -1,0 +1,62 @@
+/**
+ * page-pair: one page's `[if (c)] set_page_dirty_lock(page); put_page(page);` becomes one call
+ * in place — the single-page GUP (vfio put_pfn, mthca), and per-page releases inside loops that
+ * must stay (iterator walks such as for_each_sg_page, loops that also clear the slot).
+ *
+ *   if (prot & IOMMU_WRITE)
+ *           SetPageDirty(page);       →   unpin_user_pages_dirty_lock(&page, 1, prot & IOMMU_WRITE);
+ *   put_page(page);
+ *
+ * A plain set_page_dirty() (no page lock) is kept and only the put changes (H7).
+ */
+import { dirtyBefore, dirtyDifferences } from '../src/plan/release-shapes.ts';
+import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
+import { bodyStatements, enclosingLoop, norm, unparen } from '../src/sites/ast.ts';
+import { testsElementForNull } from '../src/sites/conditions.ts';
+import type { ReleaseCall } from '../src/sites/dataflow.ts';
+
+function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
+  if (rel.name !== 'put_page') return undefined;
+  const putStmt = rel.call.parent;
+  if (putStmt?.type !== 'expression_statement') return undefined;
+  const page = rel.args[0];
+  const dirty = dirtyBefore(putStmt, page.text);
+
+  // Inside an index loop over a page array, the loop must walk exactly the pinned pages.
+  const loop = enclosingLoop(putStmt);
+  if (loop?.kind === 'for') {
+    const cond = unparen(loop.node.childForFieldName('condition') ?? loop.node);
+    const elem = unparen(page);
+    const index = elem.type === 'subscript_expression' ? norm(elem.childForFieldName('index')!.text) : undefined;
+    if (index && cond.type === 'binary_expression' && norm(cond.childForFieldName('left')!.text) === index) {
+      const slots = [page.text];
+      if (testsElementForNull(loop.body, putStmt, slots))
+        return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
+      const bound = cond.childForFieldName('right')!;
+      if (!ctx.isPinnedCount(bound, rel.fn))
+        return { refuse: 'bound', message: `loop bound '${bound.text}' is not the number of pages pinned` };
+    }
+    if (elem.type === 'identifier') {
+      const decl = bodyStatements(loop.body).find((s) => s.type === 'declaration' || s.type === 'if_statement');
+      if (decl && testsElementForNull(loop.body, putStmt, [page.text]))
+        return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
+    }
+  }
+
+  const unlocked = dirty?.dirty.via === 'set_page_dirty';
+  const start = dirty && !unlocked ? dirty.stmt.startIndex : putStmt.startIndex;
+  return {
+    transform: 'page-pair',
+    replacement: { kind: 'single', start, end: putStmt.endIndex, page: page.text, dirty: unlocked ? undefined : dirty?.dirty },
+    differences: unlocked ? ['set_page_dirty() kept without the page lock (H7)'] : dirtyDifferences(dirty?.dirty),
+  };
+}
+
+export const pagePair: ReleaseTransform = {
+  meta: {
+    name: 'page-pair',
+    description: "one page's dirty + put_page() becomes one unpin call in place",
+    example: 'if (d) set_page_dirty_lock(pg); put_page(pg);  →  unpin_user_pages_dirty_lock(&pg, 1, d);',
+  },
+  match,
+};

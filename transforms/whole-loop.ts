@@ -1,0 +1,142 @@
+/**
+ * whole-loop: a loop that does nothing but release `a[i]` for i in [0, n) becomes one bulk call.
+ *
+ *   for (i = 0; i < n; i++) {              unpin_user_pages_dirty_lock(a, n, dirty);
+ *           if (dirty)                 →
+ *                   set_page_dirty_lock(a[i]);
+ *           put_page(a[i]);
+ *   }
+ *
+ * Also `while (n--) { … *p …; p++; }` with `p` starting at the array base (siw). Only when the
+ * dirty condition is loop-invariant, no slot is tested for NULL (H5) and `n` is the pinned
+ * count; anything else is left to page-pair, which keeps the loop.
+ */
+import type { Node } from '../src/parse/kernel-c.ts';
+import { dirtyBefore, dirtyDifferences, statementCall } from '../src/plan/release-shapes.ts';
+import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
+import { bodyStatements, enclosingLoop, mentions, norm, unparen, type Loop } from '../src/sites/ast.ts';
+import type { ReleaseCall } from '../src/sites/dataflow.ts';
+
+interface IndexLoop {
+  index: string;
+  count: Node;
+}
+
+/** `for (i = 0; i < n; i++)` → { i, n }. */
+function indexLoop(loop: Loop): IndexLoop | undefined {
+  if (loop.kind !== 'for') return undefined;
+  const init = loop.node.childForFieldName('initializer');
+  const cond = loop.node.childForFieldName('condition');
+  const update = loop.node.childForFieldName('update');
+  if (!init || !cond || !update) return undefined;
+  const assign = init.type === 'declaration' ? init.childForFieldName('declarator') : init;
+  const lhs = assign?.type === 'init_declarator' ? assign.childForFieldName('declarator') : assign?.childForFieldName('left');
+  const rhs = assign?.type === 'init_declarator' ? assign.childForFieldName('value') : assign?.childForFieldName('right');
+  if (lhs?.type !== 'identifier' || rhs?.text !== '0') return undefined;
+  const index = lhs.text;
+  const c = unparen(cond);
+  if (c.type !== 'binary_expression' || c.childForFieldName('operator')?.text !== '<') return undefined;
+  if (norm(c.childForFieldName('left')!.text) !== index) return undefined;
+  if (!new RegExp(`^(${index}\\+\\+|\\+\\+${index}|${index}\\+=1)$`).test(norm(update.text))) return undefined;
+  const count = c.childForFieldName('right')!;
+  if (mentions(count, index)) return undefined;
+  return { index, count };
+}
+
+function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
+  if (rel.name !== 'put_page') return undefined;
+  const putStmt = rel.call.parent;
+  if (putStmt?.type !== 'expression_statement') return undefined;
+  const loop = enclosingLoop(putStmt);
+  if (!loop || (loop.kind !== 'for' && loop.kind !== 'while')) return undefined;
+  const stmts = bodyStatements(loop.body);
+  if (stmts.at(-1)?.id !== putStmt.id && stmts.at(-2)?.id !== putStmt.id) return undefined;
+  const page = rel.args[0].text;
+  const dirty = dirtyBefore(putStmt, page);
+  const core = dirty ? [dirty.stmt, putStmt] : [putStmt];
+  const fnBody = rel.fn.body;
+
+  const idx = indexLoop(loop);
+  let array: string | undefined;
+  let count: Node | undefined;
+  const maybeUnused: string[] = [];
+  const rest = stmts.filter((s) => !core.some((c) => c.id === s.id));
+  if (idx) {
+    if (rest.length > 1 || stmts.at(-1)?.id !== putStmt.id) return undefined;
+    const elem = unparen(rel.args[0]);
+    if (elem.type === 'subscript_expression' && norm(elem.childForFieldName('index')!.text) === idx.index) {
+      if (rest.length) return undefined;
+      array = elem.childForFieldName('argument')!.text;
+    } else if (elem.type === 'identifier' && rest.length === 1 && rest[0].type === 'declaration') {
+      // `struct page *page = a[i];` as the first statement of the body.
+      const m = /^structpage\*(\w+)=(.+)\[(\w+)\];$/.exec(norm(rest[0].text));
+      if (!m || m[1] !== elem.text || m[3] !== idx.index || rest[0].id !== stmts[0].id) return undefined;
+      array = rest[0].text.slice(rest[0].text.indexOf('=') + 1, rest[0].text.lastIndexOf('[')).trim();
+    } else return undefined;
+    if (mentions(rel.args[0].type === 'identifier' ? rest[0].childForFieldName('declarator')!.childForFieldName('value')!.childForFieldName('argument')! : elem.childForFieldName('argument')!, idx.index))
+      return undefined;
+    count = idx.count;
+    maybeUnused.push(idx.index);
+  } else if (loop.kind === 'while') {
+    // while (n--) { [dirty(*p);] put_page(*p); p++; }
+    const cond = unparen(loop.node.childForFieldName('condition')!);
+    const m = /^(\w+)--$/.exec(norm(cond.text));
+    const pm = /^\*(\w+)$/.exec(norm(page));
+    if (!m || !pm || rest.length !== 1 || norm(rest[0].text) !== `${pm[1]}++;` || stmts.at(-1)?.id !== rest[0].id)
+      return undefined;
+    const base = walkingPointerBase(fnBody, pm[1], loop.node);
+    if (!base) return undefined;
+    // The counter must not be read after the loop: it ends at -1 there.
+    const after = fnBody.descendantsOfType('identifier').some((id) => id.text === m[1] && id.startIndex > loop.node.endIndex);
+    if (after) return undefined;
+    array = base;
+    count = cond.childForFieldName('argument')!;
+    maybeUnused.push(pm[1]);
+  } else return undefined;
+
+  if (dirty?.cond && (idx ? mentions(dirty.cond, idx.index) : false)) return undefined;
+  if (dirty && dirty.dirty.when !== 'true' && /\b(PageDirty|PageReserved|PageCompound|page_)\w*\(/.test(dirty.dirty.when)) return undefined;
+  if (dirty?.dirty.via === 'set_page_dirty') return undefined;
+
+  if (!ctx.isPinnedCount(count, rel.fn))
+    return { refuse: 'bound', message: `loop bound '${count.text}' is not the number of pages pinned` };
+  return {
+    transform: 'whole-loop',
+    replacement: {
+      kind: 'bulk',
+      start: loop.node.startIndex,
+      end: loop.node.endIndex,
+      array,
+      count: count.text,
+      dirty: dirty?.dirty,
+      guardNegative: ctx.mayBeNegative(count, loop.node, rel.fn),
+    },
+    maybeUnused,
+    differences: dirtyDifferences(dirty?.dirty),
+  };
+}
+
+/** `p` in `struct page **p = base;` (or `p = base;` just before the loop) → `base`. */
+function walkingPointerBase(fnBody: Node, p: string, loop: Node): string | undefined {
+  const prev = loop.previousNamedSibling;
+  const assign = statementCall(prev) ? undefined : prev;
+  if (assign?.type === 'expression_statement') {
+    const m = new RegExp(`^${p}=(.+);$`).exec(norm(assign.text));
+    if (m) return assign.text.slice(assign.text.indexOf('=') + 1, assign.text.lastIndexOf(';')).trim();
+  }
+  for (const decl of fnBody.descendantsOfType('init_declarator')) {
+    if (norm(decl.childForFieldName('declarator')!.text).replace(/^\*+/, '') !== p) continue;
+    const writes = fnBody.descendantsOfType('assignment_expression').some((a) => norm(a.childForFieldName('left')!.text) === p);
+    return writes ? undefined : decl.childForFieldName('value')?.text;
+  }
+  return undefined;
+}
+
+export const wholeLoop: ReleaseTransform = {
+  meta: {
+    name: 'whole-loop',
+    description: 'a loop releasing every pinned page becomes one unpin_user_pages*() call',
+    example: 'for (i = 0; i < n; i++) put_page(p[i]);  →  unpin_user_pages(p, n);',
+  },
+  match,
+};
