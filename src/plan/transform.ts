@@ -45,4 +45,4 @@ export interface ReleaseTransform {
   match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult;
 }
 
-export const isRefusal = (r: MatchResult): r is Refusal => !!r && 'refuse' in r;
+export const isRefusal = (r: unknown): r is Refusal => !!r && typeof r === 'object' && 'refuse' in r;

@@ -125,8 +125,8 @@ export const RVALUE_SOURCES = new Set([
   'find_lock_page', 'find_or_create_page', 'grab_cache_page', 'grab_cache_page_write_begin',
   'read_mapping_page', 'read_cache_page', 'read_cache_page_gfp', 'shmem_read_mapping_page',
   'shmem_read_mapping_page_gfp', 'pagecache_get_page', 'follow_page', 'get_dump_page',
-  'drm_gem_get_pages', 'balloon_page_alloc', 'alloc_page_vma', 'new_page', 'get_zeroed_page',
-  'mempool_alloc', 'page_pool_alloc_frag', 'dma_alloc_pages', 'cma_alloc',
+  'drm_gem_get_pages', 'balloon_page_alloc', 'alloc_page_vma', 'new_page',
+  'page_pool_alloc_frag', 'dma_alloc_pages', 'cma_alloc',
 ]);
 
 export const OUTPARAM_SOURCES: Record<string, number> = {
@@ -142,13 +142,21 @@ export const OUTPARAM_SOURCES: Record<string, number> = {
   find_get_pages_range: 3,
   find_get_pages_range_tag: 4,
   alloc_pages_bulk_array: 2,
-  __get_free_pages: -1,
 };
 
 /** Calls whose result is the same page (or pfn) as their first argument. */
 export const PASS_THROUGH = new Set([
   'sg_page', 'sg_page_iter_page', 'page_to_pfn', 'pfn_to_page', 'nth_page', 'READ_ONCE',
   'page_folio', 'folio_page', 'compound_head', 'phys_to_page', 'pfn_to_online_page',
+]);
+
+/** Allocators of the page-pointer arrays themselves: the memory holds no page reference yet. */
+export const ARRAY_ALLOCATORS = new Set([
+  'kmalloc', 'kzalloc', 'kcalloc', 'kmalloc_array', 'kvmalloc', 'kvzalloc', 'kvcalloc',
+  'kvmalloc_array', 'vmalloc', 'vzalloc', 'vcalloc', 'vmalloc_array', '__get_free_page',
+  '__get_free_pages', 'get_zeroed_page', 'devm_kcalloc', 'devm_kzalloc', 'devm_kmalloc_array',
+  'kmalloc_node', 'kzalloc_node', 'kcalloc_node', 'kvzalloc_node', 'kvmalloc_node', 'krealloc',
+  'kvrealloc', 'krealloc_array', 'kmem_cache_alloc', 'kmem_cache_zalloc',
 ]);
 
 /** Value combinators whose result derives from all arguments (counts, bounds). */

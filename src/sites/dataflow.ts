@@ -24,7 +24,7 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
-  ACQUIRE_NAMES, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
+  ACQUIRE_NAMES, ARRAY_ALLOCATORS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
   RELEASE_APIS, RVALUE_SOURCES, acquireLayout, isNonOwningCall,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
@@ -195,6 +195,7 @@ export class FileFacts {
         const acq = this.acquires.find((a) => a.call.id === e.id);
         if (acq) out.tags.push(`cnt:${acq.id}`);
         else if (RVALUE_SOURCES.has(name)) out.tags.push(`src:${name}`);
+        else if (ARRAY_ALLOCATORS.has(name)) return out;
         else if (PASS_THROUGH.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
         else if (COMBINATORS.has(name)) for (const a of args) add(this.rvalue(a, fn));
         else if (this.functions.has(name)) out.keys.push(`r:${name}`);
@@ -334,7 +335,7 @@ export class FileFacts {
       });
       return;
     }
-    if (!isNonOwningCall(name) && !RVALUE_SOURCES.has(name) && !PASS_THROUGH.has(name) && !COMBINATORS.has(name))
+    if (!isNonOwningCall(name) && !ARRAY_ALLOCATORS.has(name) && !RVALUE_SOURCES.has(name) && !PASS_THROUGH.has(name) && !COMBINATORS.has(name))
       this.externalCalls.push({ call, fn, callee: name, args });
   }
 

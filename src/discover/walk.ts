@@ -1,0 +1,68 @@
+/**
+ * Find the C files under the given paths and keep the ones worth parsing: a byte search for
+ * the API names is ~100× cheaper than parsing, and almost every file fails it.
+ */
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+
+/** Directories never descended into: VCS metadata, build output, dependencies. */
+const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
+
+export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_user_pages\w*|put_user_pages?\w*)\s*\(/;
+
+export interface WalkProblem {
+  path: string;
+  reason: string;
+}
+
+export interface WalkResult {
+  files: string[];
+  problems: WalkProblem[];
+}
+
+/** All .c/.h files under `paths`, sorted, never following a symlink out of its root. */
+export function walk(paths: string[]): WalkResult {
+  const files = new Set<string>();
+  const problems: WalkProblem[] = [];
+  for (const p of paths) {
+    const abs = resolve(p);
+    let st;
+    try {
+      st = statSync(abs);
+    } catch (e) {
+      problems.push({ path: p, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String((e as Error).message) });
+      continue;
+    }
+    if (st.isFile()) files.add(abs);
+    else if (st.isDirectory()) visit(abs, realpathSync(abs), files, problems);
+  }
+  return { files: [...files].sort(), problems };
+}
+
+function visit(dir: string, root: string, files: Set<string>, problems: WalkProblem[]) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    problems.push({ path: dir, reason: `cannot read directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const ent of entries) {
+    const full = join(dir, ent.name);
+    if (ent.isDirectory()) {
+      if (!SKIP_DIRS.has(ent.name)) visit(full, root, files, problems);
+    } else if (ent.isFile()) {
+      if (/\.[ch]$/.test(ent.name)) files.add(full);
+    } else if (ent.isSymbolicLink() && /\.[ch]$/.test(ent.name)) {
+      try {
+        const target = realpathSync(full);
+        const rel = relative(root, target);
+        if (rel.startsWith('..') || rel.startsWith(sep)) problems.push({ path: full, reason: 'symlink leaves the tree: not followed' });
+        else if (lstatSync(target).isFile()) files.add(full);
+      } catch {
+        problems.push({ path: full, reason: 'dangling symlink' });
+      }
+    }
+  }
+}

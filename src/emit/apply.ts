@@ -1,0 +1,23 @@
+/** In-place writes that are atomic per file: temp file beside it, fsync, rename, mode kept. */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export class ChangedOnDisk extends Error {}
+
+export function writeAtomic(path: string, expectedOld: string, content: string): void {
+  const st = statSync(path);
+  // Refuse to clobber a file someone edited since we read it.
+  if (readFileSync(path, 'utf8') !== expectedOld) throw new ChangedOnDisk('changed on disk since it was read');
+  const tmp = join(dirname(path), `.${basename(path)}.gup2pin-${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', st.mode & 0o7777);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,202 @@
+/**
+ * The planner: for one analysed file and one target API, decide each pin group's verdict and
+ * produce the byte edits that convert it. Pure: text in, edits and verdicts out.
+ */
+import MagicString from 'magic-string';
+import type { Node } from '../parse/kernel-c.ts';
+import { RELEASE_TRANSFORMS, rewriteAcquire, type Edit } from '../../transforms/index.ts';
+import { indentAt, lineOf } from '../sites/ast.ts';
+import { knownNonNegative } from '../sites/conditions.ts';
+import type { FileAnalysis, PinGroup } from '../sites/groups.ts';
+import type { FnInfo, ReleaseCall } from '../sites/dataflow.ts';
+import type { Diagnostic } from '../sites/diagnostics.ts';
+import type { TargetApi } from '../target.ts';
+import { RenderRefusal, render } from './replacement.ts';
+import { isRefusal, type Match, type ReleaseContext } from './transform.ts';
+
+export type Verdict = 'converted' | 'refused' | 'already-pinned';
+
+export interface GroupResult {
+  group: PinGroup;
+  verdict: Verdict;
+  diagnostics: Diagnostic[];
+  /** Per release: the transform that rewrote it. */
+  rewrites: Array<{ line: number; transform: string }>;
+  /** Intended behaviour differences of the conversion (H7), by name. */
+  differences: string[];
+  edits: Edit[];
+}
+
+export interface FilePlan {
+  groups: GroupResult[];
+  /** Releases of non-GUP pages in shapes a syntactic rewrite would convert (H1). */
+  notGup: Diagnostic[];
+  output: string;
+}
+
+const NEGATIVE_FREE = new Set(['user_pages_fast_only']);
+
+function contextFor(analysis: FileAnalysis, group: PinGroup | undefined): ReleaseContext {
+  const { facts } = analysis;
+  const ids = new Set(group?.acquires.map((a) => a.id));
+  const resultKeys = new Set(
+    group?.acquires.filter((a) => !NEGATIVE_FREE.has(a.layout.variant)).map((a) => a.resultKey).filter(Boolean),
+  );
+  const mayBeNegative = (count: Node, at: Node, fn: FnInfo, depth = 0): boolean => {
+    const key = facts.keyOf(count, fn);
+    if (!key) return false;
+    if (resultKeys.has(key)) return !knownNonNegative(count.text, at);
+    const param = fn.params.indexOf(key.split(':')[2]);
+    if (param < 0 || key !== `v:${fn.name}:${fn.params[param]}` || depth > 4) return false;
+    return facts.localCalls.some((c) => c.callee === fn.name && c.args[param] && mayBeNegative(c.args[param], c.call, c.fn, depth + 1));
+  };
+  return {
+    text: analysis.text,
+    facts,
+    isPinnedCount: (count, fn) => {
+      if (!group) return true;
+      return [...facts.tagsOf(count, fn)].some((t) => /^cnt:\d+$/.test(t) && ids.has(Number(t.slice(4))));
+    },
+    mayBeNegative: (count, at, fn) => mayBeNegative(count, at, fn),
+  };
+}
+
+function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
+  for (const t of RELEASE_TRANSFORMS) {
+    const r = t.match(rel, ctx);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+export function planFile(analysis: FileAnalysis, api: TargetApi): FilePlan {
+  const results = analysis.groups.map((g) => planGroup(analysis, g, api));
+  const edits = results.flatMap((r) => r.edits);
+  const unused = results.flatMap((r) => (r as GroupResult & { unused: Unused[] }).unused);
+  edits.push(...removeUnusedDeclarations(analysis, unused, edits));
+  for (const r of results) delete (r as Partial<GroupResult & { unused: Unused[] }>).unused;
+  return { groups: results, notGup: notGupReports(analysis), output: applyEdits(analysis.text, edits) };
+}
+
+interface Unused {
+  fn: FnInfo;
+  name: string;
+}
+
+function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): GroupResult & { unused: Unused[] } {
+  const base = { group, rewrites: [], differences: [], edits: [], unused: [] as Unused[] };
+  const refuse = (diagnostics: Diagnostic[]) => ({ ...base, verdict: 'refused' as const, diagnostics });
+  if (group.hazards.length) return refuse(group.hazards);
+  if (group.family === 'pin') return { ...base, verdict: 'already-pinned', diagnostics: [] };
+
+  const ctx = contextFor(analysis, group);
+  const edits: Edit[] = [];
+  const rewrites: GroupResult['rewrites'] = [];
+  const differences = new Set<string>();
+  const unused: Unused[] = [];
+  for (const rel of group.releases) {
+    const line = lineOf(rel.call);
+    if (rel.api.family === 'pin')
+      return refuse([{ code: 'mixed-family', line, message: `pages from ${group.acquires[0].name}() (FOLL_GET) are released with ${rel.name}(): the count underflows` }]);
+    const m = matchRelease(rel, ctx);
+    if (!m) return refuse([{ code: 'unsupported-release', line, message: `${rel.name}() here is not in a shape gup2pin can rewrite` }]);
+    if (isRefusal(m)) return refuse([{ code: m.refuse, line, message: m.message }]);
+    const dirtyLock = !!m.replacement.dirty && m.replacement.dirty.via !== 'set_page_dirty';
+    if (dirtyLock && analysis.atomicReleases.has(rel.call.id))
+      return refuse([{ code: 'atomic-context', line, message: `${rel.fn.name}() releases under a spinlock: the dirtying unpin would take the page lock and may sleep` }]);
+    const indent = indentAt(analysis.text, m.replacement.start);
+    const text = render(m.replacement, api, indent);
+    if (text instanceof RenderRefusal) return refuse([{ code: 'target-api', line, message: text.message }]);
+    if (text !== analysis.text.slice(m.replacement.start, m.replacement.end))
+      edits.push({ start: m.replacement.start, end: m.replacement.end, text });
+    rewrites.push({ line, transform: (m as Match).transform });
+    for (const d of m.differences ?? []) differences.add(d);
+    for (const name of m.maybeUnused ?? []) unused.push({ fn: rel.fn, name });
+  }
+  for (const acq of group.acquires) {
+    const r = rewriteAcquire(acq, api, analysis.text);
+    if (isRefusal(r)) return refuse([{ code: r.refuse, line: lineOf(acq.call), message: r.message }]);
+    edits.push(...r);
+  }
+  if (!edits.length) return { ...base, verdict: 'already-pinned', diagnostics: [] };
+  return { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits, unused };
+}
+
+/** Non-GUP releases shaped like convertible ones: the false positives of a syntactic rewrite. */
+function notGupReports(analysis: FileAnalysis): Diagnostic[] {
+  const ctx = contextFor(analysis, undefined);
+  const out: Diagnostic[] = [];
+  for (const { release, sources } of analysis.orphans) {
+    if (release.api.family !== 'get') continue;
+    const m = matchRelease(release, ctx);
+    if (!m || isRefusal(m)) continue;
+    if (m.replacement.kind === 'single' && !m.replacement.dirty) continue;
+    const from = sources.length ? `pages from ${[...new Set(sources)].join(', ')}` : 'pages of unknown origin';
+    out.push({ code: 'not-gup', line: lineOf(release.call), message: `${release.name}() releases ${from}, not from get_user_pages*(): left alone` });
+  }
+  return out;
+}
+
+/** Declarations of variables whose every use was inside replaced code. */
+function removeUnusedDeclarations(analysis: FileAnalysis, unused: Unused[], edits: Edit[]): Edit[] {
+  const text = analysis.text;
+  const inEdit = (n: Node) => edits.some((e) => n.startIndex >= e.start && n.endIndex <= e.end);
+  const out: Edit[] = [];
+  const done = new Set<string>();
+  for (const { fn, name } of unused) {
+    const id = `${fn.name}:${name}`;
+    if (done.has(id) || fn.params.includes(name)) continue;
+    done.add(id);
+    let declarator: Node | undefined;
+    let live = false;
+    for (const ident of fn.body.descendantsOfType('identifier')) {
+      if (ident.text !== name || inEdit(ident)) continue;
+      const d = declaratorOf(ident);
+      if (d && !declarator) declarator = d;
+      else live = true;
+    }
+    if (live || !declarator) continue;
+    const decl = declarator.parent!;
+    if (decl.type !== 'declaration') continue;
+    const value = declarator.type === 'init_declarator' ? declarator.childForFieldName('value') : null;
+    if (value && value.descendantsOfType('call_expression').length) continue;
+    const all = decl.childrenForFieldName('declarator');
+    if (all.length > 1) {
+      const i = all.findIndex((d) => d.id === declarator!.id);
+      out.push(i === 0
+        ? { start: declarator.startIndex, end: all[1].startIndex, text: '' }
+        : { start: all[i - 1].endIndex, end: declarator.endIndex, text: '' });
+      continue;
+    }
+    const start = text.lastIndexOf('\n', decl.startIndex - 1) + 1;
+    let end = text.indexOf('\n', decl.endIndex) + 1;
+    // A blank line left right after the opening brace goes too (checkpatch: no blank line
+    // after an open brace).
+    const prevLineEnd = start - 1;
+    const prevLine = text.slice(text.lastIndexOf('\n', prevLineEnd - 1) + 1, prevLineEnd);
+    if (/^\s*\{\s*$/.test(prevLine) && /^[ \t]*\n/.test(text.slice(end))) end = text.indexOf('\n', end) + 1;
+    out.push({ start, end, text: '' });
+  }
+  return out;
+}
+
+/** The declarator (init_declarator or identifier directly in a declaration) naming `ident`. */
+function declaratorOf(ident: Node): Node | undefined {
+  let n: Node = ident;
+  while (n.parent && /^(pointer_declarator|array_declarator|parenthesized_declarator)$/.test(n.parent.type)) n = n.parent;
+  const p = n.parent;
+  if (p?.type === 'init_declarator' && p.childForFieldName('declarator')?.id === n.id) return p;
+  if (p?.type === 'declaration' && p.childrenForFieldName('declarator').some((d) => d.id === n.id)) return n;
+  return undefined;
+}
+
+export function applyEdits(text: string, edits: Edit[]): string {
+  if (!edits.length) return text;
+  const s = new MagicString(text);
+  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
+    if (e.start === e.end) s.appendLeft(e.start, e.text);
+    else if (e.text === '') s.remove(e.start, e.end);
+    else s.overwrite(e.start, e.end, e.text);
+  }
+  return s.toString();
+}

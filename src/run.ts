@@ -1,0 +1,60 @@
+/**
+ * The runner: paths → per-file results. Owns the file system reads; everything after the read
+ * (parse, analyse, plan) is pure, so diff/apply/scan are three views of one plan.
+ */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
+import { parseC } from './parse/kernel-c.ts';
+import { planFile, type FilePlan } from './plan/plan.ts';
+import { analyze } from './sites/groups.ts';
+import type { TargetApi } from './target.ts';
+
+export interface FileResult {
+  /** Absolute path. */
+  path: string;
+  /** Path as shown to the user (relative to --root). */
+  display: string;
+  original: string;
+  plan: FilePlan;
+}
+
+export interface RunResult {
+  files: FileResult[];
+  /** Files read and prefiltered (parsed or not). */
+  scanned: number;
+  problems: WalkProblem[];
+}
+
+const MAX_BYTES = 8 << 20;
+
+export function run(paths: string[], api: TargetApi, root: string): RunResult {
+  const { files, problems } = walk(paths);
+  const results: FileResult[] = [];
+  for (const path of files) {
+    const display = relative(root, path) || path;
+    let text: string;
+    try {
+      const buf = readFileSync(path);
+      if (buf.length > MAX_BYTES) {
+        problems.push({ path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` });
+        continue;
+      }
+      if (buf.includes(0)) continue; // binary, not C
+      text = buf.toString('utf8');
+    } catch (e) {
+      problems.push({ path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+      continue;
+    }
+    if (!CANDIDATE_RE.test(text)) continue;
+    const result = processText(text, api);
+    if (result.plan.groups.length || result.plan.notGup.length) results.push({ path, display, original: text, plan: result.plan });
+  }
+  return { files: results, scanned: files.length, problems };
+}
+
+export function processText(text: string, api: TargetApi): { plan: FilePlan } {
+  const tree = parseC(text);
+  const analysis = analyze(text, tree);
+  return { plan: planFile(analysis, api) };
+}

@@ -1,0 +1,201 @@
+/**
+ * Pin groups: every acquire linked to all of its releases. A group converts all-or-nothing;
+ * the hazards found here refuse it whatever the target (target-specific checks live in the
+ * planner).
+ */
+import type { Node, Tree } from '../parse/kernel-c.ts';
+import { EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
+import { callName, descendants, lineOf } from './ast.ts';
+import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
+import type { Diagnostic } from './diagnostics.ts';
+
+export interface PinGroup {
+  id: number;
+  family: 'gup' | 'pin';
+  acquires: AcquireCall[];
+  releases: ReleaseCall[];
+  /** Target-independent hazards: any of them refuses the group. */
+  hazards: Diagnostic[];
+  line: number;
+}
+
+export interface FileAnalysis {
+  text: string;
+  tree: Tree;
+  facts: FileFacts;
+  groups: PinGroup[];
+  /** Releases of pages with no GUP origin in this file. */
+  orphans: Array<{ release: ReleaseCall; sources: string[] }>;
+  /** Releases in atomic context (under a spinlock, or in a function only called there). */
+  atomicReleases: Set<number>;
+}
+
+const PAGE_TAG = /^(gup|pin|src|opaque|raw|nocaller):/;
+const tagAcquire = (t: string) => {
+  const m = /^(gup|pin):(\d+)$/.exec(t);
+  return m ? Number(m[2]) : undefined;
+};
+
+/** The argument of a release that names the pages. */
+export const releasedExpr = (r: ReleaseCall): Node => r.args[r.api.page ?? r.api.array ?? 0];
+
+/** Is `node` guarded by `!is_invalid_reserved_pfn(x)` — raw pfns never reach the release? */
+function guardedAgainstRawPfns(node: Node): boolean {
+  for (let n = node.parent; n && n.type !== 'function_definition'; n = n.parent)
+    if (n.type === 'if_statement' && /!\s*is_invalid_reserved_pfn\s*\(/.test(n.childForFieldName('condition')!.text))
+      return true;
+  return false;
+}
+
+export function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
+  let tags = [...facts.tagsOf(releasedExpr(r), r.fn)].filter((t) => PAGE_TAG.test(t));
+  if (guardedAgainstRawPfns(r.call)) tags = tags.filter((t) => t !== 'raw');
+  return tags.sort();
+}
+
+const describeSource = (t: string) => {
+  const [kind, what] = t.split(':');
+  switch (kind) {
+    case 'src': return `${what}()`;
+    case 'opaque': return `the result of ${what}()`;
+    case 'raw': return 'a computed value (not a page reference)';
+    case 'nocaller': return `a parameter of ${what}(), which has no caller in this file`;
+    default: return t;
+  }
+};
+
+export function analyze(text: string, tree: Tree): FileAnalysis {
+  const facts = new FileFacts(tree.rootNode);
+  const parent = facts.acquires.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const releaseIds = new Map<ReleaseCall, number[]>();
+  const orphans: FileAnalysis['orphans'] = [];
+  for (const r of facts.releases) {
+    const tags = pageTags(facts, r);
+    const ids = tags.map(tagAcquire).filter((x): x is number => x !== undefined);
+    if (!ids.length) {
+      orphans.push({ release: r, sources: tags.map(describeSource) });
+      continue;
+    }
+    releaseIds.set(r, ids);
+    for (const id of ids) parent[find(id)] = find(ids[0]);
+  }
+
+  const byRoot = new Map<number, PinGroup>();
+  for (const a of facts.acquires) {
+    const root = find(a.id);
+    let g = byRoot.get(root);
+    if (!g) byRoot.set(root, (g = { id: 0, family: a.layout.family, acquires: [], releases: [], hazards: [], line: lineOf(a.call) }));
+    g.acquires.push(a);
+  }
+  for (const [r, ids] of releaseIds) byRoot.get(find(ids[0]))!.releases.push(r);
+  const groups = [...byRoot.values()].sort((a, b) => a.acquires[0].call.startIndex - b.acquires[0].call.startIndex);
+  groups.forEach((g, i) => {
+    g.id = i + 1;
+    g.releases.sort((a, b) => a.call.startIndex - b.call.startIndex);
+  });
+
+  const fileHazards = fileLevelHazards(text, facts);
+  for (const g of groups) g.hazards.push(...fileHazards, ...groupHazards(g, facts));
+  return { text, tree, facts, groups, orphans, atomicReleases: atomicReleases(facts) };
+}
+
+function fileLevelHazards(text: string, facts: FileFacts): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const mmu = MMU_NOTIFIER_RE.exec(text);
+  if (mmu) {
+    const line = text.slice(0, mmu.index).split('\n').length;
+    out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}): it drops pages from its invalidate callback and needs no pin` });
+  }
+  for (const name of EMITTED_NAMES) {
+    const fn = facts.functions.get(name);
+    if (fn) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}(), which would capture the converted calls` });
+  }
+  return out;
+}
+
+function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const ids = new Set(g.acquires.map((a) => a.id));
+  const mine = (tags: Iterable<string>) => [...tags].some((t) => ids.has(tagAcquire(t) ?? -1));
+  const families = new Set(g.acquires.map((a) => a.layout.family));
+  if (families.size > 1)
+    out.push({ code: 'mixed-family', line: g.line, message: 'the same releases see pages from get_user_pages*() and from pin_user_pages*()' });
+  if (!g.releases.length) {
+    const a = g.acquires[0];
+    out.push({ code: 'no-release', line: lineOf(a.call), message: `no release of the pages from ${a.name}() in this file: they are released elsewhere` });
+  }
+  for (const r of g.releases) {
+    const tags = pageTags(facts, r);
+    const other = tags.filter((t) => tagAcquire(t) === undefined);
+    if (other.length)
+      out.push({ code: 'mixed-provenance', line: lineOf(r.call), message: `${r.name}() here also releases pages from ${other.map(describeSource).join(', ')}` });
+    if (g.family === 'pin' && r.api.family === 'get')
+      out.push({ code: 'pin-put-mismatch', line: lineOf(r.call), message: `pages pinned with ${g.acquires[0].name}() are released with ${r.name}(): the pin leaks` });
+  }
+  for (const e of facts.extraRefs) {
+    if (e.args[0] && mine(facts.tagsOf(e.args[0], e.fn)))
+      out.push({ code: 'extra-ref', line: lineOf(e.call), message: `${e.callee}() takes a second reference on a GUP page: exactly one of its puts would have to become an unpin` });
+  }
+  for (const e of facts.externalCalls) {
+    const arg = e.args.find((a) => {
+      const k = facts.keyOf(a, e.fn);
+      return k !== undefined && mine([...facts.tagsOfKey(k)].filter((t) => PAGE_TAG.test(t)));
+    });
+    if (arg)
+      out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which may release them` });
+  }
+  for (const site of [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)]) {
+    const fn = facts.functionOf(site);
+    if (fn && hasRealError(fn.node))
+      out.push({ code: 'parse-error', line: lineOf(site), message: `could not parse ${fn.name}() cleanly around this site` });
+  }
+  const seen = new Set<string>();
+  return out.filter((d) => {
+    const k = `${d.code}:${d.line}`;
+    return !seen.has(k) && (seen.add(k), true);
+  });
+}
+
+/** ERROR nodes, and MISSING nodes other than an iterator macro's `;`. */
+export function hasRealError(node: Node): boolean {
+  if (!node.hasError) return false;
+  for (const d of descendants(node)) {
+    if (d.type === 'ERROR') return true;
+    if (d.isMissing && !(d.type === ';' && d.parent?.type === 'expression_statement' && /for_each/.test(d.parent.text.slice(0, 80))))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Releases that run in atomic context: lexically between a spin_lock()-style call and its
+ * unlock in the same function, or inside a function reached only from such places (H8).
+ */
+function atomicReleases(facts: FileFacts): Set<number> {
+  const lockedAt = (fn: FnInfo, at: number): boolean => {
+    let depth = 0;
+    for (const c of fn.body.descendantsOfType('call_expression')) {
+      if (c.startIndex >= at) break;
+      const name = callName(c) ?? '';
+      if (ATOMIC_ENTER_RE.test(name)) depth++;
+      else if (ATOMIC_LEAVE_RE.test(name)) depth = Math.max(0, depth - 1);
+    }
+    return depth > 0;
+  };
+  const atomicFns = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const c of facts.localCalls) {
+      if (atomicFns.has(c.callee)) continue;
+      if (lockedAt(c.fn, c.call.startIndex) || atomicFns.has(c.fn.name)) {
+        atomicFns.add(c.callee);
+        changed = true;
+      }
+    }
+  }
+  const out = new Set<number>();
+  for (const r of facts.releases)
+    if (atomicFns.has(r.fn.name) || lockedAt(r.fn, r.call.startIndex)) out.add(r.call.id);
+  return out;
+}
