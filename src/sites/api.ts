@@ -185,25 +185,16 @@ export const ITERATOR_ALIASES: Record<string, [collection: number, cursor: numbe
 };
 
 /**
- * Calls that may receive GUP'd pages (or the array/table holding them) without taking
- * ownership: they neither release the pages nor keep them beyond the caller's own lifetime.
- * Any other external callee receiving the pages might release them itself (hazard H3).
+ * Callees known to take over a page reference: the receiver puts it later (skb frags, bios,
+ * page cache). Handing GUP pages to one of these moves the release out of reach (H2/H3).
+ * Other external callees (device programming, vmap, copies) only borrow the pages.
  */
-const NON_OWNING_RE = new RegExp(
-  [
-    '^(k|kv|v)(free|zfree|free_sensitive)$', '^(dma|ib_dma|pci|sg|__sg|sgl|sgt)_', '^page_',
-    '^(kmap|kunmap|vmap|vunmap)', '^(set_page_dirty|set_page_dirty_lock|SetPageDirty|ClearPage|Page[A-Z])',
-    '^(lock_page|unlock_page|flush_dcache_page|mark_page_accessed|is_zero_page|is_zero_pfn)$',
-    '^(is_invalid_reserved_pfn|pfn_valid|memset|memcpy|copy_page|clear_page|WARN|WARN_ON|WARN_ON_ONCE|BUG_ON)$',
-    '^(pr_|dev_|printk|trace_|ibdev_)', '(_dbg|_debug|_err|_info|_warn|_notice)$',
-    '^(ERR_PTR|IS_ERR|PTR_ERR|IS_ERR_OR_NULL|ARRAY_SIZE|sizeof|offset_in_page|PageHighMem)$',
-    '^(put_page|get_page|release_pages|put_user_page|put_user_pages|put_user_pages_dirty|put_user_pages_dirty_lock|unpin_user_page|unpin_user_pages|unpin_user_pages_dirty_lock|unpin_user_page_range_dirty_lock)$',
-    '^(sg_page|sg_phys|sg_virt|sg_next|sg_init_table|sg_mark_end|sg_set_page|sg_free_table|sg_free_append_table|sg_alloc_table)$',
-    '^(list_add|list_add_tail|list_del|list_del_init|INIT_LIST_HEAD|list_empty|list_splice)',
-  ].join('|'),
-);
-
-export const isNonOwningCall = (name: string) => NON_OWNING_RE.test(name) || PASS_THROUGH.has(name);
+export const OWNERSHIP_TAKING = new Set([
+  'skb_fill_page_desc', '__skb_fill_page_desc', 'skb_add_rx_frag', 'skb_frag_set_page',
+  '__skb_frag_set_page', 'bio_add_page', '__bio_add_page', 'bio_add_pc_page', 'bio_add_hw_page',
+  'add_to_page_cache_lru', 'add_to_page_cache_locked', 'filemap_add_folio', 'splice_to_pipe',
+  'add_to_pipe', 'iov_iter_bvec', 'bvec_set_page', 'sock_sendpage', 'kernel_sendpage',
+]);
 
 /** Names the conversion emits; a file-local definition of one would capture our calls (H14). */
 export const EMITTED_NAMES = [

@@ -25,7 +25,7 @@ import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
   ACQUIRE_NAMES, ARRAY_ALLOCATORS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
-  RELEASE_APIS, RVALUE_SOURCES, acquireLayout, isNonOwningCall,
+  OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
 import { callArgs, callName, descendants, unparen } from './ast.ts';
@@ -36,6 +36,8 @@ export interface FnInfo {
   body: Node;
   params: string[];
   names: Set<string>;
+  /** Declared type of each local/parameter, e.g. 'struct page **'. */
+  types: Map<string, string>;
   isStatic: boolean;
   callers: number;
   addressTaken: boolean;
@@ -69,6 +71,8 @@ export interface CallInto {
 
 interface Rvalue {
   keys: string[];
+  /** Operands of arithmetic: they size things (counts) but hold no page reference. */
+  countKeys: string[];
   tags: string[];
 }
 
@@ -79,11 +83,14 @@ export class FileFacts {
   readonly acquires: AcquireCall[] = [];
   readonly releases: ReleaseCall[] = [];
   readonly extraRefs: CallInto[] = [];
-  /** Calls to functions outside this file that receive something page-like. */
+  /** Calls to functions known to take over a page reference (skb, bio, page cache). */
   readonly externalCalls: CallInto[] = [];
   /** Calls to functions defined in this file. */
   readonly localCalls: CallInto[] = [];
   private readonly edges = new Map<string, Set<string>>();
+  /** Edges that carry only count tags (`cnt:N`). */
+  private readonly countEdges = new Map<string, Set<string>>();
+  private readonly countSeeds = new Map<string, Set<string>>();
   private readonly seeds = new Map<string, Set<string>>();
   private prov?: Map<string, Set<string>>;
 
@@ -148,9 +155,10 @@ export class FileFacts {
   /** What an expression's value may derive from. */
   private rvalue(expr: Node, fn: FnInfo): Rvalue {
     const e = unparen(expr);
-    const out: Rvalue = { keys: [], tags: [] };
+    const out: Rvalue = { keys: [], countKeys: [], tags: [] };
     const add = (r: Rvalue) => {
       out.keys.push(...r.keys);
+      out.countKeys.push(...r.countKeys);
       out.tags.push(...r.tags);
     };
     switch (e.type) {
@@ -180,9 +188,19 @@ export class FileFacts {
       case 'binary_expression': {
         const op = e.childForFieldName('operator')?.text ?? '';
         if (/^(==|!=|<|>|<=|>=|&&|\|\|)$/.test(op)) return out;
-        add(this.rvalue(e.childForFieldName('left')!, fn));
-        add(this.rvalue(e.childForFieldName('right')!, fn));
-        if (op !== '+' && op !== '-') out.tags.push('raw');
+        const left = this.rvalue(e.childForFieldName('left')!, fn);
+        const right = this.rvalue(e.childForFieldName('right')!, fn);
+        if (op === '+' || op === '-') {
+          // Pointer arithmetic keeps the storage; count arithmetic keeps the count.
+          add(left);
+          add(right);
+          return out;
+        }
+        for (const r of [left, right]) {
+          out.countKeys.push(...r.keys, ...r.countKeys);
+          out.tags.push(...r.tags.filter((t) => t.startsWith('cnt:')));
+        }
+        out.tags.push('raw');
         return out;
       }
       case 'unary_expression': {
@@ -207,11 +225,17 @@ export class FileFacts {
     }
   }
 
-  private edge(from: string, to: string) {
+  private edge(from: string, to: string, map = this.edges) {
     if (from === to) return;
-    let s = this.edges.get(from);
-    if (!s) this.edges.set(from, (s = new Set()));
+    let s = map.get(from);
+    if (!s) map.set(from, (s = new Set()));
     s.add(to);
+  }
+
+  private countSeed(key: string, tag: string) {
+    let s = this.countSeeds.get(key);
+    if (!s) this.countSeeds.set(key, (s = new Set()));
+    s.add(tag);
   }
 
   private seed(key: string, tag: string) {
@@ -224,7 +248,22 @@ export class FileFacts {
     if (!key) return;
     const r = this.rvalue(value, fn);
     for (const k of r.keys) this.edge(k, key);
+    for (const k of r.countKeys) this.edge(k, key, this.countEdges);
     for (const t of r.tags) this.seed(key, t);
+  }
+
+  /**
+   * Pointer copies of containers (`sg = table->sgl`, `p = pages`) alias storage: what is
+   * stored through one is seen through the other. Copies of one page pointer do not.
+   */
+  private aliasIfContainer(lhs: Node, value: Node, fn: FnInfo) {
+    const name = unparen(lhs).type === 'identifier' ? lhs.text.trim() : undefined;
+    const type = name && fn.types.get(name);
+    if (!type || !isContainerType(type)) return;
+    const lkey = this.keyOf(lhs, fn);
+    const vkey = this.keyOf(value, fn);
+    if (lkey && vkey && ['identifier', 'field_expression', 'pointer_expression', 'subscript_expression', 'binary_expression'].includes(unparen(value).type))
+      this.edge(lkey, vkey);
   }
 
   private alias(a: string | undefined, b: string | undefined) {
@@ -239,11 +278,16 @@ export class FileFacts {
         case 'init_declarator': {
           const name = declaredName(node.childForFieldName('declarator')!);
           const value = node.childForFieldName('value');
-          if (name && value && value.type !== 'initializer_list') this.flowInto(`v:${fn.name}:${name}`, value, fn);
+          if (name && value && value.type !== 'initializer_list') {
+            this.flowInto(`v:${fn.name}:${name}`, value, fn);
+            this.aliasIfContainer(declaratorIdentifier(node.childForFieldName('declarator')!) ?? node, value, fn);
+          }
           break;
         }
         case 'assignment_expression':
           this.flowInto(this.keyOf(node.childForFieldName('left')!, fn), node.childForFieldName('right')!, fn);
+          if (node.childForFieldName('operator')?.text === '=')
+            this.aliasIfContainer(node.childForFieldName('left')!, node.childForFieldName('right')!, fn);
           break;
         case 'return_statement': {
           const value = node.namedChildren.find((c) => c.type !== 'comment');
@@ -280,7 +324,7 @@ export class FileFacts {
       this.acquires.push({ id, call, fn, name, layout, args, resultKey: this.resultKeyOf(call, fn) });
       this.seed(this.keyOf(pages, fn) ?? `?:${id}`, `${layout.family}:${id}`);
       const count = this.rvalue(args[layout.count], fn);
-      for (const k of count.keys) this.seed(k, `cnt:${id}`);
+      for (const k of [...count.keys, ...count.countKeys]) this.countSeed(k, `cnt:${id}`);
     }
   }
 
@@ -335,13 +379,29 @@ export class FileFacts {
       });
       return;
     }
-    if (!isNonOwningCall(name) && !ARRAY_ALLOCATORS.has(name) && !RVALUE_SOURCES.has(name) && !PASS_THROUGH.has(name) && !COMBINATORS.has(name))
-      this.externalCalls.push({ call, fn, callee: name, args });
+    if (OWNERSHIP_TAKING.has(name)) this.externalCalls.push({ call, fn, callee: name, args });
   }
 
   /** Solved provenance: key → tags. */
   provenance(): Map<string, Set<string>> {
     if (this.prov) return this.prov;
+    // A count is also carried by what it was computed from (`n = size >> PAGE_SHIFT` makes
+    // `size` a count too), a few steps back: the bound of a release elsewhere is often
+    // recomputed from the same field.
+    const back = new Map<string, string[]>();
+    for (const map of [this.edges, this.countEdges])
+      for (const [from, tos] of map) for (const to of tos) (back.get(to) ?? back.set(to, []).get(to)!).push(from);
+    for (const [k, tags] of this.countSeeds) {
+      let frontier = [k];
+      for (let depth = 0; depth <= 3 && frontier.length; depth++) {
+        const next: string[] = [];
+        for (const f of frontier) {
+          for (const t of tags) this.seed(f, t);
+          next.push(...(back.get(f) ?? []).filter((b) => !b.startsWith('g:')));
+        }
+        frontier = next;
+      }
+    }
     const prov = new Map<string, Set<string>>();
     const work: string[] = [];
     for (const [k, tags] of this.seeds) {
@@ -351,12 +411,14 @@ export class FileFacts {
     while (work.length) {
       const k = work.pop()!;
       const tags = prov.get(k)!;
-      for (const to of this.edges.get(k) ?? []) {
-        let dst = prov.get(to);
-        if (!dst) prov.set(to, (dst = new Set()));
-        const before = dst.size;
-        for (const t of tags) dst.add(t);
-        if (dst.size !== before) work.push(to);
+      for (const [map, only] of [[this.edges, undefined], [this.countEdges, 'cnt:']] as const) {
+        for (const to of map.get(k) ?? []) {
+          let dst = prov.get(to);
+          if (!dst) prov.set(to, (dst = new Set()));
+          const before = dst.size;
+          for (const t of tags) if (!only || t.startsWith(only)) dst.add(t);
+          if (dst.size !== before) work.push(to);
+        }
       }
     }
     return (this.prov = prov);
@@ -386,6 +448,27 @@ export class FileFacts {
   }
 }
 
+/** Types whose pointers address storage of page pointers rather than one page. */
+function isContainerType(type: string): boolean {
+  const t = type.replace(/\s+/g, ' ').trim();
+  return /^struct (scatterlist|sg_table|sg_append_table)\b/.test(t) || /^struct page \*\*/.test(t);
+}
+
+function declaratorIdentifier(decl: Node): Node | undefined {
+  let d: Node | null = decl;
+  while (d && d.type !== 'identifier') d = d.childForFieldName('declarator');
+  return d ?? undefined;
+}
+
+/** `struct page **` for declarator `**p` of type `struct page`. */
+function typeOf(typeNode: Node | null, decl: Node): string {
+  let stars = '';
+  for (let d: Node | null = decl; d && d.type !== 'identifier'; d = d.childForFieldName('declarator'))
+    if (d.type === 'pointer_declarator') stars += '*';
+    else if (d.type === 'array_declarator') stars += '*';
+  return `${typeNode?.text ?? '?'} ${stars}`.trim();
+}
+
 function declaredName(decl: Node): string | undefined {
   let d: Node | null = decl;
   while (d && d.type !== 'identifier') {
@@ -407,16 +490,21 @@ function describeFunction(def: Node): FnInfo | undefined {
   let d = def.childForFieldName('declarator');
   while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
   const params: string[] = [];
+  const types = new Map<string, string>();
   for (const p of d?.childForFieldName('parameters')?.namedChildren ?? []) {
     if (p.type !== 'parameter_declaration') continue;
     const decl = p.childForFieldName('declarator');
-    params.push((decl && declaredName(decl)) ?? '');
+    const n = (decl && declaredName(decl)) ?? '';
+    params.push(n);
+    if (n && decl) types.set(n, typeOf(p.childForFieldName('type'), decl));
   }
   const names = new Set(params.filter(Boolean));
   for (const decl of body.descendantsOfType(['declaration'])) {
     for (const d2 of decl.childrenForFieldName('declarator')) {
       const n = declaredName(d2);
-      if (n) names.add(n);
+      if (!n) continue;
+      names.add(n);
+      types.set(n, typeOf(decl.childForFieldName('type'), d2.type === 'init_declarator' ? d2.childForFieldName('declarator')! : d2));
     }
   }
   for (const f of body.descendantsOfType('for_statement')) {
@@ -427,5 +515,5 @@ function describeFunction(def: Node): FnInfo | undefined {
     }
   }
   const isStatic = def.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
-  return { name, node: def, body, params, names, isStatic, callers: 0, addressTaken: false };
+  return { name, node: def, body, params, names, types, isStatic, callers: 0, addressTaken: false };
 }

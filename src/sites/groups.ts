@@ -143,7 +143,7 @@ function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
       return k !== undefined && mine([...facts.tagsOfKey(k)].filter((t) => PAGE_TAG.test(t)));
     });
     if (arg)
-      out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which may release them` });
+      out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which takes over the page reference` });
   }
   for (const site of [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)]) {
     const fn = facts.functionOf(site);
@@ -157,13 +157,20 @@ function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
   });
 }
 
-/** ERROR nodes, and MISSING nodes other than an iterator macro's `;`. */
+/** ERROR nodes, and MISSING nodes other than the `;` tree-sitter wants after an iterator macro. */
 export function hasRealError(node: Node): boolean {
   if (!node.hasError) return false;
   for (const d of descendants(node)) {
     if (d.type === 'ERROR') return true;
-    if (d.isMissing && !(d.type === ';' && d.parent?.type === 'expression_statement' && /for_each/.test(d.parent.text.slice(0, 80))))
-      return true;
+    if (d.isMissing && !(d.type === ';' && afterIteratorMacro(d))) return true;
+  }
+  return false;
+}
+
+function afterIteratorMacro(missing: Node): boolean {
+  for (let n = missing.parent, i = 0; n && i < 3; n = n.parent, i++) {
+    const call = n.type === 'call_expression' ? n : n.type === 'expression_statement' ? n.firstNamedChild : undefined;
+    if (call?.type === 'call_expression' && /(^|_)for_each(_|$)/.test(callName(call) ?? '')) return true;
   }
   return false;
 }
