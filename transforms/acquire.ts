@@ -97,67 +97,43 @@ export function rewriteAcquire(acq: AcquireCall, api: TargetApi, text: string): 
   if (variant === 'user_pages_remote' && longterm && locked && locked.trim() !== 'NULL' && pin)
     return { refuse: 'target-api', message: 'pin_user_pages_remote() rejects FOLL_LONGTERM with a non-NULL locked' };
 
-  // The new argument list, in the order the target expects.
-  const out: string[] = [];
   const hasVmas = variant === 'user_pages' || variant === 'user_pages_remote';
-  const vmas = argText(layout.vmas) ?? (hasVmas ? 'NULL' : undefined);
+  if (variant === 'user_pages' && layout.task !== undefined)
+    return { refuse: 'unsupported-acquire', message: 'get_user_pages(tsk, mm, …) predates 4.6: make it get_user_pages_remote() first' };
+  const vmas = argText(layout.vmas);
   if (hasVmas && !api.takesVmas && vmas && vmas.trim() !== 'NULL')
     return { refuse: 'vmas', message: `the vmas argument '${vmas.trim()}' is used, and ${target} has no vmas argument (use get_user_page_vma_remote())` };
-  if (variant === 'user_pages_remote' && api.remoteTakesTask) out.push(argText(layout.task) ?? 'NULL');
-  if (layout.mm !== undefined) out.push(args[layout.mm].text);
-  out.push(args[layout.start].text, args[layout.count].text);
-  if (variant === 'user_pages_unlocked') out.push(args[layout.pages].text, flags);
-  else out.push(flags, args[layout.pages].text);
-  if (hasVmas && api.takesVmas) out.push(vmas!);
-  if (variant === 'user_pages_remote' || variant === 'user_pages_locked') out.push(locked ?? 'NULL');
+
+  // Argument edits in place, so a multi-line call keeps its layout.
+  const edits: Edit[] = [];
+  const remove = (i: number) =>
+    edits.push(i > 0
+      ? { start: args[i - 1].endIndex, end: args[i].endIndex, text: '' }
+      : { start: args[0].startIndex, end: args[1].startIndex, text: '' });
+  const insertAfter = (i: number, t: string) => edits.push({ start: args[i].endIndex, end: args[i].endIndex, text: `, ${t}` });
+  if (variant === 'user_pages_remote') {
+    if (layout.task !== undefined && !api.remoteTakesTask) remove(layout.task);
+    if (layout.task === undefined && api.remoteTakesTask)
+      edits.push({ start: args[0].startIndex, end: args[0].startIndex, text: 'NULL, ' });
+  }
+  const flagsAt = layout.write ?? layout.flags!;
+  if (flagsChanged) edits.push({ start: args[flagsAt].startIndex, end: args[flagsAt].endIndex, text: flags });
+  if (layout.force !== undefined) remove(layout.force);
+  if (hasVmas && layout.vmas !== undefined && !api.takesVmas) remove(layout.vmas);
+  if (hasVmas && layout.vmas === undefined && api.takesVmas) insertAfter(layout.pages, 'NULL');
+  if ((variant === 'user_pages_remote' || variant === 'user_pages_locked') && layout.locked === undefined)
+    insertAfter(args.length - 1, 'NULL');
 
   const name = `${pin ? 'pin' : 'get'}_${variant}`;
   const newName = !pin && acq.name === '__get_user_pages_fast' ? acq.name : name;
-  const edits: Edit[] = [];
   const fnNode = acq.call.childForFieldName('function')!;
   if (newName !== acq.name) edits.push({ start: fnNode.startIndex, end: fnNode.endIndex, text: newName });
-
-  // Edit argument by argument, so a multi-line call keeps its layout.
-  const old = args.map((a) => a.text);
-  const same = out.length === old.length && out.every((t, i) => t === old[i]);
-  if (!same) edits.push(...argumentEdits(acq, out, text, flagsChanged));
   const delta = newName.length - acq.name.length;
-  if (delta !== 0) edits.push(...realign(acq, delta, text));
+  if (delta !== 0) {
+    const overlaps = (r: Edit) => edits.some((e) => r.start < e.end && e.start < r.end);
+    edits.push(...realign(acq, delta, text).filter((r) => !overlaps(r)));
+  }
   return edits;
-}
-
-/** Edits turning the call's arguments into `out`, touching as little text as possible. */
-function argumentEdits(acq: AcquireCall, out: string[], text: string, _flagsChanged: boolean): Edit[] {
-  const args = acq.args;
-  const old = args.map((a) => a.text);
-  // Longest common prefix/suffix of argument lists; rewrite only the middle.
-  let p = 0;
-  while (p < old.length && p < out.length && old[p] === out[p]) p++;
-  let s = 0;
-  while (s < old.length - p && s < out.length - p && old[old.length - 1 - s] === out[out.length - 1 - s]) s++;
-  const oldMid = args.slice(p, args.length - s);
-  const newMid = out.slice(p, out.length - s);
-  if (oldMid.length === newMid.length) {
-    return oldMid.map((a, i) => ({ start: a.startIndex, end: a.endIndex, text: newMid[i] }));
-  }
-  if (oldMid.length === 0) {
-    // Pure insertion: before args[p], or after the last argument.
-    if (p < args.length) return [{ start: args[p].startIndex, end: args[p].startIndex, text: newMid.map((t) => `${t}, `).join('') }];
-    return [{ start: args[p - 1].endIndex, end: args[p - 1].endIndex, text: newMid.map((t) => `, ${t}`).join('') }];
-  }
-  if (newMid.length === 0) {
-    // Pure deletion: from the end of the argument before the run to the end of the run, or
-    // from the run's start to the start of the argument after it.
-    const first = oldMid[0];
-    const last = oldMid[oldMid.length - 1];
-    if (p > 0) return [{ start: args[p - 1].endIndex, end: last.endIndex, text: '' }];
-    const next = args[args.length - s];
-    return [{ start: first.startIndex, end: next.startIndex, text: '' }];
-  }
-  const first = oldMid[0];
-  const last = oldMid[oldMid.length - 1];
-  void text;
-  return [{ start: first.startIndex, end: last.endIndex, text: newMid.join(', ') }];
 }
 
 const visualWidth = (s: string) => [...s].reduce((w, ch) => (ch === '\t' ? w + 8 - (w % 8) : w + 1), 0);

@@ -91,6 +91,9 @@ export class FileFacts {
   /** Edges that carry only count tags (`cnt:N`). */
   private readonly countEdges = new Map<string, Set<string>>();
   private readonly countSeeds = new Map<string, Set<string>>();
+  /** Keys stored into by the code itself (not only by a caller's argument). */
+  private readonly written = new Set<string>();
+  private readonly bindings: Array<{ param: string; arg: string }> = [];
   private readonly seeds = new Map<string, Set<string>>();
   private prov?: Map<string, Set<string>>;
 
@@ -109,6 +112,7 @@ export class FileFacts {
     // Acquires first: assignments of their results are tagged while collecting flows.
     for (const fn of this.functions.values()) this.collectAcquires(fn);
     for (const fn of this.functions.values()) this.collect(fn);
+    this.bindOutputParameters();
     for (const fn of this.functions.values()) {
       if (fn.callers > 0 && !fn.addressTaken) continue;
       for (const p of fn.params) this.seed(`v:${fn.name}:${p}`, `nocaller:${fn.name}`);
@@ -239,13 +243,15 @@ export class FileFacts {
   }
 
   private seed(key: string, tag: string) {
+    this.written.add(key);
     let s = this.seeds.get(key);
     if (!s) this.seeds.set(key, (s = new Set()));
     s.add(tag);
   }
 
-  private flowInto(key: string | undefined, value: Node, fn: FnInfo) {
+  private flowInto(key: string | undefined, value: Node, fn: FnInfo, fromCaller = false) {
     if (!key) return;
+    if (!fromCaller) this.written.add(key);
     const r = this.rvalue(value, fn);
     for (const k of r.keys) this.edge(k, key);
     for (const k of r.countKeys) this.edge(k, key, this.countEdges);
@@ -372,14 +378,32 @@ export class FileFacts {
         const param = callee.params[i];
         if (!param) return;
         const pkey = `v:${callee.name}:${param}`;
-        this.flowInto(pkey, arg, fn);
-        // Output parameters: what the callee stores reaches the caller's storage.
+        this.flowInto(pkey, arg, fn, true);
         const akey = this.keyOf(arg, fn);
-        if (akey) this.edge(pkey, akey);
+        if (akey) this.bindings.push({ param: pkey, arg: akey });
       });
       return;
     }
     if (OWNERSHIP_TAKING.has(name)) this.externalCalls.push({ call, fn, callee: name, args });
+  }
+
+  /**
+   * Output parameters: what a callee stores through a parameter reaches the caller's storage
+   * (an acquire wrapper fills its caller's array). Parameters the callee only reads get no
+   * back-flow, so two callers passing different arrays to a reader stay apart.
+   */
+  private bindOutputParameters() {
+    const done = new Set<number>();
+    for (let changed = true; changed; ) {
+      changed = false;
+      this.bindings.forEach((b, i) => {
+        if (done.has(i) || !this.written.has(b.param)) return;
+        done.add(i);
+        this.edge(b.param, b.arg);
+        if (!this.written.has(b.arg)) this.written.add(b.arg);
+        changed = true;
+      });
+    }
   }
 
   /** Solved provenance: key → tags. */

@@ -96,7 +96,8 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
   });
 
   const fileHazards = fileLevelHazards(text, facts);
-  for (const g of groups) g.hazards.push(...fileHazards, ...groupHazards(g, facts));
+  // File-wide hazards are reported at each group's own acquire, naming where they come from.
+  for (const g of groups) g.hazards.push(...fileHazards.map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts));
   return { text, tree, facts, groups, orphans, atomicReleases: atomicReleases(facts) };
 }
 
@@ -105,11 +106,11 @@ function fileLevelHazards(text: string, facts: FileFacts): Diagnostic[] {
   const mmu = MMU_NOTIFIER_RE.exec(text);
   if (mmu) {
     const line = text.slice(0, mmu.index).split('\n').length;
-    out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}): it drops pages from its invalidate callback and needs no pin` });
+    out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}, line ${line}): it drops pages from its invalidate callback and needs no pin` });
   }
   for (const name of EMITTED_NAMES) {
     const fn = facts.functions.get(name);
-    if (fn) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}(), which would capture the converted calls` });
+    if (fn) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}() (line ${lineOf(fn.node)}), which would capture the converted calls` });
   }
   return out;
 }
