@@ -1,0 +1,155 @@
+/**
+ * The command line end to end, as a kernel developer runs it: real processes, real files,
+ * real `git apply` and `patch -p1`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, read } from './helpers.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
+
+function gup2pin(args: string[], cwd: string) {
+  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A scratch tree with some fixtures laid out like driver directories. */
+function tree(names: string[], file = 'before.c'): string {
+  const root = mkdtempSync(join(tmpdir(), 'gup2pin-'));
+  for (const n of names) {
+    mkdirSync(join(root, 'drivers', n), { recursive: true });
+    cpSync(join(FIXTURES, n, file), join(root, 'drivers', n, `${n}.c`));
+  }
+  return root;
+}
+
+const DRIVERS = ['hfi1', 'qib', 'umem', 'usnic', 'vfio', 'neg-alloc-bounce', 'neg-mixed-helper'];
+
+describe('gup2pin diff', () => {
+  let root: string;
+  let out: ReturnType<typeof gup2pin>;
+  beforeAll(() => {
+    root = tree(DRIVERS);
+    out = gup2pin(['diff', '--target', '6.5', 'drivers'], root);
+  });
+
+  it('exits 1 when it printed a diff, with a/ b/ paths relative to the current directory', () => {
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('diff --git a/drivers/hfi1/hfi1.c b/drivers/hfi1/hfi1.c\n--- a/drivers/hfi1/hfi1.c\n+++ b/drivers/hfi1/hfi1.c\n');
+    expect(out.stdout).not.toContain('neg-mixed-helper');
+    expect(out.stderr).toBe('6 converted, 2 refused, 0 already pinned, 7 files\n');
+  });
+
+  it('produces a patch git apply accepts, giving the expected files', () => {
+    execFileSync('git', ['init', '-q'], { cwd: root });
+    execFileSync('git', ['apply', '--check', '-'], { cwd: root, input: out.stdout });
+    execFileSync('git', ['apply', '-'], { cwd: root, input: out.stdout });
+    for (const n of DRIVERS) expect(readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8')).toBe(read(n, 'after.6.5.c'));
+  });
+
+  it('produces a patch patch -p1 accepts', () => {
+    const other = tree(DRIVERS);
+    execFileSync('patch', ['-p1', '-s'], { cwd: other, input: out.stdout });
+    expect(readFileSync(join(other, 'drivers', 'vfio', 'vfio.c'), 'utf8')).toBe(read('vfio', 'after.6.5.c'));
+  });
+
+  it('exits 0 and prints nothing when there is nothing to convert', () => {
+    const done = tree(['hfi1', 'vfio'], 'after.6.5.c');
+    const r = gup2pin(['diff', '--target', '6.5', '.'], done);
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('--root makes paths relative to another directory', () => {
+    const fresh = tree(['neg-alloc-bounce']);
+    const r = gup2pin(['diff', '--target', '6.5', '--root', join(fresh, 'drivers'), join(fresh, 'drivers', 'neg-alloc-bounce')], tmpdir());
+    expect(r.stdout).toContain('--- a/neg-alloc-bounce/neg-alloc-bounce.c\n');
+  });
+});
+
+describe('gup2pin apply', () => {
+  it('converts in place, keeps the file mode, and a second run changes nothing', () => {
+    const root = tree(DRIVERS);
+    const file = join(root, 'drivers', 'qib', 'qib.c');
+    chmodSync(file, 0o640);
+    const first = gup2pin(['apply', '--target', '5.4', 'drivers'], root);
+    expect(first.code).toBe(0);
+    expect(first.stdout.split('\n').filter(Boolean)).toEqual([
+      'converted drivers/hfi1/hfi1.c',
+      'converted drivers/neg-alloc-bounce/neg-alloc-bounce.c',
+      'converted drivers/qib/qib.c',
+      'converted drivers/umem/umem.c',
+      'converted drivers/usnic/usnic.c',
+    ]);
+    expect(readFileSync(file, 'utf8')).toBe(read('qib', 'after.5.4.c'));
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    const snapshot = DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'));
+    const second = gup2pin(['apply', '--target', '5.4', 'drivers'], root);
+    expect(second.stdout).toBe('');
+    expect(DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'))).toEqual(snapshot);
+  });
+});
+
+describe('gup2pin scan', () => {
+  it('prints one coccicheck-style line per pin group and a summary', () => {
+    const root = tree(['vfio', 'neg-spinlock']);
+    const r = gup2pin(['scan', '--target', '6.5', 'drivers'], root);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      'drivers/neg-spinlock/neg-spinlock.c:50: refused atomic-context: ucx_put_pages() releases under a spinlock: the dirtying unpin would take the page lock and may sleep\n' +
+        'drivers/vfio/vfio.c:76: converted acquire+page-pair: get_user_pages_remote() with 1 release at line 58; intended: SetPageDirty → mapping-aware dirtying under the page lock, already-dirty pages skipped\n' +
+        '1 converted, 1 refused, 0 already pinned, 2 files (target 6.5)\n',
+    );
+  });
+
+  it('--json carries acquires, releases, verdicts, codes and the target API', () => {
+    const root = tree(['qib', 'neg-bound']);
+    const json = JSON.parse(gup2pin(['scan', '--json', '--target', '5.6', 'drivers'], root).stdout);
+    expect(json.target).toMatchObject({ version: '5.6', family: 'pin', takesVmas: true, remoteTakesTask: true });
+    const [bound, qib] = json.files;
+    expect(bound.groups[0]).toMatchObject({ verdict: 'refused', diagnostics: [{ code: 'bound', line: 82 }] });
+    expect(qib.groups[0]).toMatchObject({
+      verdict: 'converted',
+      acquires: [{ line: 71, function: 'qib_get_user_pages', call: 'get_user_pages' }],
+      releases: [{ line: 41, function: '__qib_release_user_pages', call: 'put_page', transform: 'whole-loop' }],
+    });
+    expect(json.summary).toEqual({ converted: 1, refused: 1, alreadyPinned: 0, files: 2 });
+  });
+});
+
+describe('targets and errors', () => {
+  it('reads the target from the kernel Makefile above the paths', () => {
+    const root = tree(['hfi1']);
+    writeFileSync(join(root, 'Makefile'), 'VERSION = 5\nPATCHLEVEL = 4\nSUBLEVEL = 0\n');
+    writeFileSync(join(root, 'Kconfig'), '');
+    const r = gup2pin(['scan', 'drivers'], root);
+    expect(r.stdout).toContain('(target 5.4)');
+    expect(gup2pin(['diff', 'drivers/hfi1'], join(root)).stdout).toContain('+\tput_user_pages_dirty_lock(p, npages, dirty);');
+  });
+
+  it('defaults to 6.5 outside a kernel tree', () => {
+    expect(gup2pin(['scan', 'drivers'], tree(['hfi1'])).stdout).toContain('(target 6.5)');
+  });
+
+  it('refuses a target older than 5.3 with a reason', () => {
+    const r = gup2pin(['diff', '--target', '5.2', '.'], tree(['hfi1']));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('gup2pin: target 5.2 is older than 5.3: kernels before 5.3 have no put_user_page*() or pin_user_pages*() API to convert to\n');
+  });
+
+  it('names a missing path, still processes the others, and exits 2', () => {
+    const root = tree(['hfi1']);
+    const r = gup2pin(['diff', '--target', '6.5', 'nope', 'drivers'], root);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('gup2pin: nope: no such file or directory\n');
+    expect(r.stdout).toContain('diff --git a/drivers/hfi1/hfi1.c');
+  });
+
+  it('shows help', () => {
+    const r = gup2pin(['--help'], tmpdir());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('gup2pin diff <paths..>');
+  });
+});
