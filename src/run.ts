@@ -37,7 +37,8 @@ export function run(paths: string[], api: TargetApi, root: string): RunResult {
     try {
       const buf = readFileSync(path);
       if (buf.length > MAX_BYTES) {
-        problems.push({ path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` });
+        // Generated register headers are huge and never call GUP: only mention real candidates.
+        if (CANDIDATE_RE.test(buf.toString('latin1'))) problems.push({ path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` });
         continue;
       }
       if (buf.includes(0)) continue; // binary, not C
@@ -47,7 +48,14 @@ export function run(paths: string[], api: TargetApi, root: string): RunResult {
       continue;
     }
     if (!CANDIDATE_RE.test(text)) continue;
-    const result = processText(text, api);
+    let result;
+    try {
+      result = processText(text, api);
+    } catch (e) {
+      // A bug of ours must cost one file, never the run (and never a half-written file).
+      problems.push({ path: display, reason: `internal error, file left alone: ${(e as Error).message}` });
+      continue;
+    }
     if (result.plan.groups.length || result.plan.notGup.length) results.push({ path, display, original: text, plan: result.plan });
   }
   return { files: results, scanned: files.length, problems };

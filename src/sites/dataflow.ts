@@ -120,7 +120,8 @@ export class FileFacts {
   }
 
   /** Storage key of an lvalue-ish expression, or undefined for values with no storage. */
-  keyOf(expr: Node, fn: FnInfo | undefined): string | undefined {
+  keyOf(expr: Node | null | undefined, fn: FnInfo | undefined): string | undefined {
+    if (!expr) return undefined;
     const e = unparen(expr);
     switch (e.type) {
       case 'identifier':
@@ -129,18 +130,18 @@ export class FileFacts {
       case 'field_expression': {
         const field = e.childForFieldName('field')?.text ?? '?';
         // `table.sgl` is the table's scatterlist: the same pages as the table.
-        if (field === 'sgl') return this.keyOf(e.childForFieldName('argument')!, fn);
+        if (field === 'sgl') return this.keyOf(e.childForFieldName('argument'), fn);
         return `f:${field}`;
       }
       case 'subscript_expression':
       case 'pointer_expression':
       case 'update_expression':
-        return this.keyOf(e.childForFieldName('argument')!, fn);
+        return this.keyOf(e.childForFieldName('argument'), fn);
       case 'cast_expression':
-        return this.keyOf(e.childForFieldName('value')!, fn);
+        return this.keyOf(e.childForFieldName('value'), fn);
       case 'binary_expression': {
         const op = e.childForFieldName('operator')?.text;
-        if (op === '+' || op === '-') return this.keyOf(e.childForFieldName('left')!, fn);
+        if (op === '+' || op === '-') return this.keyOf(e.childForFieldName('left'), fn);
         return undefined;
       }
       case 'call_expression': {
@@ -157,9 +158,10 @@ export class FileFacts {
   }
 
   /** What an expression's value may derive from. */
-  private rvalue(expr: Node, fn: FnInfo): Rvalue {
-    const e = unparen(expr);
+  private rvalue(expr: Node | null | undefined, fn: FnInfo): Rvalue {
     const out: Rvalue = { keys: [], countKeys: [], tags: [] };
+    if (!expr) return out;
+    const e = unparen(expr);
     const add = (r: Rvalue) => {
       out.keys.push(...r.keys);
       out.countKeys.push(...r.countKeys);
@@ -180,20 +182,20 @@ export class FileFacts {
         return out;
       }
       case 'cast_expression':
-        return this.rvalue(e.childForFieldName('value')!, fn);
+        return this.rvalue(e.childForFieldName('value'), fn);
       case 'assignment_expression':
-        return this.rvalue(e.childForFieldName('right')!, fn);
+        return this.rvalue(e.childForFieldName('right'), fn);
       case 'conditional_expression':
-        add(this.rvalue(e.childForFieldName('consequence')!, fn));
-        add(this.rvalue(e.childForFieldName('alternative')!, fn));
+        add(this.rvalue(e.childForFieldName('consequence'), fn));
+        add(this.rvalue(e.childForFieldName('alternative'), fn));
         return out;
       case 'comma_expression':
-        return this.rvalue(e.childForFieldName('right')!, fn);
+        return this.rvalue(e.childForFieldName('right'), fn);
       case 'binary_expression': {
         const op = e.childForFieldName('operator')?.text ?? '';
         if (/^(==|!=|<|>|<=|>=|&&|\|\|)$/.test(op)) return out;
-        const left = this.rvalue(e.childForFieldName('left')!, fn);
-        const right = this.rvalue(e.childForFieldName('right')!, fn);
+        const left = this.rvalue(e.childForFieldName('left'), fn);
+        const right = this.rvalue(e.childForFieldName('right'), fn);
         if (op === '+' || op === '-') {
           // Pointer arithmetic keeps the storage; count arithmetic keeps the count.
           add(left);
@@ -209,7 +211,7 @@ export class FileFacts {
       }
       case 'unary_expression': {
         if (e.childForFieldName('operator')?.text === '!') return out;
-        return this.rvalue(e.childForFieldName('argument')!, fn);
+        return this.rvalue(e.childForFieldName('argument'), fn);
       }
       case 'call_expression': {
         const name = callName(e) ?? '?';
@@ -249,8 +251,8 @@ export class FileFacts {
     s.add(tag);
   }
 
-  private flowInto(key: string | undefined, value: Node, fn: FnInfo, fromCaller = false) {
-    if (!key) return;
+  private flowInto(key: string | undefined, value: Node | null, fn: FnInfo, fromCaller = false) {
+    if (!key || !value) return;
     if (!fromCaller) this.written.add(key);
     const r = this.rvalue(value, fn);
     for (const k of r.keys) this.edge(k, key);
@@ -291,7 +293,7 @@ export class FileFacts {
           break;
         }
         case 'assignment_expression':
-          this.flowInto(this.keyOf(node.childForFieldName('left')!, fn), node.childForFieldName('right')!, fn);
+          this.flowInto(this.keyOf(node.childForFieldName('left'), fn), node.childForFieldName('right'), fn);
           if (node.childForFieldName('operator')?.text === '=')
             this.aliasIfContainer(node.childForFieldName('left')!, node.childForFieldName('right')!, fn);
           break;
