@@ -37,6 +37,11 @@ const converts: Case[] = [
     after: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = pin_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++) {\n\t\tunpin_user_pages_dirty_lock(&pages[i], 1, i & 1);\n\t}\n\treturn 0;\n'),
   },
   {
+    name: 'page-pair: a counter read after the loop keeps the loop',
+    before: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++)\n\t\tput_page(pages[i]);\n\treturn i;\n'),
+    after: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = pin_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++)\n\t\tunpin_user_page(pages[i]);\n\treturn i;\n'),
+  },
+  {
     name: 'page-pair: unlocked set_page_dirty is kept, only the put changes (H7)',
     before: fn('\tstruct page *page;\n\n\tif (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)\n\t\treturn -EFAULT;\n\tset_page_dirty(page);\n\tput_page(page);\n\treturn 0;\n'),
     after: fn('\tstruct page *page;\n\n\tif (pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)\n\t\treturn -EFAULT;\n\tset_page_dirty(page);\n\tunpin_user_page(page);\n\treturn 0;\n'),

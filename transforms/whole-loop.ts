@@ -73,8 +73,9 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
       if (!m || m[1] !== elem.text || m[3] !== idx.index || rest[0].id !== stmts[0].id) return undefined;
       array = rest[0].text.slice(rest[0].text.indexOf('=') + 1, rest[0].text.lastIndexOf('[')).trim();
     } else return undefined;
-    if (mentions(rel.args[0].type === 'identifier' ? rest[0].childForFieldName('declarator')!.childForFieldName('value')!.childForFieldName('argument')! : elem.childForFieldName('argument')!, idx.index))
-      return undefined;
+    if (new RegExp(`\\b${idx.index}\\b`).test(array)) return undefined;
+    // After the loop the counter equals n; code that reads it there needs the loop.
+    if (readAfter(fnBody, idx.index, loop.node)) return undefined;
     count = idx.count;
     maybeUnused.push(idx.index);
   } else if (loop.kind === 'while') {
@@ -87,8 +88,7 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
     const base = walkingPointerBase(fnBody, pm[1], loop.node);
     if (!base) return undefined;
     // The counter must not be read after the loop: it ends at -1 there.
-    const after = fnBody.descendantsOfType('identifier').some((id) => id.text === m[1] && id.startIndex > loop.node.endIndex);
-    if (after) return undefined;
+    if (readAfter(fnBody, m[1], loop.node)) return undefined;
     array = base;
     count = cond.childForFieldName('argument')!;
     maybeUnused.push(pm[1]);
@@ -114,6 +114,15 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
     maybeUnused,
     differences: dirtyDifferences(dirty?.dirty),
   };
+}
+
+/** Is the value `name` has after `loop` used? Its next mention must be a plain assignment. */
+function readAfter(fnBody: Node, name: string, loop: Node): boolean {
+  const next = fnBody.descendantsOfType('identifier').find((id) => id.text === name && id.startIndex >= loop.endIndex);
+  if (!next) return false;
+  const p = next.parent;
+  const write = p?.type === 'assignment_expression' && p.childForFieldName('left')?.id === next.id && p.childForFieldName('operator')?.text === '=';
+  return !write;
 }
 
 /** `p` in `struct page **p = base;` (or `p = base;` just before the loop) → `base`. */

@@ -32,17 +32,16 @@ const ANNOTATION_CALLS = [
 
 /** Macros with a type argument, and the index of that argument. */
 const TYPE_ARG_MACROS: Record<string, number> = {
-  min_t: 0, max_t: 0, clamp_t: 0, clamp_val: -1, container_of: 1, container_of_const: 1,
-  list_entry: 1, list_first_entry: 1, list_last_entry: 1, list_first_entry_or_null: 1,
-  list_next_entry: -1, rb_entry: 1, rb_entry_safe: 1, hlist_entry: 1, hlist_entry_safe: 1,
-  llist_entry: 1, sizeof_field: 0, offsetof: 0, typeof_member: 0, va_arg: 1,
-  DECLARE_BITMAP: -1, READ_ONCE: -1, struct_size: -1,
+  min_t: 0, max_t: 0, clamp_t: 0, container_of: 1, container_of_const: 1, list_entry: 1,
+  list_first_entry: 1, list_last_entry: 1, list_first_entry_or_null: 1, rb_entry: 1,
+  rb_entry_safe: 1, hlist_entry: 1, hlist_entry_safe: 1, llist_entry: 1, sizeof_field: 0,
+  offsetof: 0, typeof_member: 0, va_arg: 1,
 };
 
 const wordRe = new RegExp(`\\b(?:${ANNOTATION_WORDS.join('|')})\\b`, 'g');
 const callRe = new RegExp(`\\b(?:${ANNOTATION_CALLS.join('|')})\\s*\\(`, 'g');
 const typeMacroRe = new RegExp(
-  `\\b(${Object.keys(TYPE_ARG_MACROS).filter((k) => TYPE_ARG_MACROS[k] >= 0).join('|')})\\s*\\(`,
+  `\\b(${Object.keys(TYPE_ARG_MACROS).join('|')})\\s*\\(`,
   'g',
 );
 
@@ -149,8 +148,4 @@ export function macroLoopOfBody(node: Node): MacroLoop | undefined {
   if (!prev) return undefined;
   const loop = macroLoopAt(prev);
   return loop && loop.body.id === node.id ? loop : undefined;
-}
-
-export function hasErrorInside(node: Node): boolean {
-  return node.hasError;
 }

@@ -12,7 +12,7 @@ import type { FnInfo, ReleaseCall } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { TargetApi } from '../target.ts';
 import { RenderRefusal, render } from './replacement.ts';
-import { isRefusal, type Match, type ReleaseContext } from './transform.ts';
+import { isRefusal, type ReleaseContext } from './transform.ts';
 
 export type Verdict = 'converted' | 'refused' | 'already-pinned';
 
@@ -70,12 +70,11 @@ function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
 }
 
 export function planFile(analysis: FileAnalysis, api: TargetApi): FilePlan {
-  const results = analysis.groups.map((g) => planGroup(analysis, g, api));
-  const edits = results.flatMap((r) => r.edits);
-  const unused = results.flatMap((r) => (r as GroupResult & { unused: Unused[] }).unused);
-  edits.push(...removeUnusedDeclarations(analysis, unused, edits));
-  for (const r of results) delete (r as Partial<GroupResult & { unused: Unused[] }>).unused;
-  return { groups: results, notGup: notGupReports(analysis), output: applyEdits(analysis.text, edits) };
+  const planned = analysis.groups.map((g) => planGroup(analysis, g, api));
+  const groups = planned.map((p) => p.result);
+  const edits = groups.flatMap((r) => r.edits);
+  edits.push(...removeUnusedDeclarations(analysis, planned.flatMap((p) => p.unused), edits));
+  return { groups, notGup: notGupReports(analysis), output: applyEdits(analysis.text, edits) };
 }
 
 interface Unused {
@@ -83,11 +82,12 @@ interface Unused {
   name: string;
 }
 
-function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): GroupResult & { unused: Unused[] } {
-  const base = { group, rewrites: [], differences: [], edits: [], unused: [] as Unused[] };
-  const refuse = (diagnostics: Diagnostic[]) => ({ ...base, verdict: 'refused' as const, diagnostics });
+function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): { result: GroupResult; unused: Unused[] } {
+  const base = { group, rewrites: [], differences: [], edits: [] };
+  const refuse = (diagnostics: Diagnostic[]) => ({ result: { ...base, verdict: 'refused' as const, diagnostics }, unused: [] });
+  const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
   if (group.hazards.length) return refuse(group.hazards);
-  if (group.family === 'pin') return { ...base, verdict: 'already-pinned', diagnostics: [] };
+  if (group.family === 'pin') return unchanged;
 
   const ctx = contextFor(analysis, group);
   const edits: Edit[] = [];
@@ -109,7 +109,7 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): Gro
     if (text instanceof RenderRefusal) return refuse([{ code: 'target-api', line, message: text.message }]);
     if (text !== analysis.text.slice(m.replacement.start, m.replacement.end))
       edits.push({ start: m.replacement.start, end: m.replacement.end, text });
-    rewrites.push({ line, transform: (m as Match).transform });
+    rewrites.push({ line, transform: m.transform });
     for (const d of m.differences ?? []) differences.add(d);
     for (const name of m.maybeUnused ?? []) unused.push({ fn: rel.fn, name });
   }
@@ -118,8 +118,8 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): Gro
     if (isRefusal(r)) return refuse([{ code: r.refuse, line: lineOf(acq.call), message: r.message }]);
     edits.push(...r);
   }
-  if (!edits.length) return { ...base, verdict: 'already-pinned', diagnostics: [] };
-  return { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits, unused };
+  if (!edits.length) return unchanged;
+  return { result: { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits }, unused };
 }
 
 /** Non-GUP releases shaped like convertible ones: the false positives of a syntactic rewrite. */

@@ -36,19 +36,6 @@ export const unparen = (node: Node): Node => {
   return n;
 };
 
-/** The function_definition containing `node`. */
-export function enclosingFunction(node: Node): Node | undefined {
-  for (let n: Node | null = node.parent; n; n = n.parent) if (n.type === 'function_definition') return n;
-  return undefined;
-}
-
-/** The statement node containing `node` (its closest ancestor that is a statement). */
-export function enclosingStatement(node: Node): Node {
-  let n = node;
-  while (n.parent && !/statement$|^declaration$/.test(n.type)) n = n.parent;
-  return n;
-}
-
 export type Loop =
   | { kind: 'for'; node: Node; body: Node }
   | { kind: 'while'; node: Node; body: Node }
@@ -90,11 +77,5 @@ export function indentAt(text: string, index: number): string {
 
 export const lineOf = (node: Node) => node.startPosition.row + 1;
 
-export function identifiersIn(node: Node): Node[] {
-  const out: Node[] = [];
-  for (const d of descendants(node)) if (d.type === 'identifier') out.push(d);
-  return out;
-}
-
 /** Does `node` mention identifier `name` (as a variable, not as a field name)? */
-export const mentions = (node: Node, name: string) => identifiersIn(node).some((i) => i.text === name);
+export const mentions = (node: Node, name: string) => node.descendantsOfType('identifier').some((i) => i.text === name);
