@@ -12,11 +12,12 @@ interface Common {
   target?: string;
   root: string;
   quiet: boolean;
+  core: boolean;
 }
 
 function execute(argv: Common): { result: RunResult; api: TargetApi; errors: number } {
   const api = resolveTarget(argv.target, argv.paths);
-  const result = run(argv.paths, api, resolve(argv.root));
+  const result = run(argv.paths, api, resolve(argv.root), { core: argv.core });
   for (const p of result.problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
   return { result, api, errors: result.problems.length };
 }
@@ -74,7 +75,8 @@ export async function main(args: string[]): Promise<number> {
       .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files or directories (a kernel tree, a driver directory)' })
       .option('target', { type: 'string', describe: 'kernel version the output must compile on (X.Y, or auto: the tree\'s Makefile, else 6.5)', default: 'auto' })
       .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', default: '.' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' });
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
+      .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' });
   const parser = yargs(args)
     .scriptName('gup2pin')
     .usage('$0 <command> PATH…\n\nConvert get_user_pages()/put_page() call sites to pin_user_pages()/unpin_user_page*().')

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
 import { parseC } from './parse/kernel-c.ts';
-import { planFile, type FilePlan } from './plan/plan.ts';
+import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import { analyze } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
 
@@ -28,7 +28,19 @@ export interface RunResult {
 
 const MAX_BYTES = 8 << 20;
 
-export function run(paths: string[], api: TargetApi, root: string): RunResult {
+export interface RunOptions {
+  /** Convert core-kernel users too (H9): off by default. */
+  core?: boolean;
+}
+
+/**
+ * Core kernel code (mm/, kernel/, fs/, ipc/, security/) that upstream deliberately left on
+ * FOLL_GET — futex, uprobes, exec, __access_remote_vm — is a policy decision, not a mechanical
+ * one (H9): it converts only with --core.
+ */
+const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
+
+export function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): RunResult {
   const { files, problems } = walk(paths);
   const results: FileResult[] = [];
   for (const path of files) {
@@ -50,7 +62,7 @@ export function run(paths: string[], api: TargetApi, root: string): RunResult {
     if (!CANDIDATE_RE.test(text)) continue;
     let result;
     try {
-      result = processText(text, api);
+      result = processText(text, api, { core: !options.core && CORE_DIR_RE.test(display) });
     } catch (e) {
       // A bug of ours must cost one file, never the run (and never a half-written file).
       problems.push({ path: display, reason: `internal error, file left alone: ${(e as Error).message}` });
@@ -61,8 +73,8 @@ export function run(paths: string[], api: TargetApi, root: string): RunResult {
   return { files: results, scanned: files.length, problems };
 }
 
-export function processText(text: string, api: TargetApi): { plan: FilePlan } {
+export function processText(text: string, api: TargetApi, policy: Policy = { core: false }): { plan: FilePlan } {
   const tree = parseC(text);
   const analysis = analyze(text, tree);
-  return { plan: planFile(analysis, api) };
+  return { plan: planFile(analysis, api, policy) };
 }

@@ -119,6 +119,19 @@ describe('gup2pin scan', () => {
   });
 });
 
+describe('core kernel policy (H9)', () => {
+  it('leaves mm/, kernel/, fs/ users on FOLL_GET unless --core', () => {
+    const root = mkdtempSync(join(tmpdir(), 'gup2pin-'));
+    mkdirSync(join(root, 'kernel', 'futex'), { recursive: true });
+    cpSync(join(FIXTURES, 'plain-loop', 'before.c'), join(root, 'kernel', 'futex', 'core.c'));
+    expect(gup2pin(['scan', '--target', '6.5', '.'], root).stdout).toBe(
+      'kernel/futex/core.c:87: refused core-kernel: core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert\n' +
+        '0 converted, 1 refused, 0 already pinned, 1 files (target 6.5)\n',
+    );
+    expect(gup2pin(['scan', '--core', '--target', '6.5', '.'], root).stdout).toContain('kernel/futex/core.c:87: converted acquire+whole-loop');
+  });
+});
+
 describe('targets and errors', () => {
   it('reads the target from the kernel Makefile above the paths', () => {
     const root = tree(['hfi1']);

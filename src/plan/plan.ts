@@ -69,8 +69,13 @@ function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
   return undefined;
 }
 
-export function planFile(analysis: FileAnalysis, api: TargetApi): FilePlan {
-  const planned = analysis.groups.map((g) => planGroup(analysis, g, api));
+export interface Policy {
+  /** The file is core kernel code whose GUP users stay on FOLL_GET unless asked (H9). */
+  core: boolean;
+}
+
+export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy = { core: false }): FilePlan {
+  const planned = analysis.groups.map((g) => planGroup(analysis, g, api, policy));
   const groups = planned.map((p) => p.result);
   const edits = groups.flatMap((r) => r.edits);
   edits.push(...removeUnusedDeclarations(analysis, planned.flatMap((p) => p.unused), edits));
@@ -82,12 +87,14 @@ interface Unused {
   name: string;
 }
 
-function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi): { result: GroupResult; unused: Unused[] } {
+function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, policy: Policy): { result: GroupResult; unused: Unused[] } {
   const base = { group, rewrites: [], differences: [], edits: [] };
   const refuse = (diagnostics: Diagnostic[]) => ({ result: { ...base, verdict: 'refused' as const, diagnostics }, unused: [] });
   const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
   if (group.hazards.length) return refuse(group.hazards);
   if (group.family === 'pin') return unchanged;
+  if (policy.core)
+    return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);
 
   const ctx = contextFor(analysis, group);
   const edits: Edit[] = [];
