@@ -1,5 +1,5 @@
 /** In-place writes that are atomic per file: temp file beside it, fsync, rename, mode kept. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export class ChangedOnDisk extends Error {}
@@ -11,6 +11,7 @@ export function writeAtomic(path: string, expectedOld: string, content: string):
   const tmp = join(dirname(path), `.${basename(path)}.gup2pin-${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', st.mode & 0o7777);
   try {
+    fchmodSync(fd, st.mode & 0o7777); // exact mode, whatever the umask
     writeSync(fd, content);
     fsyncSync(fd);
   } catch (e) {
