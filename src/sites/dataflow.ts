@@ -17,9 +17,10 @@
  *   raw             a value computed by arithmetic (e.g. a PFNMAP pfn): not a page reference
  *   nocaller:<fn>   a parameter of a function with no caller in this file
  *
- * Calls to functions of the same file bind arguments and parameters in both directions, so
- * a release helper sees the union of what every caller passes (a mixed-provenance helper shows
- * both kinds) and an acquire wrapper's output parameter reaches its caller's array.
+ * Calls to functions of the same file bind each argument to its parameter, so a release helper
+ * sees the union of what every caller passes (a mixed-provenance helper shows both kinds); a
+ * parameter the callee stores into also flows back, so an acquire wrapper fills its caller's
+ * array. Arithmetic other than +/- yields `raw` and passes on only count tags.
  */
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
