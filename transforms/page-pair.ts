@@ -11,7 +11,7 @@
  */
 import { dirtyBefore, dirtyDifferences } from '../src/plan/release-shapes.ts';
 import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
-import { bodyStatements, enclosingLoop, norm, unparen } from '../src/sites/ast.ts';
+import { enclosingLoop, forBound, norm, unparen } from '../src/sites/ast.ts';
 import { testsElementForNull } from '../src/sites/conditions.ts';
 import type { ReleaseCall } from '../src/sites/dataflow.ts';
 
@@ -25,22 +25,12 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
   // Inside an index loop over a page array, the loop must walk exactly the pinned pages.
   const loop = enclosingLoop(putStmt);
   if (loop?.kind === 'for') {
-    const cond = unparen(loop.node.childForFieldName('condition') ?? loop.node);
     const elem = unparen(page);
-    const index = elem.type === 'subscript_expression' ? norm(elem.childForFieldName('index')!.text) : undefined;
-    if (index && cond.type === 'binary_expression' && norm(cond.childForFieldName('left')!.text) === index) {
-      const slots = [page.text];
-      if (testsElementForNull(loop.body, putStmt, slots))
-        return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
-      const bound = cond.childForFieldName('right')!;
-      if (!ctx.isPinnedCount(bound, rel.fn))
-        return { refuse: 'bound', message: `loop bound '${bound.text}' is not the number of pages pinned` };
-    }
-    if (elem.type === 'identifier') {
-      const decl = bodyStatements(loop.body).find((s) => s.type === 'declaration' || s.type === 'if_statement');
-      if (decl && testsElementForNull(loop.body, putStmt, [page.text]))
-        return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
-    }
+    const bound = elem.type === 'subscript_expression' ? forBound(loop, norm(elem.childForFieldName('index')!.text)) : undefined;
+    if ((bound || elem.type === 'identifier') && testsElementForNull(loop.body, putStmt, [page.text]))
+      return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
+    if (bound && !ctx.isPinnedCount(bound, rel.fn))
+      return { refuse: 'bound', message: `loop bound '${bound.text}' is not the number of pages pinned` };
   }
 
   const unlocked = dirty?.dirty.via === 'set_page_dirty';

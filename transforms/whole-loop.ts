@@ -12,9 +12,9 @@
  * count; anything else is left to page-pair, which keeps the loop.
  */
 import type { Node } from '../src/parse/kernel-c.ts';
-import { dirtyBefore, dirtyDifferences, statementCall } from '../src/plan/release-shapes.ts';
+import { dirtyBefore, dirtyDifferences } from '../src/plan/release-shapes.ts';
 import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
-import { bodyStatements, enclosingLoop, mentions, norm, unparen, type Loop } from '../src/sites/ast.ts';
+import { bodyStatements, enclosingLoop, forBound, mentions, norm, unparen, type Loop } from '../src/sites/ast.ts';
 import type { ReleaseCall } from '../src/sites/dataflow.ts';
 
 interface IndexLoop {
@@ -26,20 +26,16 @@ interface IndexLoop {
 function indexLoop(loop: Loop): IndexLoop | undefined {
   if (loop.kind !== 'for') return undefined;
   const init = loop.node.childForFieldName('initializer');
-  const cond = loop.node.childForFieldName('condition');
   const update = loop.node.childForFieldName('update');
-  if (!init || !cond || !update) return undefined;
+  if (!init || !update) return undefined;
   const assign = init.type === 'declaration' ? init.childForFieldName('declarator') : init;
   const lhs = assign?.type === 'init_declarator' ? assign.childForFieldName('declarator') : assign?.childForFieldName('left');
   const rhs = assign?.type === 'init_declarator' ? assign.childForFieldName('value') : assign?.childForFieldName('right');
   if (lhs?.type !== 'identifier' || rhs?.text !== '0') return undefined;
   const index = lhs.text;
-  const c = unparen(cond);
-  if (c.type !== 'binary_expression' || c.childForFieldName('operator')?.text !== '<') return undefined;
-  if (norm(c.childForFieldName('left')!.text) !== index) return undefined;
+  const count = forBound(loop, index);
+  if (!count || mentions(count, index)) return undefined;
   if (!new RegExp(`^(${index}\\+\\+|\\+\\+${index}|${index}\\+=1)$`).test(norm(update.text))) return undefined;
-  const count = c.childForFieldName('right')!;
-  if (mentions(count, index)) return undefined;
   return { index, count };
 }
 
@@ -94,7 +90,7 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
     maybeUnused.push(pm[1]);
   } else return undefined;
 
-  if (dirty?.cond && (idx ? mentions(dirty.cond, idx.index) : false)) return undefined;
+  if (idx && dirty?.cond && mentions(dirty.cond, idx.index)) return undefined;
   if (dirty && dirty.dirty.when !== 'true' && /\b(PageDirty|PageReserved|PageCompound|page_)\w*\(/.test(dirty.dirty.when)) return undefined;
   if (dirty?.dirty.via === 'set_page_dirty') return undefined;
 
@@ -127,8 +123,7 @@ function readAfter(fnBody: Node, name: string, loop: Node): boolean {
 
 /** `p` in `struct page **p = base;` (or `p = base;` just before the loop) → `base`. */
 function walkingPointerBase(fnBody: Node, p: string, loop: Node): string | undefined {
-  const prev = loop.previousNamedSibling;
-  const assign = statementCall(prev) ? undefined : prev;
+  const assign = loop.previousNamedSibling;
   if (assign?.type === 'expression_statement') {
     const m = new RegExp(`^${p}=(.+);$`).exec(norm(assign.text));
     if (m) return assign.text.slice(assign.text.indexOf('=') + 1, assign.text.lastIndexOf(';')).trim();

@@ -46,8 +46,9 @@ function contextFor(analysis: FileAnalysis, group: PinGroup | undefined): Releas
     const key = facts.keyOf(count, fn);
     if (!key) return false;
     if (resultKeys.has(key)) return !knownNonNegative(count.text, at);
-    const param = fn.params.indexOf(key.split(':')[2]);
-    if (param < 0 || key !== `v:${fn.name}:${fn.params[param]}` || depth > 4) return false;
+    // A helper's count parameter may be negative if some caller passes an unchecked result.
+    const param = fn.params.findIndex((p) => key === `v:${fn.name}:${p}`);
+    if (param < 0 || depth > 4) return false;
     return facts.localCalls.some((c) => c.callee === fn.name && c.args[param] && mayBeNegative(c.args[param], c.call, c.fn, depth + 1));
   };
   return {

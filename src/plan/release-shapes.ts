@@ -8,7 +8,7 @@ import { bodyStatements, callArgs, callName, norm, unparen } from '../sites/ast.
 import type { Dirty } from './replacement.ts';
 
 /** The call of an expression statement `f(…);`, if that is all it is. */
-export function statementCall(stmt: Node | null | undefined): Node | undefined {
+function statementCall(stmt: Node | null | undefined): Node | undefined {
   if (!stmt || stmt.type !== 'expression_statement') return undefined;
   const e = stmt.firstNamedChild;
   return e?.type === 'call_expression' ? e : undefined;

@@ -54,23 +54,15 @@ export function render(rep: Replacement, api: TargetApi, indent: string): string
   const many = interim ? 'put_user_pages' : 'unpin_user_pages';
   const dirtyMany = interim ? 'put_user_pages_dirty_lock' : 'unpin_user_pages_dirty_lock';
 
-  let array: string;
-  let count: string;
-  let single: string | undefined;
-  if (rep.kind === 'bulk') {
-    array = rep.array;
-    count = rep.count;
-  } else {
-    single = rep.page;
-    array = '';
-    count = '1';
-    if (rep.dirty) {
-      const addr = addressOf(rep.page);
-      if (!addr) return new RenderRefusal(`cannot take the address of '${rep.page}' for ${dirtyMany}()`);
-      array = addr;
-    }
+  // The dirty helper always takes an array: a single page passes `&page, 1`.
+  let array = rep.kind === 'bulk' ? rep.array : '';
+  const count = rep.kind === 'bulk' ? rep.count : '1';
+  const plain = rep.kind === 'bulk' ? `${many}(${array}, ${count});` : `${one}(${rep.page});`;
+  if (rep.kind === 'single' && rep.dirty) {
+    const addr = addressOf(rep.page);
+    if (!addr) return new RenderRefusal(`cannot take the address of '${rep.page}' for ${dirtyMany}()`);
+    array = addr;
   }
-  const plain = single !== undefined ? `${one}(${single});` : `${many}(${array}, ${count});`;
 
   let body: string[];
   if (!rep.dirty) body = [plain];

@@ -63,6 +63,15 @@ export function enclosingLoop(node: Node): Loop | undefined {
   return undefined;
 }
 
+/** `n` in `for (…; index < n; …)`, when the loop's condition bounds `index`. */
+export function forBound(loop: Loop, index: string): Node | undefined {
+  if (loop.kind !== 'for') return undefined;
+  const cond = loop.node.childForFieldName('condition');
+  const c = cond && unparen(cond);
+  if (c?.type !== 'binary_expression' || c.childForFieldName('operator')?.text !== '<') return undefined;
+  return norm(c.childForFieldName('left')!.text) === index ? c.childForFieldName('right')! : undefined;
+}
+
 /** Statements of a body: the children of a compound statement, or the single statement. */
 export const bodyStatements = (body: Node): Node[] =>
   body.type === 'compound_statement'

@@ -172,11 +172,7 @@ export class FileFacts {
       case 'identifier':
       case 'field_expression':
       case 'subscript_expression':
-      case 'update_expression': {
-        const k = this.keyOf(e, fn);
-        if (k) out.keys.push(k);
-        return out;
-      }
+      case 'update_expression':
       case 'pointer_expression': {
         const k = this.keyOf(e, fn);
         if (k) out.keys.push(k);
