@@ -1,0 +1,621 @@
+/**
+ * The interpreter: runs lowered C functions against the page model. Values the code cannot
+ * know (parameters, results of calls outside the file, fields nobody wrote) are opaque; a
+ * branch on an opaque value asks the oracle, which makes the condition false unless the
+ * scenario flips that decision — kernel code reads `if (bad) goto err;`, so "false" is the
+ * normal path and each flip is one error path.
+ */
+import type { TargetApi } from '../target.ts';
+import type { Expr, Func, Stmt } from './lower.ts';
+import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, objectOf, show, symOf, type Loc, type Val } from './memory.ts';
+import { BUILTINS, CONSTANTS, ITERATORS } from './mm-api.ts';
+import { Page, PageModel } from './pages.ts';
+
+/** How an opaque decision or value is settled in one run. */
+export class Oracle {
+  readonly decisions = new Map<string, boolean>();
+  /** Keys in the order they were first decided. */
+  readonly order: string[] = [];
+
+  constructor(
+    readonly flips: ReadonlySet<string> = new Set(),
+    readonly bindings: ReadonlyMap<string, number> = new Map(),
+    /** Decisions the "before" run made: the "after" run must see the same world. */
+    readonly seeded?: ReadonlyMap<string, boolean>,
+  ) {}
+
+  decide(key: string, negated: boolean): boolean {
+    let v = this.decisions.get(key);
+    if (v === undefined) {
+      v = this.seeded?.get(key) ?? (this.flips.has(key) ? !negated : negated);
+      this.decisions.set(key, v);
+      this.order.push(key);
+    }
+    return v;
+  }
+}
+
+/** What the GUP model returns for the i-th acquire call asked for `n` pages. */
+export type GupResult = (call: number, n: number) => number;
+
+export interface RunConfig {
+  api: TargetApi;
+  oracle: Oracle;
+  gup: GupResult;
+  folioOrder: number;
+  mapping: 'anon' | 'file';
+  writeback: boolean;
+  zeroPage: boolean;
+  /** Pages an acquire asks for when its count stayed opaque. */
+  pagesWhenOpaque: number;
+  /** Discovery only needs to see the first acquire's arguments: stop the run there. */
+  stopAtFirstAcquire?: boolean;
+}
+
+/** Ends a discovery run at its first acquire. */
+export class StopRun extends Fault {}
+
+class Goto {
+  constructor(readonly label: string) {}
+}
+class Return {
+  constructor(readonly value: Val) {}
+}
+const BREAK = { brk: true } as const;
+const CONTINUE = { cont: true } as const;
+type Completion = undefined | Goto | Return | typeof BREAK | typeof CONTINUE;
+
+const STEP_LIMIT = 200_000;
+const DEPTH_LIMIT = 24;
+const ERRNO_MAX = 4095;
+
+interface Frame {
+  fn: Func;
+  vars: Map<string, Obj>;
+  aggregates: Set<string>;
+  types: Map<string, string>;
+}
+
+export class Machine {
+  readonly pages: PageModel;
+  /** Calls into code the simulator cannot see, in order: both runs must make the same ones. */
+  readonly events: string[] = [];
+  /** Releases of pages whose origin the run does not know (family matters: put vs unpin). */
+  readonly unknownReleases: string[] = [];
+  /** Constructs the simulator does not model that the run went through. */
+  readonly unsupported = new Set<string>();
+  /** Every heap object, for the memory comparison. */
+  readonly heap: Obj[] = [];
+  readonly gupCounts: Val[] = [];
+  gupCalls = 0;
+  usedPins = false;
+  private readonly globals = new Map<string, Obj>();
+  private readonly callCounts = new Map<string, number>();
+  private readonly byType = new Map<string, Val>();
+  private readonly pageByAddress = new Map<number, Page>();
+  private steps = 0;
+  private depth = 0;
+  private allocs = 0;
+  private frame?: Frame;
+
+  constructor(
+    readonly funcs: ReadonlyMap<string, Func>,
+    readonly cfg: RunConfig,
+  ) {
+    this.pages = new PageModel({ zeroPageNotPinned: cfg.api.version.major * 100 + cfg.api.version.minor >= 605, exactPincountOrder: 1 });
+  }
+
+  // ---- values ---------------------------------------------------------------------------
+
+  atom(key: string): Val {
+    const bound = this.cfg.oracle.bindings.get(key);
+    return bound ?? new Sym(derivedKey(key), [key]);
+  }
+
+  truth(v: Val, negated: boolean): boolean {
+    if (typeof v === 'number') return v !== 0;
+    if (v instanceof Ptr) return true;
+    return this.cfg.oracle.decide(v.key, negated);
+  }
+
+  alloc(label: string, zeroed: boolean, length?: number): Ptr {
+    const o = new Obj(`${label}#${++this.allocs}`);
+    o.zeroed = zeroed;
+    o.length = length;
+    this.heap.push(o);
+    return new Ptr(o, 0);
+  }
+
+  /** Entry-point argument of a declared type: one object per struct type per session. */
+  argument(fn: string, name: string, type: string): Val {
+    const t = type.replace(/\s+/g, ' ').replace(/\bconst\b|\b__user\b/g, '').trim();
+    if (/^(struct|union) \w+ \*+$/.test(t)) {
+      let v = this.byType.get(t);
+      if (!v) this.byType.set(t, (v = this.alloc(`arg(${t})`, false)));
+      return v;
+    }
+    return this.atom(`param:${fn}:${name}`);
+  }
+
+  /** A function's result becomes the argument of later steps taking the same type. */
+  remember(type: string, v: Val) {
+    const t = type.replace(/\s+/g, ' ').trim();
+    if (v instanceof Ptr && /^(struct|union) \w+ \*$/.test(`${t} *`)) this.byType.set(`${t} *`, v);
+  }
+
+  count(name: string): number {
+    const n = (this.callCounts.get(name) ?? 0) + 1;
+    this.callCounts.set(name, n);
+    return n;
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+
+  load(loc: Loc): Val {
+    const { obj } = loc;
+    if (obj.freed) throw new Fault(`read of freed memory ${obj.label}`);
+    if (loc.field !== undefined) return this.loadField(obj, loc.field);
+    if (obj instanceof FieldCell && loc.slot === 0) return this.loadField(obj.owner, obj.name);
+    const v = obj.slots.get(loc.slot);
+    if (v !== undefined) return v;
+    return this.autoValue(obj, `[${loc.slot}]`);
+  }
+
+  private loadField(obj: Obj, name: string): Val {
+    if (obj.freed) throw new Fault(`read of freed memory ${obj.label}`);
+    const v = obj.fields.get(name);
+    return v !== undefined ? v : this.autoValue(obj, `.${name}`);
+  }
+
+  private autoValue(obj: Obj, suffix: string): Val {
+    if (obj.zeroed) return 0;
+    let v = obj.auto.get(suffix);
+    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.label}${suffix}`)));
+    return v;
+  }
+
+  store(loc: Loc, v: Val) {
+    const { obj } = loc;
+    if (obj.freed) throw new Fault(`write to freed memory ${obj.label}`);
+    if (loc.field !== undefined) obj.fields.set(loc.field, v);
+    else if (obj instanceof FieldCell && loc.slot === 0) obj.owner.fields.set(obj.name, v);
+    else obj.slots.set(loc.slot, v);
+  }
+
+  deref(p: Val, what: string): Val {
+    const b = baseOf(p, what);
+    return this.load({ obj: b.obj, slot: b.off });
+  }
+
+  // ---- running --------------------------------------------------------------------------
+
+  /** Call a function of the file with values for its parameters. */
+  invoke(name: string, args: Val[]): Val {
+    const fn = this.funcs.get(name);
+    if (!fn) throw new Fault(`no function ${name}`);
+    if (++this.depth > DEPTH_LIMIT) throw new Fault(`call depth over ${DEPTH_LIMIT} (recursion?)`);
+    const saved = this.frame;
+    const frame: Frame = { fn, vars: new Map(), aggregates: new Set(), types: new Map(fn.params.map((p) => [p.name, p.type])) };
+    fn.params.forEach((p, i) => {
+      const cell = new Obj(`${fn.name}.${p.name}`);
+      cell.isCell = true;
+      cell.slots.set(0, args[i] ?? this.atom(`param:${fn.name}:${p.name}`));
+      frame.vars.set(p.name, cell);
+    });
+    this.frame = frame;
+    try {
+      const c = this.exec(fn.body);
+      if (c instanceof Goto) throw new Fault(`goto ${c.label}: label not found in a block the simulator can enter`);
+      return c instanceof Return ? c.value : 0;
+    } finally {
+      this.frame = saved;
+      this.depth--;
+    }
+  }
+
+  private tick() {
+    if (++this.steps > STEP_LIMIT) throw new Fault('runaway loop (step limit reached)');
+  }
+
+  private exec(s: Stmt): Completion {
+    this.tick();
+    switch (s.t) {
+      case 'nop':
+        return undefined;
+      case 'expr':
+        this.eval(s.e);
+        return undefined;
+      case 'decl':
+        for (const v of s.vars) this.declare(v.name, v.type, v.aggregate, v.length, v.init);
+        return undefined;
+      case 'block': {
+        let i = 0;
+        while (i < s.body.length) {
+          const c = this.exec(s.body[i]);
+          if (c === undefined) {
+            i++;
+            continue;
+          }
+          if (c instanceof Goto) {
+            const at = s.labels.get(c.label);
+            if (at !== undefined) {
+              i = at;
+              continue;
+            }
+          }
+          return c;
+        }
+        return undefined;
+      }
+      case 'label':
+        return this.exec(s.s);
+      case 'if':
+        if (this.cond(s.c)) return this.exec(s.a);
+        return s.b ? this.exec(s.b) : undefined;
+      case 'for': {
+        if (s.init) this.exec(s.init);
+        while (!s.c || this.cond(s.c)) {
+          const c = this.exec(s.body);
+          if (c === BREAK) break;
+          if (c !== undefined && c !== CONTINUE) return c;
+          if (s.u) this.eval(s.u);
+          this.tick();
+        }
+        return undefined;
+      }
+      case 'while':
+        while (this.cond(s.c)) {
+          const c = this.exec(s.body);
+          if (c === BREAK) break;
+          if (c !== undefined && c !== CONTINUE) return c;
+          this.tick();
+        }
+        return undefined;
+      case 'do':
+        do {
+          const c = this.exec(s.body);
+          if (c === BREAK) break;
+          if (c !== undefined && c !== CONTINUE) return c;
+          this.tick();
+        } while (this.cond(s.c));
+        return undefined;
+      case 'break':
+        return BREAK;
+      case 'continue':
+        return CONTINUE;
+      case 'ret':
+        return new Return(s.e ? this.eval(s.e) : 0);
+      case 'goto':
+        return new Goto(s.label);
+      case 'switch':
+        return this.execSwitch(s);
+      case 'macroloop': {
+        const it = Object.hasOwn(ITERATORS, s.name) ? ITERATORS[s.name] : undefined;
+        if (!it) {
+          this.unsupported.add(`iterator macro ${s.name}()`);
+          return undefined;
+        }
+        return it(this, s.args, () => {
+          const c = this.exec(s.body);
+          return c === BREAK ? 'break' : c === undefined || c === CONTINUE ? 'next' : { stop: c };
+        }) as Completion;
+      }
+    }
+  }
+
+  private execSwitch(s: Extract<Stmt, { t: 'switch' }>): Completion {
+    const v = this.eval(s.c);
+    let start = s.cases.find((c) => c.v === undefined)?.at;
+    for (const c of s.cases) {
+      if (c.v === undefined) continue;
+      const cv = this.eval(c.v);
+      const hit = typeof v === 'number' && typeof cv === 'number' ? v === cv : this.truth(symOf(`(${show(v)}==${show(cv)})`, v, cv), false);
+      if (hit) {
+        start = c.at;
+        break;
+      }
+    }
+    if (start === undefined) return undefined;
+    const labels = new Map<string, number>();
+    s.body.forEach((st, i) => {
+      for (let l = st; l.t === 'label'; l = l.s) labels.set(l.name, i);
+    });
+    const c = this.exec({ t: 'block', body: s.body.slice(start), labels: new Map([...labels].filter(([, i]) => i >= start!).map(([k, i]) => [k, i - start!])) });
+    return c === BREAK ? undefined : c;
+  }
+
+  declare(name: string, type: string, aggregate: boolean, length?: Expr, init?: Expr) {
+    const frame = this.frame!;
+    const cell = new Obj(`${frame.fn.name}.${name}`);
+    cell.isCell = true;
+    frame.vars.set(name, cell);
+    if (aggregate) {
+      frame.aggregates.add(name);
+      const len = length ? this.eval(length) : undefined;
+      const p = this.alloc(`${frame.fn.name}.${name}`, false, typeof len === 'number' ? len : undefined);
+      cell.slots.set(0, p);
+      return;
+    }
+    frame.aggregates.delete(name);
+    frame.types.set(name, type);
+    if (init) this.assignVar(name, cell, this.eval(init));
+    else cell.slots.set(0, this.atom(`uninit:${frame.fn.name}.${name}`));
+  }
+
+  /**
+   * A struct the code allocates is the one later entry points of the session get: what
+   * `xmr_register()` builds is what `xmr_unmap_table()` tears down.
+   */
+  private assignVar(name: string, cell: Obj, v: Val) {
+    cell.slots.set(0, v);
+    const type = this.frame?.types.get(name);
+    if (type && v instanceof Ptr && !v.off && this.heap.includes(v.obj) && !v.obj.label.startsWith('arg(')) this.remember(type.replace(/\s*\*$/, ''), v);
+  }
+
+  private variable(name: string): Obj | undefined {
+    const local = this.frame?.vars.get(name);
+    if (local) return local;
+    return this.globals.get(name);
+  }
+
+  private global(name: string): Obj {
+    let g = this.globals.get(name);
+    if (!g) {
+      g = new Obj(`global.${name}`);
+      g.isCell = true;
+      g.slots.set(0, this.atom(`id:${name}`));
+      this.globals.set(name, g);
+    }
+    return g;
+  }
+
+  // ---- expressions ----------------------------------------------------------------------
+
+  /** Truth of a condition; `negated` is the polarity the opaque parts are seen under. */
+  cond(e: Expr, negated = false): boolean {
+    if (e.t === 'un' && e.op === '!') return !this.cond(e.e, !negated);
+    if (e.t === 'bin' && e.op === '&&') return this.cond(e.l, negated) && this.cond(e.r, negated);
+    if (e.t === 'bin' && e.op === '||') return this.cond(e.l, negated) || this.cond(e.r, negated);
+    if (e.t === 'call' && (e.name === 'likely' || e.name === 'unlikely') && e.args.length === 1) return this.cond(e.args[0], negated);
+    return this.truth(this.eval(e), negated);
+  }
+
+  loc(e: Expr): Loc {
+    switch (e.t) {
+      case 'id': {
+        const v = this.variable(e.name) ?? this.global(e.name);
+        return { obj: v, slot: 0 };
+      }
+      case 'idx': {
+        const base = baseOf(this.eval(e.e), 'index');
+        const i = this.eval(e.i);
+        if (typeof i === 'number') return { obj: base.obj, slot: base.off + i };
+        return { obj: base.obj, field: `[${show(i)}]` };
+      }
+      case 'fld':
+        return { obj: this.fieldOwner(e), field: e.name };
+      case 'deref': {
+        const b = baseOf(this.eval(e.e), 'dereference');
+        return { obj: b.obj, slot: b.off };
+      }
+      case 'cast':
+        return this.loc(e.e);
+      default:
+        throw new Fault(`not an lvalue: ${e.t}`);
+    }
+  }
+
+  /** The object whose field `e.name` is accessed: through a pointer, or an embedded struct. */
+  private fieldOwner(e: Extract<Expr, { t: 'fld' }>): Obj {
+    if (!e.arrow && e.e.t === 'fld') {
+      // `x->sg_head.sgl`: sg_head is a struct inside x.
+      return this.fieldOwner(e.e).cell(e.e.name);
+    }
+    if (!e.arrow && e.e.t === 'idx') {
+      const base = baseOf(this.eval(e.e.e), 'index');
+      const i = this.eval(e.e.i);
+      return typeof i === 'number' ? element(base.obj, base.off + i) : objectOf(this.atom(`${base.obj.label}[${show(i)}]`), 'index');
+    }
+    return objectOf(this.eval(e.e), `${e.arrow ? '->' : '.'}${e.name}`);
+  }
+
+  addressOf(e: Expr): Val {
+    switch (e.t) {
+      case 'id': {
+        const v = this.variable(e.name);
+        if (v && this.frame?.aggregates.has(e.name)) return v.slots.get(0)!;
+        if (!v && this.funcs.has(e.name)) return this.atom(`&${e.name}`);
+        return new Ptr(v ?? this.global(e.name), 0);
+      }
+      case 'idx': {
+        const base = baseOf(this.eval(e.e), 'index');
+        const i = this.eval(e.i);
+        if (typeof i === 'number') return new Ptr(base.obj, base.off + i);
+        return symOf(`&${base.obj.label}[${show(i)}]`, i);
+      }
+      case 'fld':
+        return new Ptr(this.fieldOwner(e).cell(e.name), 0);
+      case 'deref':
+        return this.eval(e.e);
+      default:
+        return symOf(`&(${e.t})`);
+    }
+  }
+
+  eval(e: Expr): Val {
+    switch (e.t) {
+      case 'num':
+        return e.v;
+      case 'str':
+        return this.atom(`str:${e.text.slice(0, 40)}`);
+      case 'id': {
+        const v = this.variable(e.name);
+        if (v) return this.load({ obj: v, slot: 0 });
+        const c = Object.hasOwn(CONSTANTS, e.name) ? CONSTANTS[e.name] : undefined;
+        if (c !== undefined) return c;
+        if (this.funcs.has(e.name)) return this.atom(`&${e.name}`);
+        return this.load({ obj: this.global(e.name), slot: 0 });
+      }
+      case 'bin':
+        if (e.op === '&&' || e.op === '||') return this.cond(e) ? 1 : 0;
+        return this.binary(e.op, this.eval(e.l), this.eval(e.r));
+      case 'un': {
+        if (e.op === '!') return this.cond(e) ? 1 : 0;
+        const v = this.eval(e.e);
+        if (typeof v !== 'number') return e.op === '+' ? v : symOf(`${e.op}${show(v)}`, v);
+        return e.op === '-' ? -v : e.op === '~' ? -v - 1 : v;
+      }
+      case 'upd': {
+        const loc = this.loc(e.e);
+        const old = this.load(loc);
+        const nv = this.binary(e.op === '++' ? '+' : '-', old, 1);
+        this.store(loc, nv);
+        return e.prefix ? nv : old;
+      }
+      case 'asg': {
+        const loc = this.loc(e.l);
+        const v = e.op === '=' ? this.eval(e.r) : this.binary(e.op.slice(0, -1), this.load(loc), this.eval(e.r));
+        if (e.l.t === 'id' && loc.obj.isCell && this.frame?.vars.get(e.l.name) === loc.obj) this.assignVar(e.l.name, loc.obj, v);
+        else this.store(loc, v);
+        return v;
+      }
+      case 'cond':
+        return this.cond(e.c) ? this.eval(e.a) : this.eval(e.b);
+      case 'cast': {
+        const v = this.eval(e.e);
+        if (typeof v === 'number' && /^(bool|_Bool)$/.test(e.type.trim())) return v ? 1 : 0;
+        return v;
+      }
+      case 'sizeof':
+        return 8;
+      case 'deref':
+        return this.deref(this.eval(e.e), 'dereference');
+      case 'addr':
+        return this.addressOf(e.e);
+      case 'idx':
+      case 'fld':
+        return this.load(this.loc(e));
+      case 'call':
+        return this.call(e);
+      case 'comma':
+        this.eval(e.l);
+        return this.eval(e.r);
+      case 'opaque':
+        this.unsupported.add(`expression \`${e.text.slice(0, 40)}\``);
+        return this.atom(`?${e.text.slice(0, 60)}`);
+    }
+  }
+
+  binary(op: string, l: Val, r: Val): Val {
+    if (typeof l === 'number' && typeof r === 'number') return arith(op, l, r);
+    if (l instanceof Ptr && typeof r === 'number') {
+      if (op === '+') return new Ptr(l.obj, l.off + r);
+      if (op === '-') return new Ptr(l.obj, l.off - r);
+      if (op === '==' || op === '!=') return op === '!=' ? 1 : 0;
+    }
+    if (typeof l === 'number' && r instanceof Ptr) {
+      if (op === '+') return new Ptr(r.obj, r.off + l);
+      if (op === '==' || op === '!=') return op === '!=' ? 1 : 0;
+    }
+    if (l instanceof Ptr && r instanceof Ptr && l.obj === r.obj) {
+      if (op === '-') return l.off - r.off;
+      if (/^(==|!=|<|>|<=|>=)$/.test(op)) return arith(op, l.off, r.off);
+    }
+    if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
+    return symOf(`(${show(l)}${op}${show(r)})`, l, r);
+  }
+
+  private call(e: Extract<Expr, { t: 'call' }>): Val {
+    const name = e.name;
+    if (!name) {
+      const args = e.args.map((a) => this.eval(a));
+      return this.opaque(`(*${exprLabel(e.fn)})`, args);
+    }
+    if (this.funcs.has(name) && !this.variable(name)) return this.invoke(name, e.args.map((a) => this.eval(a)));
+    const b = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
+    if (b) return b(this, e.args.map((a) => this.eval(a)), e);
+    return this.opaque(name, e.args.map((a) => this.eval(a)));
+  }
+
+  /** A call the simulator cannot see into: an event both runs must make alike. */
+  opaque(name: string, args: Val[]): Val {
+    for (const a of args) if (a instanceof Ptr && a.obj instanceof Page) this.pages.touch(a.obj, name);
+    this.events.push(`${name}(${args.map(show).join(', ')})`);
+    this.device();
+    return this.atom(`${name}()#${this.count(name)}`);
+  }
+
+  /** The device runs while pages are held: it writes into them (and writeback may strike). */
+  device() {
+    if (this.pages.holding) this.pages.deviceWrites(this.cfg.writeback, this.usedPins && this.cfg.api.family === 'pin');
+  }
+
+  page(v: Val, what: string): Page | undefined {
+    if (v instanceof Ptr && v.obj instanceof Page) return v.off ? this.nthPage(v.obj, v.off) : v.obj;
+    if (v === 0) throw new Fault(`NULL page passed to ${what}()`);
+    return undefined;
+  }
+
+  nthPage(p: Page, n: number): Page {
+    const q = this.pages.byPfn.get(p.pfn + n);
+    if (!q) throw new Fault(`page ${n} after ${p.label} does not exist`);
+    return q;
+  }
+
+  /** The page at user address `addr` (same address, same page), or a fresh one. */
+  userPage(addr: Val, i: number): Page {
+    if (this.cfg.zeroPage) return this.pages.zeroPage();
+    const key = typeof addr === 'number' ? addr + i * 4096 : undefined;
+    const known = key !== undefined ? this.pageByAddress.get(key) : undefined;
+    if (known) return known;
+    const order = this.cfg.folioOrder;
+    // Consecutive user pages share a large folio when the scenario has one.
+    const last = this.pages.folios.at(-1);
+    const folio = order && last && !last.zero && last.pages.length > 0 && this.freeSlot(last) ? last : this.pages.newFolio(order, this.cfg.mapping, this.cfg.writeback);
+    const page = folio.pages[this.used.get(folio) ?? 0];
+    this.used.set(folio, (this.used.get(folio) ?? 0) + 1);
+    if (key !== undefined) this.pageByAddress.set(key, page);
+    return page;
+  }
+
+  private readonly used = new Map<object, number>();
+
+  private freeSlot(f: { pages: Page[] }): boolean {
+    return (this.used.get(f) ?? 0) < f.pages.length;
+  }
+
+  isErrorValue(v: Val): boolean {
+    return typeof v === 'number' && v < 0 && v >= -ERRNO_MAX;
+  }
+}
+
+function arith(op: string, l: number, r: number): number {
+  switch (op) {
+    case '+': return l + r;
+    case '-': return l - r;
+    case '*': return l * r;
+    case '/': return r === 0 ? NaN : Math.trunc(l / r);
+    case '%': return r === 0 ? NaN : l % r;
+    case '<<': return l * 2 ** r;
+    case '>>': return Math.floor(l / 2 ** r);
+    case '&': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) & BigInt(Math.trunc(r))));
+    case '|': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) | BigInt(Math.trunc(r))));
+    case '^': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) ^ BigInt(Math.trunc(r))));
+    case '==': return l === r ? 1 : 0;
+    case '!=': return l !== r ? 1 : 0;
+    case '<': return l < r ? 1 : 0;
+    case '>': return l > r ? 1 : 0;
+    case '<=': return l <= r ? 1 : 0;
+    case '>=': return l >= r ? 1 : 0;
+    default: return NaN;
+  }
+}
+
+function exprLabel(e: Expr): string {
+  switch (e.t) {
+    case 'id': return e.name;
+    case 'fld': return `${exprLabel(e.e)}${e.arrow ? '->' : '.'}${e.name}`;
+    case 'deref': return `*${exprLabel(e.e)}`;
+    default: return e.t;
+  }
+}

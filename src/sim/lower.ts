@@ -1,0 +1,314 @@
+/**
+ * Lowering: tree-sitter C → a small plain-object AST the interpreter walks. Done once per
+ * function; walking native tree-sitter nodes on every simulated step would cost more than the
+ * simulation itself. Anything outside the subset becomes an `opaque` expression or statement.
+ */
+import { macroLoopAt, type Node } from '../parse/kernel-c.ts';
+import { functionName } from '../sites/dataflow.ts';
+
+export type Expr =
+  | { t: 'num'; v: number }
+  | { t: 'str'; text: string }
+  | { t: 'id'; name: string }
+  | { t: 'bin'; op: string; l: Expr; r: Expr }
+  | { t: 'un'; op: string; e: Expr }
+  | { t: 'upd'; op: '++' | '--'; prefix: boolean; e: Expr }
+  | { t: 'asg'; op: string; l: Expr; r: Expr }
+  | { t: 'cond'; c: Expr; a: Expr; b: Expr }
+  | { t: 'cast'; type: string; e: Expr }
+  | { t: 'sizeof'; text: string }
+  | { t: 'deref'; e: Expr }
+  | { t: 'addr'; e: Expr }
+  | { t: 'idx'; e: Expr; i: Expr }
+  | { t: 'fld'; e: Expr; name: string; arrow: boolean }
+  | { t: 'call'; name?: string; fn: Expr; args: Expr[]; texts: string[]; line: number }
+  | { t: 'comma'; l: Expr; r: Expr }
+  | { t: 'opaque'; text: string };
+
+export interface VarDecl {
+  name: string;
+  type: string;
+  /** Declared as an array (`struct page *pages[16]`) or a struct by value: storage of its own. */
+  aggregate: boolean;
+  length?: Expr;
+  init?: Expr;
+}
+
+export type Stmt =
+  | { t: 'decl'; vars: VarDecl[] }
+  | { t: 'expr'; e: Expr; line: number }
+  | { t: 'block'; body: Stmt[]; labels: Map<string, number> }
+  | { t: 'if'; c: Expr; a: Stmt; b?: Stmt }
+  | { t: 'for'; init?: Stmt; c?: Expr; u?: Expr; body: Stmt }
+  | { t: 'while'; c: Expr; body: Stmt }
+  | { t: 'do'; body: Stmt; c: Expr }
+  | { t: 'break' }
+  | { t: 'continue' }
+  | { t: 'ret'; e?: Expr }
+  | { t: 'goto'; label: string }
+  | { t: 'label'; name: string; s: Stmt }
+  | { t: 'switch'; c: Expr; body: Stmt[]; cases: Array<{ at: number; v?: Expr }> }
+  | { t: 'macroloop'; name: string; args: Expr[]; body: Stmt; line: number }
+  | { t: 'nop' };
+
+export interface Param {
+  name: string;
+  type: string;
+}
+
+export interface Func {
+  name: string;
+  params: Param[];
+  returnType: string;
+  body: Stmt;
+  /** Source text of the whole definition: two versions differ iff their texts do. */
+  text: string;
+  line: number;
+}
+
+const num = (text: string): number => {
+  const t = text.replace(/[uUlL]+$/, '');
+  const v = /^0[0-7]+$/.test(t) ? parseInt(t, 8) : Number(t);
+  return Number.isFinite(v) ? v : NaN;
+};
+
+const field = (n: Node, name: string) => n.childForFieldName(name);
+
+export function lowerExpr(n: Node | null | undefined): Expr {
+  if (!n) return { t: 'opaque', text: '' };
+  switch (n.type) {
+    case 'number_literal': {
+      const v = num(n.text);
+      return Number.isNaN(v) ? { t: 'opaque', text: n.text } : { t: 'num', v };
+    }
+    case 'char_literal':
+      return { t: 'num', v: n.text.length >= 3 ? n.text.charCodeAt(1) : 0 };
+    case 'true':
+      return { t: 'num', v: 1 };
+    case 'false':
+    case 'null':
+      return { t: 'num', v: 0 };
+    case 'string_literal':
+    case 'concatenated_string':
+      return { t: 'str', text: n.text };
+    case 'identifier':
+      return { t: 'id', name: n.text };
+    case 'parenthesized_expression':
+      return lowerExpr(n.namedChildren.find((c) => c.type !== 'comment'));
+    case 'binary_expression':
+      return { t: 'bin', op: field(n, 'operator')!.text, l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    case 'unary_expression':
+      return { t: 'un', op: field(n, 'operator')!.text, e: lowerExpr(field(n, 'argument')) };
+    case 'update_expression': {
+      const op = field(n, 'operator')!;
+      return { t: 'upd', op: op.text as '++' | '--', prefix: op.startIndex === n.startIndex, e: lowerExpr(field(n, 'argument')) };
+    }
+    case 'assignment_expression':
+      return { t: 'asg', op: field(n, 'operator')!.text, l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    case 'conditional_expression':
+      return { t: 'cond', c: lowerExpr(field(n, 'condition')), a: lowerExpr(field(n, 'consequence')), b: lowerExpr(field(n, 'alternative')) };
+    case 'cast_expression':
+      return { t: 'cast', type: field(n, 'type')?.text ?? '', e: lowerExpr(field(n, 'value')) };
+    case 'sizeof_expression':
+      return { t: 'sizeof', text: n.text };
+    case 'pointer_expression': {
+      const op = field(n, 'operator')!.text;
+      const e = lowerExpr(field(n, 'argument'));
+      return op === '&' ? { t: 'addr', e } : { t: 'deref', e };
+    }
+    case 'subscript_expression':
+      return { t: 'idx', e: lowerExpr(field(n, 'argument')), i: lowerExpr(field(n, 'index')) };
+    case 'field_expression':
+      return { t: 'fld', e: lowerExpr(field(n, 'argument')), name: field(n, 'field')?.text ?? '?', arrow: field(n, 'operator')?.text === '->' };
+    case 'call_expression': {
+      const fn = field(n, 'function')!;
+      const argNodes = (field(n, 'arguments')?.namedChildren ?? []).filter((c) => c.type !== 'comment');
+      return {
+        t: 'call',
+        name: fn.type === 'identifier' ? fn.text : undefined,
+        fn: lowerExpr(fn),
+        args: argNodes.map(lowerExpr),
+        texts: argNodes.map((a) => a.text),
+        line: n.startPosition.row + 1,
+      };
+    }
+    case 'comma_expression':
+      return { t: 'comma', l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    default:
+      return { t: 'opaque', text: n.text };
+  }
+}
+
+/** The declared name and whether the declarator makes it a pointer/array. */
+function declarator(d: Node): { name?: string; pointer: number; array?: Node | null; isArray: boolean } {
+  let pointer = 0;
+  let isArray = false;
+  let array: Node | null | undefined;
+  let n: Node | null = d;
+  while (n && n.type !== 'identifier') {
+    if (n.type === 'pointer_declarator') pointer++;
+    if (n.type === 'array_declarator') {
+      isArray = true;
+      array = field(n, 'size');
+    }
+    if (n.type === 'function_declarator') return { pointer: 1, isArray: false };
+    n = field(n, 'declarator') ?? n.namedChildren.find((c) => /declarator|identifier/.test(c.type)) ?? null;
+  }
+  return { name: n?.text, pointer, array, isArray };
+}
+
+function lowerDecl(n: Node): Stmt {
+  const type = field(n, 'type')?.text ?? '';
+  const byValue = /^(struct|union)\s/.test(type);
+  const vars: VarDecl[] = [];
+  for (const d of n.childrenForFieldName('declarator')) {
+    const init = d.type === 'init_declarator' ? field(d, 'value') : null;
+    const info = declarator(d.type === 'init_declarator' ? field(d, 'declarator')! : d);
+    if (!info.name) continue;
+    vars.push({
+      name: info.name,
+      type: `${type} ${'*'.repeat(info.pointer)}`.trim(),
+      aggregate: info.isArray || (byValue && !info.pointer),
+      length: info.array ? lowerExpr(info.array) : undefined,
+      init: init && init.type !== 'initializer_list' ? lowerExpr(init) : undefined,
+    });
+  }
+  return { t: 'decl', vars };
+}
+
+/** Statements of a block, with iterator-macro headers joined to their bodies. */
+function lowerBlock(children: Node[]): Stmt {
+  const body: Stmt[] = [];
+  const labels = new Map<string, number>();
+  const named = children.filter((c) => c.type !== 'comment' && c.isNamed);
+  for (let i = 0; i < named.length; i++) {
+    const c = named[i];
+    const loop = macroLoopAt(c);
+    if (loop && named[i + 1]?.id === loop.body.id) {
+      body.push({ t: 'macroloop', name: loop.name, args: (field(loop.call, 'arguments')?.namedChildren ?? []).filter((a) => a.type !== 'comment').map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 });
+      i++;
+      continue;
+    }
+    const s = lowerStmt(c);
+    for (let l = s; l.t === 'label'; l = l.s) labels.set(l.name, body.length);
+    body.push(s);
+  }
+  return { t: 'block', body, labels };
+}
+
+export function lowerStmt(n: Node | null | undefined): Stmt {
+  if (!n) return { t: 'nop' };
+  switch (n.type) {
+    case 'compound_statement':
+      return lowerBlock(n.namedChildren);
+    case 'declaration':
+      return lowerDecl(n);
+    case 'expression_statement': {
+      const e = n.namedChildren.find((c) => c.type !== 'comment');
+      return e ? { t: 'expr', e: lowerExpr(e), line: n.startPosition.row + 1 } : { t: 'nop' };
+    }
+    case 'if_statement': {
+      const alt = field(n, 'alternative');
+      return {
+        t: 'if',
+        c: lowerExpr(field(n, 'condition')),
+        a: lowerStmt(field(n, 'consequence')),
+        b: alt ? lowerStmt(alt.type === 'else_clause' ? alt.namedChildren.find((c) => c.type !== 'comment') : alt) : undefined,
+      };
+    }
+    case 'for_statement': {
+      const init = field(n, 'initializer');
+      return {
+        t: 'for',
+        init: init ? (init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init), line: 0 }) : undefined,
+        c: field(n, 'condition') ? lowerExpr(field(n, 'condition')) : undefined,
+        u: field(n, 'update') ? lowerExpr(field(n, 'update')) : undefined,
+        body: lowerStmt(field(n, 'body')),
+      };
+    }
+    case 'while_statement':
+      return { t: 'while', c: lowerExpr(field(n, 'condition')), body: lowerStmt(field(n, 'body')) };
+    case 'do_statement':
+      return { t: 'do', body: lowerStmt(field(n, 'body')), c: lowerExpr(field(n, 'condition')) };
+    case 'break_statement':
+      return { t: 'break' };
+    case 'continue_statement':
+      return { t: 'continue' };
+    case 'return_statement': {
+      const e = n.namedChildren.find((c) => c.type !== 'comment');
+      return { t: 'ret', e: e ? lowerExpr(e) : undefined };
+    }
+    case 'goto_statement':
+      return { t: 'goto', label: field(n, 'label')!.text };
+    case 'labeled_statement': {
+      const s = n.namedChildren.filter((c) => c.type !== 'comment' && c.type !== 'statement_identifier')[0];
+      return { t: 'label', name: field(n, 'label')!.text, s: lowerStmt(s) };
+    }
+    case 'switch_statement': {
+      // Flatten `case` arms into one statement list with entry points, like C does.
+      const body: Stmt[] = [];
+      const cases: Array<{ at: number; v?: Expr }> = [];
+      for (const arm of field(n, 'body')?.namedChildren ?? []) {
+        if (arm.type !== 'case_statement') {
+          if (arm.type !== 'comment') body.push(lowerStmt(arm));
+          continue;
+        }
+        const value = field(arm, 'value');
+        cases.push({ at: body.length, v: value ? lowerExpr(value) : undefined });
+        const stmts = arm.namedChildren.filter((c) => c.type !== 'comment' && c.id !== value?.id);
+        const block = lowerBlock(stmts);
+        if (block.t === 'block') body.push(...block.body);
+      }
+      return { t: 'switch', c: lowerExpr(field(n, 'condition')), body, cases };
+    }
+    case 'preproc_if':
+    case 'preproc_ifdef': {
+      // Simulate the configuration where the guarded code is built; the #else arm is ignored.
+      const alt = field(n, 'alternative');
+      return lowerBlock(n.namedChildren.filter((c) => c.id !== alt?.id && c.id !== field(n, 'name')?.id && c.id !== field(n, 'condition')?.id));
+    }
+    case ';':
+    case 'comment':
+    case 'preproc_call':
+    case 'preproc_def':
+    case 'preproc_function_def':
+      return { t: 'nop' };
+    default:
+      // Preprocessor lines, inline asm, nested function-like oddities: not simulated.
+      return { t: 'expr', e: { t: 'opaque', text: n.text }, line: n.startPosition.row + 1 };
+  }
+}
+
+function params(def: Node): Param[] {
+  let d = field(def, 'declarator');
+  while (d && d.type !== 'function_declarator') d = field(d, 'declarator');
+  const list = d ? field(d, 'parameters') : null;
+  const out: Param[] = [];
+  for (const p of list?.namedChildren ?? []) {
+    if (p.type !== 'parameter_declaration') continue;
+    const decl = field(p, 'declarator');
+    if (!decl) continue;
+    const info = declarator(decl);
+    if (info.name) out.push({ name: info.name, type: `${field(p, 'type')?.text ?? ''} ${'*'.repeat(info.pointer + (info.isArray ? 1 : 0))}`.trim() });
+  }
+  return out;
+}
+
+/** Every function defined in the file, lowered. The first definition of a name wins. */
+export function lowerFile(root: Node): Map<string, Func> {
+  const out = new Map<string, Func>();
+  for (const def of root.descendantsOfType('function_definition')) {
+    const name = functionName(def);
+    const body = field(def, 'body');
+    if (!name || !body || out.has(name)) continue;
+    out.set(name, {
+      name,
+      params: params(def),
+      returnType: field(def, 'type')?.text ?? 'int',
+      body: lowerStmt(body),
+      text: def.text,
+      line: def.startPosition.row + 1,
+    });
+  }
+  return out;
+}

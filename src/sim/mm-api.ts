@@ -1,0 +1,538 @@
+/**
+ * The kernel API as the simulator knows it: GUP and every release call (both families and the
+ * 5.3–5.5 interim API), dirtying and the page lock, page sources that are not GUP, scatterlists
+ * and lists, allocators, locks and the macros counting code leans on. Everything else is an
+ * opaque call.
+ */
+import type { Node } from '../parse/kernel-c.ts';
+import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout } from '../sites/api.ts';
+import { StopRun, type Machine } from './interp.ts';
+import type { Expr } from './lower.ts';
+import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Val } from './memory.ts';
+import type { Page } from './pages.ts';
+
+type Call = Extract<Expr, { t: 'call' }>;
+export type Builtin = (m: Machine, args: Val[], call: Call) => Val;
+export type LoopStep = () => 'break' | 'next' | { stop: unknown };
+export type Iterator = (m: Machine, args: Expr[], body: LoopStep) => unknown;
+
+const ERRNO: Record<string, number> = {
+  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, EAGAIN: 11, ENOMEM: 12, EFAULT: 14,
+  EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, ERANGE: 34, ENOSYS: 38,
+  EOVERFLOW: 75, EOPNOTSUPP: 95, ETIMEDOUT: 110, ERESTARTSYS: 512,
+};
+
+export const CONSTANTS: Record<string, number> = {
+  ...ERRNO,
+  NULL: 0, true: 1, false: 0,
+  PAGE_SIZE: 4096, PAGE_SHIFT: 12, PAGE_MASK: -4096,
+  FOLL_WRITE: 0x01, FOLL_TOUCH: 0x02, FOLL_GET: 0x04, FOLL_DUMP: 0x08, FOLL_FORCE: 0x10,
+  FOLL_NOWAIT: 0x20, FOLL_NOFAULT: 0x80, FOLL_HWPOISON: 0x100, FOLL_ANON: 0x8000,
+  FOLL_LONGTERM: 0x10000, FOLL_PIN: 0x40000, FOLL_FAST_ONLY: 0x80000,
+  UINT_MAX: 0xffffffff, INT_MAX: 0x7fffffff, ULONG_MAX: Number.MAX_SAFE_INTEGER, SIZE_MAX: Number.MAX_SAFE_INTEGER,
+};
+
+
+// ---- GUP -----------------------------------------------------------------------------------
+
+function gup(name: string): Builtin {
+  return (m, args, call) => {
+    const layout = acquireLayout(name, call.texts.map((text) => ({ text }) as unknown as Node));
+    if (!layout) {
+      m.unsupported.add(`${name}() with ${args.length} arguments`);
+      return m.opaque(name, args);
+    }
+    if (layout.family === 'pin') m.usedPins = true;
+    if (!layout.variant.includes('fast_only')) m.pages.sleep(name);
+    const countArg = args[layout.count];
+    m.gupCounts.push(countArg);
+    if (m.cfg.stopAtFirstAcquire) {
+      m.gupCalls++;
+      throw new StopRun('first acquire reached');
+    }
+    // An opaque count is the scenario's page count: the scenario could not bind it.
+    const n = typeof countArg === 'number' ? countArg : m.cfg.pagesWhenOpaque;
+    const index = ++m.gupCalls;
+    let k = n === 0 ? 0 : n < 0 ? -ERRNO.EINVAL : m.cfg.gup(index, n);
+    if (layout.variant.includes('fast_only') && k < 0) k = 0;
+    const base = baseOf(args[layout.pages], `${name} pages`);
+    const got: string[] = [];
+    for (let i = 0; i < k; i++) {
+      const page = m.userPage(args[layout.start], m.gupCalls * 1000 + i);
+      m.pages.grab(page, layout.family);
+      m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
+      got.push(page.label);
+    }
+    m.pages.note(`${name}(${n} pages) = ${k}${got.length ? `: ${got.join(' ')} ${layout.family === 'pin' ? 'pinned' : 'referenced'}` : ''}`);
+    return k;
+  };
+}
+
+// ---- releases ------------------------------------------------------------------------------
+
+type Release = 'put' | 'unpin';
+
+function releaseOne(m: Machine, v: Val, how: Release, op: string) {
+  const p = m.page(v, op);
+  if (!p) {
+    // Garbage in, garbage out: an uninitialised or unknown pointer, released alike by both.
+    m.unknownReleases.push(`release(${show(v)})`);
+    return;
+  }
+  if (how === 'put') m.pages.put(p, op);
+  else m.pages.unpin(p, op);
+}
+
+/** Mark dirty through the mapping, under the page lock, unless already dirty (the unpin helpers). */
+function dirtyLockedUnlessDirty(m: Machine, v: Val, op: string) {
+  const p = m.page(v, op);
+  if (!p) {
+    m.unknownReleases.push(`dirty(${show(v)})`);
+    return;
+  }
+  if (p.folio.dirty) return;
+  m.pages.lock(p, op);
+  m.pages.dirty(p, 'mapping', op);
+  m.pages.unlock(p);
+}
+
+const OPAQUE_COUNT_LIMIT = 64;
+
+/**
+ * Walk `count` entries. An opaque count is walked exactly like `for (i = 0; i < count; i++)`
+ * would be — same decisions — so a loop and the bulk call replacing it agree.
+ */
+function arrayRelease(m: Machine, arr: Val, count: Val, op: string, each: (v: Val) => void, opts: { skipNull?: boolean } = {}) {
+  if (typeof count === 'number' && count < 0) throw new Fault(`${op}() with the negative count ${count}: a huge unsigned loop`);
+  const more = (i: number) => (typeof count === 'number' ? i < count : i < OPAQUE_COUNT_LIMIT && m.truth(m.binary('<', i, count), false));
+  const base = baseOf(arr, op);
+  for (let i = 0; more(i); i++) {
+    const v = m.load({ obj: base.obj, slot: base.off + i });
+    if (v === 0 && opts.skipNull) continue;
+    each(v);
+  }
+}
+
+function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string) {
+  m.usedPins = true;
+  // Like 6.1: a count that looks like a negative errno is warned about and ignored (no dirty).
+  if (!dirty && typeof count === 'number' && count < 0) {
+    m.pages.note(`${op}(${count}): WARN, nothing released`);
+    return;
+  }
+  if (dirty) m.pages.sleep(op);
+  arrayRelease(m, arr, count, op, (v) => {
+    if (dirty) dirtyLockedUnlessDirty(m, v, op);
+    releaseOne(m, v, 'unpin', op);
+  });
+  m.pages.note(`${op}(${show(arr)}, ${show(count)}${dirty ? ', dirty' : ''})`);
+}
+
+function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' | 'nolock') {
+  if (dirty === 'lock') m.pages.sleep(op);
+  arrayRelease(m, arr, count, op, (v) => {
+    if (dirty === 'lock') dirtyLockedUnlessDirty(m, v, op);
+    if (dirty === 'nolock') {
+      const p = m.page(v, op);
+      if (p && !p.folio.dirty) m.pages.dirty(p, 'mapping', op);
+    }
+    releaseOne(m, v, 'put', op);
+  }, { skipNull: op === 'release_pages' });
+  m.pages.note(`${op}(${show(arr)}, ${show(count)}${dirty ? ', dirty' : ''})`);
+}
+
+function pageOp(name: string, f: (m: Machine, p: Page) => Val): Builtin {
+  return (m, args) => {
+    const p = m.page(args[0], name);
+    if (p) return f(m, p);
+    if (/dirty/i.test(name) && !/^Page/.test(name)) {
+      m.unknownReleases.push(`dirty(${show(args[0])})`);
+      return 0;
+    }
+    return m.opaque(name, args);
+  };
+}
+
+// ---- builtins ------------------------------------------------------------------------------
+
+const truthy = (m: Machine, v: Val) => m.truth(v, false);
+
+function combine(name: string, f: (...xs: number[]) => number, skip = 0): Builtin {
+  return (m, args) => {
+    const xs = args.slice(skip);
+    if (xs.every((x) => typeof x === 'number')) return f(...(xs as number[]));
+    return symOf(`${name}(${xs.map(show).join(',')})`, ...xs);
+  };
+}
+
+function allocator(name: string): Builtin {
+  const zeroed = /z|calloc|zeroed/.test(name.replace(/^(devm_|__)/, '').replace(/alloc/, ''));
+  return (m, args, call) => {
+    if (!call.texts.some((t) => /GFP_ATOMIC|GFP_NOWAIT/.test(t))) m.pages.sleep(name);
+    const n = /calloc|_array/.test(name) ? args[0] : undefined;
+    return m.alloc(name, zeroed || /calloc|zalloc|zeroed/.test(name), typeof n === 'number' ? n : undefined);
+  };
+}
+
+const free: Builtin = (m, args, call) => {
+  const v = call.name === 'kmem_cache_free' ? args[1] : args[0];
+  if (v instanceof Ptr) {
+    if (v.obj.freed) throw new Fault(`double free of ${v.obj.label}`);
+    v.obj.freed = true;
+  }
+  m.events.push(`${call.name}(${show(v)})`);
+  return 0;
+};
+
+const event = (result: Val = 0): Builtin => (m, args, call) => {
+  m.events.push(`${call.name}(${args.map(show).join(', ')})`);
+  return result;
+};
+
+const sleeping = (result: Val = 0): Builtin => (m, args, call) => {
+  m.pages.sleep(call.name!);
+  m.events.push(`${call.name}(${args.map(show).join(', ')})`);
+  return result;
+};
+
+const ignore: Builtin = () => 0;
+
+function listOf(m: Machine, head: Val): { list: import('./memory.ts').Obj[] } {
+  const h = objectOf(head, 'list head');
+  h.list ??= [];
+  return h as { list: import('./memory.ts').Obj[] };
+}
+
+function containerOf(v: Val): Val {
+  if (v instanceof Ptr && !v.off && v.obj instanceof FieldCell) return new Ptr(v.obj.owner, 0);
+  if (v instanceof Ptr && !v.off && v.obj.parent) return new Ptr(v.obj.parent, 0);
+  return v instanceof Sym || typeof v === 'number' ? symOf(`container_of(${show(v)})`, v) : v;
+}
+
+const listAdd = (tail: boolean): Builtin => (m, args) => {
+  const node = objectOf(args[0], 'list node');
+  const { list } = listOf(m, args[1]);
+  const entry = node instanceof FieldCell ? node.owner : node;
+  if (tail) list.push(entry);
+  else list.unshift(entry);
+  node.onList = objectOf(args[1], 'list head');
+  return 0;
+};
+
+const listDel: Builtin = (m, args) => {
+  const node = objectOf(args[0], 'list node');
+  const head = node.onList;
+  if (head?.list) {
+    const entry = node instanceof FieldCell ? node.owner : node;
+    const i = head.list.indexOf(entry);
+    if (i >= 0) head.list.splice(i, 1);
+  }
+  node.onList = undefined;
+  return 0;
+};
+
+function pageSource(name: string): Builtin {
+  return (m, args) => {
+    const page = m.pages.newFolio(0, /cache|mapping|shmem|find_/.test(name) ? 'file' : 'anon').pages[0];
+    m.pages.own(page);
+    m.pages.note(`${name}() = ${page.label} (one ordinary reference, not from GUP)`);
+    void args;
+    return new Ptr(page, 0);
+  };
+}
+
+function outparamSource(name: string, index: number): Builtin {
+  return (m, args) => {
+    m.events.push(`${name}(${args.map(show).join(', ')})`);
+    const out = args[index];
+    // The iov_iter variants allocate the array themselves when passed its address.
+    const target = name.includes('alloc') ? m.alloc(name, false) : out;
+    if (name.includes('alloc')) m.store({ obj: baseOf(out, name).obj, slot: baseOf(out, name).off }, target);
+    const base = baseOf(target, name);
+    for (let i = 0; i < 2; i++) {
+      const page = m.pages.newFolio(0, 'file').pages[0];
+      m.pages.own(page);
+      m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
+    }
+    return name.startsWith('iov_iter') ? 2 * 4096 : 2;
+  };
+}
+
+export const BUILTINS: Record<string, Builtin> = {
+  // releases
+  put_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_page'), 0),
+  put_user_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_user_page'), 0),
+  release_pages: (m, a) => (putPages(m, a[0], a[1], 'release_pages'), 0),
+  put_user_pages: (m, a) => (putPages(m, a[0], a[1], 'put_user_pages'), 0),
+  put_user_pages_dirty: (m, a) => (putPages(m, a[0], a[1], 'put_user_pages_dirty', 'nolock'), 0),
+  put_user_pages_dirty_lock: (m, a) => (putPages(m, a[0], a[1], 'put_user_pages_dirty_lock', a.length < 3 || truthy(m, a[2]) ? 'lock' : undefined), 0),
+  unpin_user_page: (m, a) => {
+    m.usedPins = true;
+    releaseOne(m, a[0], 'unpin', 'unpin_user_page');
+    return 0;
+  },
+  unpin_user_pages: (m, a) => (unpinPages(m, a[0], a[1], false, 'unpin_user_pages'), 0),
+  unpin_user_pages_dirty_lock: (m, a) => (unpinPages(m, a[0], a[1], truthy(m, a[2]), 'unpin_user_pages_dirty_lock'), 0),
+  unpin_user_page_range_dirty_lock: (m, a) => {
+    m.usedPins = true;
+    const first = m.page(a[0], 'unpin_user_page_range_dirty_lock');
+    const n = typeof a[1] === 'number' ? a[1] : undefined;
+    const dirty = truthy(m, a[2]);
+    if (!first || n === undefined) {
+      m.unknownReleases.push(`unpin_user_page_range_dirty_lock(${show(a[0])}, ${show(a[1])})`);
+      return 0;
+    }
+    if (dirty) m.pages.sleep('unpin_user_page_range_dirty_lock');
+    for (let i = 0; i < n; i++) {
+      const p = m.nthPage(first, i);
+      if (dirty) dirtyLockedUnlessDirty(m, new Ptr(p, 0), 'unpin_user_page_range_dirty_lock');
+      m.pages.unpin(p, 'unpin_user_page_range_dirty_lock');
+    }
+    return 0;
+  },
+  get_page: pageOp('get_page', (m, p) => (m.pages.extraRef(p), 0)),
+  try_get_page: pageOp('try_get_page', (m, p) => (m.pages.extraRef(p), 1)),
+  // dirtying and the page lock
+  set_page_dirty: pageOp('set_page_dirty', (m, p) => (m.pages.dirty(p, 'mapping', 'set_page_dirty'), 1)),
+  set_page_dirty_lock: pageOp('set_page_dirty_lock', (m, p) => {
+    m.pages.lock(p, 'set_page_dirty_lock');
+    m.pages.dirty(p, 'mapping', 'set_page_dirty_lock');
+    m.pages.unlock(p);
+    return 1;
+  }),
+  SetPageDirty: pageOp('SetPageDirty', (m, p) => (m.pages.dirty(p, 'flag', 'SetPageDirty'), 0)),
+  PageDirty: pageOp('PageDirty', (m, p) => (p.folio.dirty ? 1 : 0)),
+  lock_page: pageOp('lock_page', (m, p) => (m.pages.lock(p, 'lock_page'), 0)),
+  unlock_page: pageOp('unlock_page', (m, p) => (m.pages.unlock(p), 0)),
+  trylock_page: pageOp('trylock_page', (m, p) => (p.folio.locked ? 0 : ((p.folio.locked = true), 1))),
+  page_maybe_dma_pinned: pageOp('page_maybe_dma_pinned', (m, p) => (m.pages.maybeDmaPinned(p.folio) ? 1 : 0)),
+  // page identity
+  page_to_pfn: pageOp('page_to_pfn', (m, p) => p.pfn),
+  pfn_to_page: (m, a) => {
+    const p = typeof a[0] === 'number' ? m.pages.byPfn.get(a[0]) : undefined;
+    return p ? new Ptr(p, 0) : symOf(`pfn_to_page(${show(a[0])})`, a[0]);
+  },
+  nth_page: (m, a) => {
+    const p = m.page(a[0], 'nth_page');
+    return p && typeof a[1] === 'number' ? new Ptr(m.nthPage(p, a[1]), 0) : symOf(`nth_page(${show(a[0])},${show(a[1])})`, a[0], a[1]);
+  },
+  compound_head: pageOp('compound_head', (m, p) => new Ptr(p.folio.pages[0], 0)),
+  is_zero_pfn: (m, a) => (a[0] === 0 ? 1 : typeof a[0] === 'number' ? 0 : symOf(`is_zero_pfn(${show(a[0])})`, a[0])),
+  // scatterlists
+  sg_alloc_table: (m, a) => {
+    m.pages.sleep('sg_alloc_table');
+    const n = a[1];
+    const t = objectOf(a[0], 'sg_table');
+    const sgl = m.alloc('sgl', true, typeof n === 'number' ? n : undefined);
+    t.fields.set('sgl', sgl);
+    t.fields.set('nents', n);
+    t.fields.set('orig_nents', n);
+    return 0;
+  },
+  sg_alloc_table_from_pages: (m, a) => sgFromPages(m, a),
+  __sg_alloc_table_from_pages: (m, a) => (sgFromPages(m, a), objectOf(a[0], 'sg_table').fields.get('sgl')!),
+  sg_alloc_table_from_pages_segment: (m, a) => sgFromPages(m, a),
+  sg_free_table: (m, a) => {
+    const sgl = objectOf(a[0], 'sg_table').fields.get('sgl');
+    if (sgl instanceof Ptr) sgl.obj.freed = true;
+    m.events.push(`sg_free_table(${show(a[0])})`);
+    return 0;
+  },
+  sg_init_table: ignore,
+  sg_set_page: (m, a) => {
+    const e = objectOf(a[0], 'scatterlist');
+    e.fields.set('page', a[1]);
+    e.fields.set('length', a[2]);
+    e.fields.set('offset', a[3]);
+    return 0;
+  },
+  sg_page: (m, a) => m.load({ obj: objectOf(a[0], 'scatterlist'), field: 'page' }),
+  sg_next: (m, a) => (a[0] instanceof Ptr ? new Ptr(a[0].obj, a[0].off + 1) : symOf(`sg_next(${show(a[0])})`, a[0])),
+  sg_page_iter_page: (m, a) => m.load({ obj: objectOf(a[0], 'sg_page_iter'), field: '__page' }),
+  // lists
+  INIT_LIST_HEAD: (m, a) => ((objectOf(a[0], 'list head').list = []), 0),
+  list_add: listAdd(false),
+  list_add_tail: listAdd(true),
+  list_del: listDel,
+  list_del_init: listDel,
+  list_empty: (m, a) => (listOf(m, a[0]).list.length ? 0 : 1),
+  list_first_entry: (m, a) => {
+    const first = listOf(m, a[0]).list[0];
+    return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
+  },
+  container_of: (m, a) => containerOf(a[0]),
+  list_entry: (m, a) => containerOf(a[0]),
+  // allocation
+  kfree: free, kvfree: free, vfree: free, free_page: free, free_pages: free, kmem_cache_free: free,
+  devm_kfree: free, kfree_sensitive: free,
+  // counting macros
+  min: combine('min', Math.min),
+  max: combine('max', Math.max),
+  min_t: combine('min', Math.min, 1),
+  max_t: combine('max', Math.max, 1),
+  clamp: combine('clamp', (x, lo, hi) => Math.min(Math.max(x, lo), hi)),
+  clamp_t: combine('clamp', (x, lo, hi) => Math.min(Math.max(x, lo), hi), 1),
+  clamp_val: combine('clamp', (x, lo, hi) => Math.min(Math.max(x, lo), hi)),
+  DIV_ROUND_UP: combine('DIV_ROUND_UP', (a, b) => Math.ceil(a / b)),
+  ALIGN: combine('ALIGN', (a, b) => Math.ceil(a / b) * b),
+  round_up: combine('round_up', (a, b) => Math.ceil(a / b) * b),
+  round_down: combine('round_down', (a, b) => Math.floor(a / b) * b),
+  PAGE_ALIGN: combine('PAGE_ALIGN', (a) => Math.ceil(a / 4096) * 4096),
+  PFN_DOWN: combine('PFN_DOWN', (a) => Math.floor(a / 4096)),
+  PFN_UP: combine('PFN_UP', (a) => Math.ceil(a / 4096)),
+  offset_in_page: combine('offset_in_page', (a) => ((a % 4096) + 4096) % 4096),
+  ARRAY_SIZE: (m, a) => (a[0] instanceof Ptr && a[0].obj.length !== undefined ? a[0].obj.length : symOf(`ARRAY_SIZE(${show(a[0])})`, a[0])),
+  ERR_PTR: (m, a) => a[0],
+  PTR_ERR: (m, a) => a[0],
+  ERR_CAST: (m, a) => a[0],
+  IS_ERR: (m, a) => (a[0] instanceof Sym ? symOf(`IS_ERR(${a[0].key})`, a[0]) : m.isErrorValue(a[0]) ? 1 : 0),
+  IS_ERR_OR_NULL: (m, a) => (a[0] instanceof Sym ? symOf(`IS_ERR_OR_NULL(${a[0].key})`, a[0]) : a[0] === 0 || m.isErrorValue(a[0]) ? 1 : 0),
+  PTR_ERR_OR_ZERO: (m, a) => (m.isErrorValue(a[0]) ? a[0] : a[0] instanceof Sym ? symOf(`PTR_ERR_OR_ZERO(${a[0].key})`, a[0]) : 0),
+  likely: (m, a) => a[0],
+  unlikely: (m, a) => a[0],
+  READ_ONCE: (m, a) => a[0],
+  WRITE_ONCE: (m, a, call) => (m.store(m.loc(call.args[0]), a[1]), 0),
+  WARN_ON: (m, a) => (truthy(m, a[0]) ? 1 : 0),
+  WARN_ON_ONCE: (m, a) => (truthy(m, a[0]) ? 1 : 0),
+  WARN: (m, a) => (truthy(m, a[0]) ? 1 : 0),
+  WARN_ONCE: (m, a) => (truthy(m, a[0]) ? 1 : 0),
+  BUG_ON: (m, a) => {
+    if (truthy(m, a[0])) throw new Fault('BUG_ON() fired');
+    return 0;
+  },
+  // locks and sleeping
+  mutex_lock: sleeping(), mutex_lock_interruptible: sleeping(), mutex_lock_killable: sleeping(),
+  down_read: sleeping(), down_write: sleeping(), mmap_read_lock: sleeping(), mmap_write_lock: sleeping(),
+  mmap_read_lock_killable: sleeping(), might_sleep: sleeping(), cond_resched: sleeping(), msleep: sleeping(),
+  mutex_unlock: event(), up_read: event(), up_write: event(), mmap_read_unlock: event(), mmap_write_unlock: event(),
+  mutex_trylock: event(1), mutex_init: event(), mutex_destroy: event(), spin_lock_init: event(),
+  lockdep_assert_held: ignore, might_fault: ignore, barrier: ignore, smp_mb: ignore, smp_wmb: ignore, smp_rmb: ignore,
+};
+
+function sgFromPages(m: Machine, a: Val[]): Val {
+  m.pages.sleep('sg_alloc_table_from_pages');
+  const n = a[2];
+  const t = objectOf(a[0], 'sg_table');
+  const sgl = m.alloc('sgl', true, typeof n === 'number' ? n : undefined);
+  t.fields.set('sgl', sgl);
+  t.fields.set('nents', n);
+  t.fields.set('orig_nents', n);
+  if (typeof n === 'number') {
+    const src = baseOf(a[1], 'pages');
+    for (let i = 0; i < n; i++) {
+      const e = element(sgl.obj, i);
+      e.fields.set('page', m.load({ obj: src.obj, slot: src.off + i }));
+      e.fields.set('length', 4096);
+    }
+  }
+  return 0;
+}
+
+for (const name of ACQUIRE_NAMES) BUILTINS[name] = gup(name);
+for (const name of ARRAY_ALLOCATORS) BUILTINS[name] ??= allocator(name);
+for (const name of RVALUE_SOURCES) BUILTINS[name] ??= pageSource(name);
+for (const [name, index] of Object.entries(OUTPARAM_SOURCES)) BUILTINS[name] ??= outparamSource(name, index);
+for (const name of ['printk', 'pr_err', 'pr_warn', 'pr_info', 'pr_debug', 'pr_notice', 'pr_err_ratelimited', 'pr_warn_ratelimited', 'pr_warn_once', 'dev_err', 'dev_warn', 'dev_info', 'dev_dbg', 'dev_notice', 'dev_err_ratelimited', 'dev_warn_ratelimited', 'dev_dbg_ratelimited', 'netdev_err', 'netdev_warn', 'ibdev_err', 'ibdev_warn', 'ibdev_dbg'])
+  BUILTINS[name] = ignore;
+
+/** Locks that make the context atomic are recognised by name, like the site analysis does. */
+export function atomicBuiltin(name: string): Builtin | undefined {
+  if (ATOMIC_ENTER_RE.test(name))
+    return (m, args) => {
+      m.pages.atomic++;
+      m.events.push(`${name}(${args.map(show).join(', ')})`);
+      return name.includes('trylock') ? 1 : 0;
+    };
+  if (ATOMIC_LEAVE_RE.test(name))
+    return (m, args) => {
+      m.pages.atomic = Math.max(0, m.pages.atomic - 1);
+      m.events.push(`${name}(${args.map(show).join(', ')})`);
+      return 0;
+    };
+  return undefined;
+}
+for (const name of ['spin_lock', 'spin_lock_irq', 'spin_lock_irqsave', 'spin_lock_bh', 'raw_spin_lock', 'raw_spin_lock_irqsave', 'read_lock', 'write_lock', 'local_irq_disable', 'local_irq_save', 'preempt_disable', 'rcu_read_lock', 'spin_trylock',
+  'spin_unlock', 'spin_unlock_irq', 'spin_unlock_irqrestore', 'spin_unlock_bh', 'raw_spin_unlock', 'raw_spin_unlock_irqrestore', 'read_unlock', 'write_unlock', 'local_irq_enable', 'local_irq_restore', 'preempt_enable', 'rcu_read_unlock'])
+  BUILTINS[name] = atomicBuiltin(name)!;
+
+// ---- iterator macros -----------------------------------------------------------------------
+
+function loop(m: Machine, count: number, each: (i: number) => void, body: LoopStep): unknown {
+  for (let i = 0; i < count; i++) {
+    each(i);
+    const r = body();
+    if (r === 'break') return undefined;
+    if (r !== 'next') return r.stop;
+  }
+  return undefined;
+}
+
+function countOf(m: Machine, v: Val): number {
+  if (typeof v === 'number') return Math.max(0, v);
+  // An unknown length: the scenario decides whether there is anything to walk.
+  return m.truth(symOf(`(${show(v)}>0)`, v), false) ? 1 : 0;
+}
+
+const forEachSg: Iterator = (m, args, body) => walkSg(m, m.eval(args[0]), countOf(m, m.eval(args[2])), args[1], args[3], body);
+
+function walkSg(m: Machine, start: Val, n: number, cursor: Expr, index: Expr, body: LoopStep): unknown {
+  const sg = m.loc(cursor);
+  const idx = m.loc(index);
+  const base = baseOf(start, 'scatterlist');
+  const r = loop(m, n, (i) => {
+    m.store(sg, new Ptr(base.obj, base.off + i));
+    m.store(idx, i);
+  }, body);
+  if (r === undefined) {
+    m.store(sg, new Ptr(base.obj, base.off + n));
+    m.store(idx, n);
+  }
+  return r;
+}
+
+function sgPages(m: Machine, sglV: Val, nents: number, iterLoc: Val, body: LoopStep): unknown {
+  const base = baseOf(sglV, 'scatterlist');
+  const iter = objectOf(iterLoc, 'sg_page_iter');
+  for (let i = 0; i < nents; i++) {
+    const e = element(base.obj, base.off + i);
+    const page = m.load({ obj: e, field: 'page' });
+    const len = m.load({ obj: e, field: 'length' });
+    const pages = typeof len === 'number' ? Math.max(1, Math.ceil(len / 4096)) : 1;
+    for (let j = 0; j < pages; j++) {
+      const p = m.page(page, 'for_each_sg_page');
+      iter.fields.set('__page', j === 0 || !p ? page : new Ptr(m.nthPage(p, j), 0));
+      const r = body();
+      if (r === 'break') return undefined;
+      if (r !== 'next') return r.stop;
+    }
+  }
+  return undefined;
+}
+
+export const ITERATORS: Record<string, Iterator> = {
+  for_each_sg: forEachSg,
+  for_each_sgtable_sg: (m, args, body) => {
+    const t = objectOf(m.eval(args[0]), 'sg_table');
+    return walkSg(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'nents' })), args[1], args[2], body);
+  },
+  for_each_sg_page: (m, args, body) => sgPages(m, m.eval(args[0]), countOf(m, m.eval(args[2])), m.eval(args[1]), body),
+  for_each_sgtable_page: (m, args, body) => {
+    const t = objectOf(m.eval(args[0]), 'sg_table');
+    return sgPages(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'orig_nents' })), m.eval(args[1]), body);
+  },
+  list_for_each_entry: (m, args, body) => {
+    const items = [...listOf(m, m.eval(args[1])).list];
+    const pos = m.loc(args[0]);
+    return loop(m, items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
+  },
+  list_for_each_entry_safe: (m, args, body) => {
+    const items = [...listOf(m, m.eval(args[2])).list];
+    const pos = m.loc(args[0]);
+    const next = m.loc(args[1]);
+    return loop(m, items.length, (i) => {
+      m.store(pos, new Ptr(items[i], 0));
+      m.store(next, items[i + 1] ? new Ptr(items[i + 1], 0) : 0);
+    }, body);
+  },
+};
+

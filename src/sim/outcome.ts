@@ -1,0 +1,208 @@
+/**
+ * One simulated run of a session (entry functions called in order on one shared world) and
+ * what it leaves behind; and the comparison of a before run with an after run.
+ */
+import { Machine, type RunConfig } from './interp.ts';
+import type { Func } from './lower.ts';
+import { Fault, Obj, Ptr, Sym, show, type Val } from './memory.ts';
+import { Page, type DirtyEvent, type SimError } from './pages.ts';
+import type { DivergenceReason, IntendedDifference } from './verdict.ts';
+
+export interface FolioState {
+  label: string;
+  held: number;
+  dirty: boolean;
+  dirtyLog: DirtyEvent[];
+}
+
+export interface Outcome {
+  fault?: string;
+  errors: SimError[];
+  events: string[];
+  unknownReleases: string[];
+  returns: string[];
+  folios: FolioState[];
+  memory: string[];
+  unpinned: string[];
+  unsupported: string[];
+  log: string[];
+  decisions: Map<string, boolean>;
+  decisionOrder: string[];
+  gupCalls: number;
+  gupCounts: Val[];
+  usedPins: boolean;
+}
+
+/** A step failed when it returns a negative errno, an ERR_PTR or NULL: nobody tears it down. */
+function failed(v: Val, returnType: string): boolean {
+  if (typeof v !== 'number') return false;
+  if (v < 0 && v >= -4095) return true;
+  return v === 0 && /\*/.test(returnType);
+}
+
+export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cfg: RunConfig): Outcome {
+  const m = new Machine(funcs, cfg);
+  const returns: string[] = [];
+  let fault: string | undefined;
+  try {
+    for (const [i, name] of steps.entries()) {
+      const fn = funcs.get(name);
+      if (!fn) throw new Fault(`no function ${name}() in this version of the file`);
+      m.pages.note(`${name}():`);
+      const r = m.invoke(name, fn.params.map((p) => m.argument(fn.name, p.name, p.type)));
+      returns.push(`${name}() = ${show(r)}`);
+      if (i === steps.length - 1) break;
+      if (failed(r, fn.returnType)) {
+        m.pages.note(`${name}() failed: nothing to tear down`);
+        break;
+      }
+      m.remember(fn.returnType, r);
+      m.pages.note('the device uses the pages');
+      m.device();
+    }
+  } catch (e) {
+    if (!(e instanceof Fault)) throw e;
+    fault = e.message;
+    m.pages.note(`  !! ${e.message}`);
+  }
+  return {
+    fault,
+    errors: m.pages.errors,
+    events: m.events,
+    unknownReleases: m.unknownReleases,
+    returns,
+    folios: m.pages.folios.map((f) => ({ label: f.label, held: f.held, dirty: f.dirty, dirtyLog: f.dirtyLog })),
+    memory: dumpMemory(m.heap),
+    unpinned: [...m.pages.unpinnedWhileHeld].map((f) => f.label),
+    unsupported: [...m.unsupported],
+    log: m.pages.log,
+    decisions: cfg.oracle.decisions,
+    decisionOrder: cfg.oracle.order,
+    gupCalls: m.gupCalls,
+    gupCounts: m.gupCounts,
+    usedPins: m.usedPins,
+  };
+}
+
+/** Live memory as sorted text lines: what both runs leave in arrays and structs. */
+function dumpMemory(heap: Obj[]): string[] {
+  const seen = new Set<Obj>();
+  const lines: string[] = [];
+  const work = [...heap];
+  const visit = (v: Val | undefined) => {
+    if (v instanceof Ptr && !(v.obj instanceof Page)) work.push(v.obj);
+    if (v instanceof Sym && v.obj) work.push(v.obj);
+  };
+  while (work.length) {
+    const o = work.pop()!;
+    if (seen.has(o) || o.freed || o.isCell) continue;
+    seen.add(o);
+    const parts: string[] = [];
+    for (const [k, v] of o.fields) {
+      parts.push(`${k}=${show(v)}`);
+      visit(v);
+    }
+    for (const [i, v] of o.slots) {
+      parts.push(`[${i}]=${show(v)}`);
+      visit(v);
+    }
+    for (const v of o.auto.values()) visit(v);
+    for (const [, c] of o.fieldCells()) work.push(c);
+    for (const [, e] of o.elements()) work.push(e);
+    if (parts.length) lines.push(`${o.label}: ${parts.sort().join(' ')}`);
+  }
+  return lines.sort();
+}
+
+export interface Comparison {
+  divergence?: { reason: DivergenceReason; detail: string };
+  differences: Set<IntendedDifference>;
+  unsupported?: string;
+}
+
+const countBy = (xs: string[]) => {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return m;
+};
+
+export function compare(b: Outcome, a: Outcome): Comparison {
+  const differences = new Set<IntendedDifference>();
+  const diverge = (reason: DivergenceReason, detail: string): Comparison => ({ divergence: { reason, detail }, differences });
+  const unsupported = [...new Set([...b.unsupported, ...a.unsupported])];
+  if (unsupported.length) return { differences, unsupported: unsupported.join(', ') };
+
+  if (a.fault && a.fault !== b.fault) return diverge('fault', `after: ${a.fault}${b.fault ? ` (before: ${b.fault})` : ''}`);
+  if (b.fault && !a.fault) return diverge('fault', `before faults (${b.fault}) but after does not: the runs took different paths`);
+
+  // Errors the after run makes that the before run did not.
+  const before = countBy(b.errors.map((e) => `${e.kind} ${e.what}`));
+  for (const e of a.errors) {
+    const k = `${e.kind} ${e.what}`;
+    const n = before.get(k) ?? 0;
+    if (n > 0) before.set(k, n - 1);
+    else return diverge(e.kind, e.detail);
+  }
+
+  const bf = new Map(b.folios.map((f) => [f.label, f]));
+  for (const f of a.folios) {
+    const g = bf.get(f.label);
+    if (!g) return diverge('calls', `after touches page ${f.label}, which the before run never had`);
+    if (f.held > g.held) return diverge('leak', `${f.label}: after keeps ${f.held - g.held} more reference${f.held - g.held > 1 ? 's/pins' : '/pin'} than before`);
+    if (f.held < g.held) return diverge('over-release', `${f.label}: after releases ${g.held - f.held} more time${g.held - f.held > 1 ? 's' : ''} than before`);
+  }
+
+  if (b.unknownReleases.join('\n') !== a.unknownReleases.join('\n')) {
+    const i = firstDifference(b.unknownReleases, a.unknownReleases);
+    return diverge('calls', `release of a page of unknown origin: before ${b.unknownReleases[i] ?? '(none)'}, after ${a.unknownReleases[i] ?? '(none)'}`);
+  }
+
+  for (const f of a.folios) {
+    const g = bf.get(f.label)!;
+    const d = compareDirty(g, f, differences);
+    if (d) return diverge('dirty', d);
+  }
+
+  if (b.events.join('\n') !== a.events.join('\n')) {
+    const i = firstDifference(b.events, a.events);
+    return diverge('calls', `call ${i + 1}: before ${b.events[i] ?? '(none)'}, after ${a.events[i] ?? '(none)'}`);
+  }
+  if (b.returns.join('\n') !== a.returns.join('\n')) {
+    const i = firstDifference(b.returns, a.returns);
+    return diverge('return', `before ${b.returns[i] ?? '(nothing)'}, after ${a.returns[i] ?? '(nothing)'}`);
+  }
+  if (b.memory.join('\n') !== a.memory.join('\n')) {
+    const bs = new Set(b.memory);
+    const line = a.memory.find((l) => !bs.has(l)) ?? b.memory.find((l) => !a.memory.includes(l))!;
+    return diverge('memory', `memory differs: ${line}`);
+  }
+  if (a.usedPins && a.unpinned.length)
+    return diverge('not-pinned', `${a.unpinned.join(', ')} held while the device writes, but page_maybe_dma_pinned() is false`);
+  return { differences };
+}
+
+function firstDifference(x: string[], y: string[]): number {
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return i;
+}
+
+/** Dirtying that changed the page (it was clean): the only kind that matters for data. */
+const effective = (log: DirtyEvent[]) => log.filter((e) => !e.wasDirty);
+
+function compareDirty(b: FolioState, a: FolioState, differences: Set<IntendedDifference>): string | undefined {
+  if (b.dirty !== a.dirty) return `${a.label} ends ${a.dirty ? 'dirty' : 'clean'} after but ${b.dirty ? 'dirty' : 'clean'} before`;
+  const be = effective(b.dirtyLog);
+  const ae = effective(a.dirtyLog);
+  if (be.length !== ae.length) return `${a.label} is dirtied ${ae.length} time(s) after, ${be.length} before`;
+  for (let i = 0; i < be.length; i++) {
+    const x = be[i];
+    const y = ae[i];
+    if (x.via === 'flag' && y.via === 'mapping') differences.add('SetPageDirty-to-mapping');
+    else if (x.via === 'mapping' && y.via === 'flag') return `${a.label} is only flagged dirty after (SetPageDirty), through the mapping before`;
+    else if (!x.locked && y.locked) differences.add('set_page_dirty-to-lock');
+    else if (x.locked && !y.locked) return `${a.label} is dirtied without the page lock after, under it before`;
+  }
+  if (b.dirtyLog.length - be.length > a.dirtyLog.length - ae.length) differences.add('already-dirty-skipped');
+  return undefined;
+}

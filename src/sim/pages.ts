@@ -1,0 +1,279 @@
+/**
+ * The page model (domain reference §2, §5): folios with refcount, FOLL_PIN bias or exact
+ * pincount, dirty state and how it was set, page lock, mapping, writeback; a device that writes
+ * into every page we hold; vmstat pin counters; atomic context. It also keeps the *ledger* of
+ * what this code acquired (ordinary references vs pins) so a release of the wrong kind, a
+ * double release or a use after release is named where it happens.
+ */
+import { Obj } from './memory.ts';
+
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+export type ErrorKind = 'put-on-pinned' | 'unpin-not-pinned' | 'over-release' | 'use-after-release' | 'sleep-in-atomic';
+
+export interface SimError {
+  kind: ErrorKind;
+  /** Page label or call name. */
+  what: string;
+  detail: string;
+}
+
+export interface DirtyEvent {
+  via: 'flag' | 'mapping';
+  locked: boolean;
+  wasDirty: boolean;
+}
+
+export class Folio {
+  readonly pages: Page[] = [];
+  refcount: number;
+  pincount = 0;
+  dirty: boolean;
+  locked = false;
+  buffers: boolean;
+  freed = false;
+  /** Ordinary references and pins this code holds. */
+  gets = 0;
+  pins = 0;
+  everHeld = false;
+  /** Acquired through GUP at least once (as opposed to allocated or looked up). */
+  fromGup = false;
+  readonly dirtyLog: DirtyEvent[] = [];
+  deviceWrites = 0;
+  writtenBack = false;
+  writesAfterWriteback = 0;
+  dirtiedWithoutBuffers = false;
+  /** What page_maybe_dma_pinned() said when writeback looked at the folio. */
+  pinnedAtWriteback?: boolean;
+
+  constructor(
+    readonly id: number,
+    readonly order: number,
+    readonly mapping: 'anon' | 'file',
+    readonly zero: boolean,
+    readonly baseline: number,
+    dirty: boolean,
+  ) {
+    this.refcount = baseline;
+    this.dirty = dirty;
+    this.buffers = mapping === 'file';
+  }
+
+  get label(): string {
+    return this.pages[0]?.label ?? `F${this.id}`;
+  }
+
+  get held(): number {
+    return this.gets + this.pins;
+  }
+}
+
+export class Page extends Obj {
+  constructor(label: string, readonly folio: Folio, readonly pfn: number) {
+    super(label);
+  }
+}
+
+export interface PageModelOptions {
+  /** 6.5+ (and 6.1.130+): FOLL_PIN takes nothing on the zero page and unpin ignores it. */
+  zeroPageNotPinned: boolean;
+  /** Smallest folio order whose pins are counted exactly (1 in 6.1, 2 in the 5.7 era). */
+  exactPincountOrder: number;
+}
+
+export class PageModel {
+  readonly folios: Folio[] = [];
+  readonly byPfn = new Map<number, Page>();
+  readonly errors: SimError[] = [];
+  /** Human-readable account of what happened to pages, for traces and --explain. */
+  readonly log: string[] = [];
+  readonly vmstat = { pinAcquired: 0, pinReleased: 0 };
+  atomic = 0;
+  private readonly held = new Set<Folio>();
+  private zeroFolio?: Folio;
+  /** Held pages page_maybe_dma_pinned() did not report while the device used them. */
+  readonly unpinnedWhileHeld = new Set<Folio>();
+  private nextPfn = 0x1000;
+
+  constructor(readonly options: PageModelOptions) {}
+
+  note(line: string) {
+    if (this.log.length < 2000) this.log.push(line);
+  }
+
+  newFolio(order: number, mapping: 'anon' | 'file', dirty = false): Folio {
+    const f = new Folio(this.folios.length, order, mapping, false, mapping === 'file' ? 2 : 1, dirty);
+    this.folios.push(f);
+    for (let i = 0; i < 1 << order; i++) {
+      const p = new Page(`P${this.byPfn.size}`, f, this.nextPfn++);
+      f.pages.push(p);
+      this.byPfn.set(p.pfn, p);
+    }
+    return f;
+  }
+
+  zeroPage(): Page {
+    if (!this.zeroFolio) {
+      const f = new Folio(this.folios.length, 0, 'anon', true, 1, false);
+      this.folios.push(f);
+      const p = new Page('ZERO', f, 0);
+      f.pages.push(p);
+      this.byPfn.set(0, p);
+      this.zeroFolio = f;
+    }
+    return this.zeroFolio.pages[0];
+  }
+
+  private large(f: Folio) {
+    return f.order >= this.options.exactPincountOrder;
+  }
+
+  maybeDmaPinned(f: Folio): boolean {
+    return this.large(f) ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS;
+  }
+
+  private error(kind: ErrorKind, what: string, detail: string) {
+    this.errors.push({ kind, what, detail });
+    this.note(`  !! ${detail}`);
+  }
+
+  private checkCount(f: Folio, op: string) {
+    if (f.refcount <= 0 && !f.freed) {
+      f.freed = true;
+      this.error('over-release', f.label, `${op}(${f.label}) drops the refcount to ${f.refcount}: the page is freed under its owner`);
+    }
+  }
+
+  private hold(f: Folio) {
+    f.everHeld = true;
+    this.held.add(f);
+  }
+
+  private settle(f: Folio) {
+    if (!f.held) this.held.delete(f);
+  }
+
+  grab(p: Page, family: 'gup' | 'pin') {
+    const f = p.folio;
+    f.fromGup = true;
+    if (family === 'pin') {
+      if (f.zero && this.options.zeroPageNotPinned) {
+        // No pin is taken, and unpin ignores the page: the ledger still pairs them.
+        f.pins++;
+        this.hold(f);
+        return;
+      }
+      if (this.large(f)) {
+        f.refcount += 1;
+        f.pincount += 1;
+      } else f.refcount += GUP_PIN_COUNTING_BIAS;
+      f.pins++;
+      this.vmstat.pinAcquired++;
+    } else {
+      f.refcount += 1;
+      f.gets++;
+    }
+    this.hold(f);
+  }
+
+  /** A page this code got from an allocator or a lookup: one ordinary reference it owns. */
+  own(p: Page) {
+    p.folio.gets++;
+    this.hold(p.folio);
+  }
+
+  extraRef(p: Page) {
+    p.folio.refcount++;
+    p.folio.gets++;
+    this.hold(p.folio);
+  }
+
+  put(p: Page, op: string) {
+    const f = p.folio;
+    if (f.gets > 0) f.gets--;
+    else if (f.pins > 0) this.error('put-on-pinned', p.label, `${op}(${p.label}) on a page pinned with FOLL_PIN: the pin is never released`);
+    else if (f.everHeld) this.error('over-release', p.label, `${op}(${p.label}) after its reference was already dropped`);
+    else this.error('over-release', p.label, `${op}(${p.label}) on a page this code never took a reference on`);
+    f.refcount -= 1;
+    this.note(`  ${op}(${p.label}): refcount ${f.refcount}`);
+    this.checkCount(f, op);
+    this.settle(f);
+  }
+
+  unpin(p: Page, op: string) {
+    const f = p.folio;
+    if (f.zero && this.options.zeroPageNotPinned) {
+      if (f.pins > 0) f.pins--;
+      this.settle(f);
+      return;
+    }
+    if (f.pins > 0) {
+      f.pins--;
+      this.vmstat.pinReleased++;
+    } else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page taken with FOLL_GET: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
+    else this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that is not pinned`);
+    if (this.large(f)) {
+      f.refcount -= 1;
+      f.pincount -= 1;
+    } else f.refcount -= GUP_PIN_COUNTING_BIAS;
+    this.note(`  ${op}(${p.label}): refcount ${f.refcount}${this.large(f) ? `, pincount ${f.pincount}` : ''}`);
+    this.checkCount(f, op);
+    this.settle(f);
+  }
+
+  /** Any use of a page's contents or mapping: it must still be held if it ever was. */
+  touch(p: Page, op: string) {
+    const f = p.folio;
+    if (f.everHeld && !f.held) this.error('use-after-release', p.label, `${op}(${p.label}) after the page was released`);
+  }
+
+  dirty(p: Page, via: 'flag' | 'mapping', op: string) {
+    const f = p.folio;
+    this.touch(p, op);
+    f.dirtyLog.push({ via, locked: f.locked, wasDirty: f.dirty });
+    if (via === 'mapping' && f.mapping === 'file' && !f.buffers && !f.dirtiedWithoutBuffers) {
+      f.dirtiedWithoutBuffers = true;
+      this.note(`  ${op}(${p.label}): the file page has no buffers any more (ext4 warns, data may be lost)`);
+    }
+    f.dirty = true;
+  }
+
+  lock(p: Page, op: string) {
+    this.sleep(op);
+    p.folio.locked = true;
+  }
+
+  unlock(p: Page) {
+    p.folio.locked = false;
+  }
+
+  sleep(op: string) {
+    if (this.atomic > 0) this.error('sleep-in-atomic', op, `${op}() may sleep but runs in atomic context`);
+  }
+
+  get holding(): boolean {
+    return this.held.size > 0;
+  }
+
+  /**
+   * The device writes into every page it was given while we hold it. With `writeback`, a
+   * file-backed page is written back (cleaned, buffers dropped) in the middle of the DMA —
+   * the scenario FOLL_PIN exists for.
+   */
+  deviceWrites(writeback: boolean, expectPinned: boolean) {
+    for (const f of this.held) {
+      f.deviceWrites++;
+      if (f.writtenBack) f.writesAfterWriteback++;
+      if (expectPinned && f.fromGup && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
+      if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
+        f.pinnedAtWriteback = this.maybeDmaPinned(f);
+        f.writtenBack = true;
+        f.dirty = false;
+        f.buffers = false;
+        this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${f.pinnedAtWriteback}`);
+        this.note(`  the device writes ${f.label} again after writeback`);
+        f.writesAfterWriteback++;
+      }
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Scenarios for one session: page counts (0, 1, 3), GUP results (full, short then the rest,
+ * short then an error, 0, -errno), a large folio, file-backed pages written back during the DMA,
+ * the zero page; then every opaque decision the code makes flipped once (each error path and
+ * each value of a dirty condition).
+ *
+ * Before generating them, discovery finds the decisions needed to reach the acquire at all and
+ * binds the opaque inputs of its count (a size in bytes, a page count, an address) so that it
+ * asks for exactly the scenario's number of pages.
+ */
+import type { TargetApi } from '../target.ts';
+import { Oracle, type GupResult, type RunConfig } from './interp.ts';
+import type { Func } from './lower.ts';
+import { Sym } from './memory.ts';
+import { runSession, type Outcome } from './outcome.ts';
+
+export type GupMode = 'full' | 'short' | 'short-fail' | 'zero' | 'errno';
+
+export interface Scenario {
+  label: string;
+  n: number;
+  mode: GupMode;
+  folioOrder: number;
+  mapping: 'anon' | 'file';
+  writeback: boolean;
+  zeroPage: boolean;
+  flips: string[];
+  bindings: Map<string, number>;
+}
+
+const EFAULT = -14;
+
+const GUP_RESULTS: Record<GupMode, GupResult> = {
+  full: (_, n) => n,
+  short: (call, n) => (call === 1 ? Math.max(1, n - 1) : n),
+  'short-fail': (call, n) => (call === 1 ? n - 1 : EFAULT),
+  zero: (call) => (call === 1 ? 0 : EFAULT),
+  errno: () => EFAULT,
+};
+
+const MODE_TEXT: Record<GupMode, string> = {
+  full: 'GUP gets every page',
+  short: 'GUP first gets one page short, then the rest',
+  'short-fail': 'GUP gets one page short, then fails with -EFAULT',
+  zero: 'GUP gets 0 pages, then fails with -EFAULT',
+  errno: 'GUP fails with -EFAULT',
+};
+
+export function configFor(s: Scenario, api: TargetApi, oracle: Oracle): RunConfig {
+  return {
+    api,
+    oracle,
+    gup: GUP_RESULTS[s.mode],
+    folioOrder: s.folioOrder,
+    mapping: s.mapping,
+    writeback: s.writeback,
+    zeroPage: s.zeroPage,
+    pagesWhenOpaque: s.n,
+  };
+}
+
+export function runBefore(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, discovery = false): Outcome {
+  const cfg = configFor(s, api, new Oracle(new Set(s.flips), s.bindings));
+  cfg.stopAtFirstAcquire = discovery;
+  return runSession(funcs, steps, cfg);
+}
+
+/** The after run sees the world the before run saw: same bindings, same decisions. */
+export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome): Outcome {
+  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions)));
+}
+
+const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario => ({
+  label: '',
+  n,
+  mode,
+  folioOrder: 0,
+  mapping: 'anon',
+  writeback: false,
+  zeroPage: false,
+  flips: [],
+  bindings: new Map(),
+  ...extra,
+});
+
+const DISCOVERY_BUDGET = 48;
+
+/** Decisions (flips) that make the session reach an acquire, or undefined if none found. */
+function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi): string[] | undefined {
+  const queue: string[][] = [[]];
+  const tried = new Set<string>();
+  for (let runs = 0; queue.length && runs < DISCOVERY_BUDGET; runs++) {
+    const flips = queue.shift()!;
+    const out = runBefore(funcs, steps, base(3, 'full', { flips }), api, true);
+    if (out.gupCalls > 0) return flips;
+    if (flips.length >= 3) continue;
+    for (const k of out.decisionOrder) {
+      if (flips.includes(k)) continue;
+      const next = [...flips, k].sort();
+      const id = next.join('\u0000');
+      if (tried.has(id)) continue;
+      tried.add(id);
+      queue.push(next);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Concrete values for the opaque inputs of the first acquire's count so that it asks for `n`
+ * pages: counts, sizes in bytes and addresses are what such inputs are.
+ */
+function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, flips: string[], n: number): Map<string, number> | undefined {
+  const first = runBefore(funcs, steps, base(n, 'full', { flips }), api, true);
+  const count = first.gupCounts[0];
+  if (count === undefined) return n === 0 ? new Map() : undefined;
+  if (typeof count === 'number') return count === n ? new Map() : undefined;
+  if (!(count instanceof Sym)) return undefined;
+  const atoms = count.atoms.slice(0, 3);
+  const candidates = [n, n * 4096, 0x10000000, 0x10000000 + n * 4096];
+  const combos = (i: number): Array<Map<string, number>> => {
+    if (i === atoms.length) return [new Map()];
+    return combos(i + 1).flatMap((rest) => candidates.map((c) => new Map([[atoms[i], c], ...rest])));
+  };
+  for (const bindings of combos(0)) {
+    const out = runBefore(funcs, steps, base(n, 'full', { flips, bindings }), api, true);
+    if (out.gupCounts[0] === n || (n === 0 && out.gupCalls === 0 && !out.fault)) return bindings;
+  }
+  return undefined;
+}
+
+export interface SessionPlan {
+  steps: string[];
+  scenarios: Scenario[];
+  /** The acquire is never reached: only the code as such is compared. */
+  noAcquire: boolean;
+}
+
+const MAX_FLIPS = 24;
+
+export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, acquireName: string): SessionPlan {
+  const flips = reachAcquire(funcs, steps, api);
+  if (!flips) {
+    const only = base(3, 'full', { label: 'the code as called, no acquire reached' });
+    return { steps, scenarios: [only, ...flipScenarios(funcs, steps, api, only)], noAcquire: true };
+  }
+  const bound = new Map<number, Map<string, number>>();
+  for (const n of [0, 1, 3]) {
+    const b = bindCount(funcs, steps, api, flips, n);
+    if (b) bound.set(n, b);
+  }
+  const fallback = bound.get(3) ?? new Map<string, number>();
+  const scenarios: Scenario[] = [];
+  const add = (n: number, mode: GupMode, extra: Partial<Scenario>, what: string) => {
+    const bindings = bound.get(n) ?? (n === 3 ? fallback : undefined);
+    if (!bindings) return;
+    const s = base(n, mode, { flips, bindings, ...extra });
+    s.label = `${n} page${n === 1 ? '' : 's'}${what}, ${MODE_TEXT[mode].replace('GUP', `${acquireName}()`)}`;
+    scenarios.push(s);
+  };
+  add(1, 'full', {}, '');
+  add(3, 'full', {}, '');
+  add(3, 'short', {}, '');
+  add(3, 'short-fail', {}, '');
+  add(3, 'zero', {}, '');
+  add(3, 'errno', {}, '');
+  add(0, 'full', {}, '');
+  add(3, 'full', { folioOrder: 2 }, ' of one large folio');
+  add(3, 'full', { mapping: 'file', writeback: true }, ' file-backed, written back during the DMA');
+  add(3, 'full', { zeroPage: true }, ' all the zero page');
+  const happy = scenarios[1] ?? scenarios[0];
+  const failing = scenarios.find((s) => s.mode === 'short-fail');
+  if (happy) scenarios.push(...flipScenarios(funcs, steps, api, happy));
+  if (failing) scenarios.push(...flipScenarios(funcs, steps, api, failing).slice(0, MAX_FLIPS / 2));
+  return { steps, scenarios, noAcquire: false };
+}
+
+/** The same scenario with each decision its before run made flipped, one at a time. */
+function flipScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, s: Scenario): Scenario[] {
+  const out = runBefore(funcs, steps, s, api);
+  return out.decisionOrder
+    .filter((k) => !s.flips.includes(k))
+    .slice(0, MAX_FLIPS)
+    .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, with \`${shortKey(k)}\` taken the other way` }));
+}
+
+export const shortKey = (k: string) => (k.length > 70 ? `${k.slice(0, 67)}…` : k);

@@ -1,0 +1,206 @@
+/**
+ * Verification: run the before and after versions of a file through the simulator, session by
+ * session and scenario by scenario, and say per pin group whether they behave the same.
+ *
+ * A session is how a driver is driven: an entry point that acquires (a function of the file
+ * nobody in the file calls, or whose address is taken), then, on success, an entry point that
+ * releases, with the device using the pages in between. Both versions run the same sessions on
+ * the same scenarios; the after run is told every decision the before run made.
+ */
+import { parseC } from '../parse/kernel-c.ts';
+import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
+import type { TargetApi } from '../target.ts';
+import { lowerFile, type Expr, type Func, type Stmt } from './lower.ts';
+import { compare, type Outcome } from './outcome.ts';
+import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
+import type { GroupVerification, IntendedDifference } from './verdict.ts';
+
+const MAX_SESSIONS = 6;
+
+/** Names of the file's functions each function calls. */
+function callGraph(funcs: ReadonlyMap<string, Func>): Map<string, Set<string>> {
+  const graph = new Map<string, Set<string>>();
+  for (const fn of funcs.values()) {
+    const out = new Set<string>();
+    const walk = (node: unknown) => {
+      if (!node || typeof node !== 'object') return;
+      if (Array.isArray(node)) {
+        for (const n of node) walk(n);
+        return;
+      }
+      const e = node as Expr | Stmt;
+      if (e.t === 'call' && e.name && funcs.has(e.name)) out.add(e.name);
+      if (e.t === 'id' && funcs.has(e.name)) out.add(e.name);
+      for (const v of Object.values(e)) if (v && typeof v === 'object' && !(v instanceof Map)) walk(v);
+    };
+    walk(fn.body);
+    out.delete(fn.name);
+    graph.set(fn.name, out);
+  }
+  return graph;
+}
+
+class Program {
+  readonly graph: Map<string, Set<string>>;
+  readonly roots: string[];
+
+  constructor(
+    readonly funcs: ReadonlyMap<string, Func>,
+    analysis: FileAnalysis,
+  ) {
+    this.graph = callGraph(funcs);
+    const called = new Set([...this.graph.values()].flatMap((s) => [...s]));
+    this.roots = [...funcs.keys()].filter((n) => !called.has(n) || analysis.facts.functions.get(n)?.addressTaken);
+  }
+
+  reach(from: string): Set<string> {
+    const seen = new Set([from]);
+    const work = [from];
+    while (work.length) for (const c of this.graph.get(work.pop()!) ?? []) if (!seen.has(c)) (seen.add(c), work.push(c));
+    return seen;
+  }
+
+  rootsReaching(targets: Set<string>): string[] {
+    return this.roots.filter((r) => [...this.reach(r)].some((f) => targets.has(f)));
+  }
+}
+
+interface Unit {
+  group?: PinGroup;
+  line: number;
+  sessions: string[][];
+  acquireName: string;
+}
+
+function groupUnit(p: Program, g: PinGroup): Unit {
+  const acquirers = p.rootsReaching(new Set(g.acquires.map((a) => a.fn.name)));
+  const releasers = p.rootsReaching(new Set(g.releases.map((r) => r.fn.name))).filter((r) => !acquirers.includes(r));
+  const sessions: string[][] = [];
+  for (const a of acquirers) {
+    if (!releasers.length) sessions.push([a]);
+    for (const r of releasers) sessions.push([a, r]);
+  }
+  return { group: g, line: g.line, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
+}
+
+export interface VerifyInput {
+  text: string;
+  analysis?: FileAnalysis;
+}
+
+/**
+ * Verify `after` against `before`: one result per pin group of `before` whose code changed,
+ * plus one for changed functions no group explains (id -1).
+ */
+export function verifyTexts(before: string | VerifyInput, after: string, api: TargetApi): GroupVerification[] {
+  const b = typeof before === 'string' ? { text: before } : before;
+  if (b.text === after) return [];
+  const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
+  const beforeFuncs = lowerFile(analysis.tree.rootNode);
+  const afterFuncs = lowerFile(parseC(after).rootNode);
+  const changed = new Set<string>();
+  for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
+  for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
+  if (!changed.size) return [];
+
+  const program = new Program(beforeFuncs, analysis);
+  const units: Unit[] = [];
+  const covered = new Set<string>();
+  for (const g of analysis.groups) {
+    const unit = groupUnit(program, g);
+    const reached = new Set(unit.sessions.flat().flatMap((r) => [...program.reach(r)]));
+    if (![...changed].some((c) => reached.has(c))) continue;
+    for (const f of reached) covered.add(f);
+    units.push(unit);
+  }
+  const rest = [...changed].filter((c) => !covered.has(c) && beforeFuncs.has(c));
+  if (rest.length) {
+    const roots = program.rootsReaching(new Set(rest));
+    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
+  }
+  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api)).sort((x, y) => x.line - y.line);
+}
+
+const TRACE_LINES = 10;
+
+function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi): GroupVerification {
+  const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, verdict: 'equivalent', differences: [], scenarios: 0 };
+  const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
+  if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
+  const differences = new Set<IntendedDifference>();
+  let reachedAcquire = false;
+  for (const steps of unit.sessions) {
+    const missing = steps.find((s) => !afterFuncs.has(s));
+    if (missing) return unverifiable(`${missing}() is gone in the new version`);
+    const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
+    if (!plan.noAcquire) reachedAcquire = true;
+    for (const s of plan.scenarios) {
+      const b = runBefore(beforeFuncs, steps, s, api);
+      const a = runAfter(afterFuncs, steps, s, api, b);
+      result.scenarios++;
+      const c = compare(b, a);
+      if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
+      for (const d of c.differences) differences.add(d);
+      if (c.divergence) {
+        return {
+          ...result,
+          verdict: 'not-equivalent',
+          divergence: {
+            ...c.divergence,
+            scenario: `${steps.join('() then ')}(): ${s.label}`,
+            before: b.log.slice(-TRACE_LINES),
+            after: a.log.slice(-TRACE_LINES),
+          },
+        };
+      }
+    }
+  }
+  if (unit.group?.acquires.length && !reachedAcquire)
+    return unverifiable(`no scenario reaches ${unit.acquireName}() from an entry point of the file`);
+  result.differences = [...differences].sort();
+  if (differences.size) result.verdict = 'intended';
+  return result;
+}
+
+/** The motivating story for one group: file-backed pages written back while the device writes. */
+export interface Story {
+  scenario: string;
+  before: string[];
+  after: string[];
+}
+
+export function explain(before: string, after: string, api: TargetApi, groupId: number): Story | undefined {
+  const analysis = analyze(before, parseC(before));
+  const g = analysis.groups.find((x) => x.id === groupId);
+  if (!g) return undefined;
+  const beforeFuncs = lowerFile(analysis.tree.rootNode);
+  const afterFuncs = lowerFile(parseC(after).rootNode);
+  const unit = groupUnit(new Program(beforeFuncs, analysis), g);
+  for (const steps of unit.sessions) {
+    const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
+    // Prefer a run in which the release dirties the pages: that is the whole story.
+    const wb = plan.scenarios.filter((s) => s.writeback);
+    const flipped = plan.scenarios.filter((s) => !s.writeback && s.mode === 'full' && s.n === 3 && s.flips.length > (wb[0]?.flips.length ?? 0));
+    const candidates: Scenario[] = [...wb, ...flipped.map((f) => ({ ...wb[0], flips: f.flips, label: `${wb[0]?.label}${f.label.slice(f.label.indexOf(', with'))}` }))].filter((s) => s.bindings);
+    let chosen: { s: Scenario; b: Outcome; a: Outcome } | undefined;
+    for (const s of candidates) {
+      const one = { ...s, n: 1, bindings: s.bindings };
+      const b = runBefore(beforeFuncs, steps, one, api);
+      const a = runAfter(afterFuncs, steps, one, api, b);
+      chosen ??= { s: one, b, a };
+      if (b.folios.some((f) => f.dirtyLog.length)) {
+        chosen = { s: one, b, a };
+        break;
+      }
+    }
+    if (chosen) return { scenario: `${steps.join('() then ')}(): ${chosen.s.label}`, before: story(chosen.b), after: story(chosen.a) };
+  }
+  return undefined;
+}
+
+function story(o: Outcome): string[] {
+  const lines = o.log.filter((l) => !/^\s*the device uses/.test(l));
+  const f = o.folios.find((x) => x.dirtyLog.length || x.held === 0);
+  void f;
+  return lines;
+}
