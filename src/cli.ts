@@ -1,9 +1,14 @@
 /** Command-line front end: argument parsing and output only; the work is in run()/plan. */
 import { resolve } from 'node:path';
 import yargs from 'yargs';
+import { readFileSync } from 'node:fs';
 import { ChangedOnDisk, writeAtomic } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
 import { reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
+import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
+import { filesFromPatch } from './review/patch.ts';
+import { explain, verifyTexts } from './sim/verify.ts';
+import type { FileAnalysis } from './sites/groups.ts';
 import { run, type RunResult } from './run.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 
@@ -13,12 +18,20 @@ interface Common {
   root: string;
   quiet: boolean;
   core: boolean;
+  verify: boolean;
 }
 
 function execute(argv: Common): { result: RunResult; api: TargetApi; errors: number } {
   const api = resolveTarget(argv.target, argv.paths);
-  const result = run(argv.paths, api, resolve(argv.root), { core: argv.core });
+  const result = run(argv.paths, api, resolve(argv.root), { core: argv.core, verify: argv.verify });
   for (const p of result.problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
+  // Not proven is not silent: a converted group the simulator could not model is named.
+  for (const f of result.files)
+    for (const g of f.plan.groups) {
+      const v = f.verification.get(g.group.id);
+      if (g.verdict === 'converted' && v?.verdict === 'unverifiable')
+        process.stderr.write(`gup2pin: ${f.display}:${g.group.line}: converted but not verified: ${v.reason}\n`);
+    }
   return { result, api, errors: result.problems.length };
 }
 
@@ -57,6 +70,71 @@ function applyCommand(argv: Common): number {
   return errors ? 2 : 0;
 }
 
+interface VerifyArgs extends Common {
+  before?: string;
+  after?: string;
+  patch?: string;
+  explain: boolean;
+}
+
+interface Pair {
+  display: string;
+  before: string;
+  after: string;
+  analysis?: FileAnalysis;
+}
+
+/** Before/after pairs to verify: our own conversions, two files, or a patch against a tree. */
+function verifyInputs(argv: VerifyArgs): { pairs: Pair[]; api: TargetApi; errors: number } {
+  const root = resolve(argv.root);
+  if (argv.before || argv.after) {
+    if (!argv.before || !argv.after) throw new UsageError('--before and --after go together');
+    const api = resolveTarget(argv.target, [argv.after]);
+    const read = (p: string) => {
+      try {
+        return readFileSync(p, 'utf8');
+      } catch (e) {
+        throw new UsageError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    };
+    return { pairs: [{ display: argv.after, before: read(argv.before), after: read(argv.after) }], api, errors: 0 };
+  }
+  if (argv.patch) {
+    let text: string;
+    try {
+      text = readFileSync(argv.patch, 'utf8');
+    } catch (e) {
+      throw new UsageError(`${argv.patch}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    const api = resolveTarget(argv.target, [root]);
+    const { files, problems } = filesFromPatch(text, root);
+    for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
+    return { pairs: files, api, errors: problems.length };
+  }
+  if (!argv.paths?.length) throw new UsageError('name PATHs to verify, or --before/--after, or --patch');
+  // Our own conversions, before the simulator filters them: verify reports what it would catch.
+  const { result, api, errors } = execute({ ...argv, verify: false });
+  return { pairs: result.files.map((f) => ({ display: f.display, before: f.original, after: f.plan.output, analysis: f.analysis })), api, errors };
+}
+
+function verifyCommand(argv: VerifyArgs): number {
+  const started = Date.now();
+  const { pairs, api, errors } = verifyInputs(argv);
+  const counts = emptyCounts();
+  for (const pair of pairs) {
+    for (const v of verifyTexts({ text: pair.before, analysis: pair.analysis }, pair.after, api)) {
+      count(counts, v);
+      for (const line of verdictLines(pair.display, v, v.what)) process.stdout.write(`${line}\n`);
+      if (argv.explain && v.group >= 0 && v.verdict !== 'unverifiable') {
+        const story = explain(pair.before, pair.after, api, v.group);
+        if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
+      }
+    }
+  }
+  if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${pairs.length} files, ${Date.now() - started} ms\n`);
+  return errors ? 2 : counts.notEquivalent ? 1 : 0;
+}
+
 function scanCommand(argv: Common & { json: boolean }): number {
   const { result, api, errors } = execute(argv);
   if (argv.json) {
@@ -76,7 +154,8 @@ export async function main(args: string[]): Promise<number> {
       .option('target', { type: 'string', describe: 'kernel version the output must compile on (X.Y, or auto: the tree\'s Makefile, else 6.5)', default: 'auto' })
       .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', default: '.' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
-      .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' });
+      .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
+      .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' });
   const parser = yargs(args)
     .scriptName('gup2pin')
     .usage('$0 <command> PATH…\n\nConvert get_user_pages()/put_page() call sites to pin_user_pages()/unpin_user_page*().')
@@ -89,7 +168,21 @@ export async function main(args: string[]): Promise<number> {
     .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }), (a) => {
       code = scanCommand(a as unknown as Common & { json: boolean });
     })
-    .demandCommand(1, 'name a command: diff, apply or scan')
+    .command(
+      'verify [paths..]',
+      'simulate before and after of every conversion; print a verdict per pin group (exit 1 if any is not equivalent)',
+      (y) =>
+        common(y)
+          .positional('paths', { type: 'string', array: true, demandOption: false, describe: 'files or directories whose conversions to verify' })
+          .option('before', { type: 'string', describe: 'review a conversion: the file before it …' })
+          .option('after', { type: 'string', describe: '… and after it' })
+          .option('patch', { type: 'string', describe: 'review a conversion patch against the tree at --root' })
+          .option('explain', { type: 'boolean', default: false, describe: 'tell the writeback-during-DMA story for each group, before vs after' }),
+      (a) => {
+        code = verifyCommand(a as unknown as VerifyArgs);
+      },
+    )
+    .demandCommand(1, 'name a command: diff, apply, scan or verify')
     .strict()
     .help()
     .version(false)

@@ -7,7 +7,9 @@ import { relative } from 'node:path';
 import { CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
-import { analyze } from './sites/groups.ts';
+import { planVerified } from './sim/index.ts';
+import type { GroupVerification } from './sim/verdict.ts';
+import { analyze, type FileAnalysis } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
 
 export interface FileResult {
@@ -17,6 +19,9 @@ export interface FileResult {
   display: string;
   original: string;
   plan: FilePlan;
+  /** Simulator verdict per pin group id (empty with --no-verify). */
+  verification: Map<number, GroupVerification>;
+  analysis?: FileAnalysis;
 }
 
 export interface RunResult {
@@ -31,6 +36,8 @@ const MAX_BYTES = 8 << 20;
 export interface RunOptions {
   /** Convert core-kernel users too (H9): off by default. */
   core?: boolean;
+  /** Simulate every conversion and refuse those that are not equivalent: on by default. */
+  verify?: boolean;
 }
 
 /**
@@ -62,19 +69,26 @@ export function run(paths: string[], api: TargetApi, root: string, options: RunO
     if (!CANDIDATE_RE.test(text)) continue;
     let result;
     try {
-      result = processText(text, api, { core: !options.core && CORE_DIR_RE.test(display) });
+      result = processText(text, api, { core: !options.core && CORE_DIR_RE.test(display) }, { verify: options.verify ?? true });
     } catch (e) {
       // A bug of ours must cost one file, never the run (and never a half-written file).
       problems.push({ path: display, reason: `internal error, file left alone: ${(e as Error).message}` });
       continue;
     }
-    if (result.plan.groups.length || result.plan.notGup.length) results.push({ path, display, original: text, plan: result.plan });
+    if (result.plan.groups.length || result.plan.notGup.length)
+      results.push({ path, display, original: text, plan: result.plan, verification: result.verification, analysis: result.analysis });
   }
   return { files: results, scanned: files.length, problems };
 }
 
-export function processText(text: string, api: TargetApi, policy: Policy = { core: false }): { plan: FilePlan } {
+export function processText(
+  text: string,
+  api: TargetApi,
+  policy: Policy = { core: false },
+  options: { verify?: boolean } = {},
+): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
   const tree = parseC(text);
   const analysis = analyze(text, tree);
-  return { plan: planFile(analysis, api, policy) };
+  if (options.verify) return { ...planVerified(analysis, api, policy), analysis };
+  return { plan: planFile(analysis, api, policy), verification: new Map(), analysis };
 }

@@ -23,7 +23,7 @@ export function convert(text: string, target: string) {
 export function scanLines(name: string, target: string, file = 'before.c'): string[] {
   const original = read(name, file);
   const plan = convert(original, target);
-  return reportLines({ path: file, display: file, original, plan });
+  return reportLines({ path: file, display: file, original, plan, verification: new Map() });
 }
 
 /** Expected scan lines: scan.<target>.txt if the fixture has one, else scan.txt. */

@@ -73,6 +73,8 @@ function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
 export interface Policy {
   /** The file is core kernel code whose GUP users stay on FOLL_GET unless asked (H9). */
   core: boolean;
+  /** Groups refused from outside the planner (the simulator found them not equivalent). */
+  forced?: ReadonlyMap<number, Diagnostic[]>;
 }
 
 export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy = { core: false }): FilePlan {
@@ -94,6 +96,8 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
   if (group.hazards.length) return refuse(group.hazards);
   if (group.family === 'pin') return unchanged;
+  const forced = policy.forced?.get(group.id);
+  if (forced) return refuse(forced);
   if (policy.core)
     return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);
 

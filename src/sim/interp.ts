@@ -122,6 +122,7 @@ export class Machine {
     const o = new Obj(`${label}#${++this.allocs}`);
     o.zeroed = zeroed;
     o.length = length;
+    o.onHeap = true;
     this.heap.push(o);
     return new Ptr(o, 0);
   }
@@ -349,7 +350,7 @@ export class Machine {
   private assignVar(name: string, cell: Obj, v: Val) {
     cell.slots.set(0, v);
     const type = this.frame?.types.get(name);
-    if (type && v instanceof Ptr && !v.off && this.heap.includes(v.obj) && !v.obj.label.startsWith('arg(')) this.remember(type.replace(/\s*\*$/, ''), v);
+    if (type && v instanceof Ptr && !v.off && v.obj.onHeap && !v.obj.label.startsWith('arg(')) this.remember(type.replace(/\s*\*$/, ''), v);
   }
 
   private variable(name: string): Obj | undefined {

@@ -27,6 +27,8 @@ export class Obj {
   onList?: Obj;
   /** Local variable cells are not memory the comparison looks at. */
   isCell = false;
+  /** Allocated by the simulated code (kmalloc & co.) or an entry point's argument. */
+  onHeap = false;
   /** Opaque values read where nothing was stored, cached so every read agrees. */
   readonly auto = new Map<string, Val>();
   /** Storage of each field whose address was taken or that is an embedded struct. */

@@ -47,6 +47,8 @@ export interface GroupVerification {
   /** Pin group id in the before file (FileAnalysis.groups[].id). */
   group: number;
   line: number;
+  /** What was compared, e.g. `get_user_pages_fast() with 2 releases`. */
+  what: string;
   verdict: SimVerdict;
   /** Intended differences observed (verdict 'intended'). */
   differences: IntendedDifference[];

@@ -68,6 +68,7 @@ class Program {
 interface Unit {
   group?: PinGroup;
   line: number;
+  what: string;
   sessions: string[][];
   acquireName: string;
 }
@@ -80,7 +81,18 @@ function groupUnit(p: Program, g: PinGroup): Unit {
     if (!releasers.length) sessions.push([a]);
     for (const r of releasers) sessions.push([a, r]);
   }
-  return { group: g, line: g.line, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
+  const names = [...new Set(g.acquires.map((a) => `${a.name}()`))].join(', ') || 'no acquire';
+  const what = `${names} with ${g.releases.length} release${g.releases.length === 1 ? '' : 's'}`;
+  return { group: g, line: g.line, what, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
+}
+
+const lowered = new WeakMap<object, Map<string, Func>>();
+
+/** Lowering of a file already parsed for analysis, done once however often it is verified. */
+function lowerAnalysed(analysis: FileAnalysis): Map<string, Func> {
+  let funcs = lowered.get(analysis.tree);
+  if (!funcs) lowered.set(analysis.tree, (funcs = lowerFile(analysis.tree.rootNode)));
+  return funcs;
 }
 
 export interface VerifyInput {
@@ -96,7 +108,7 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
   const b = typeof before === 'string' ? { text: before } : before;
   if (b.text === after) return [];
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
-  const beforeFuncs = lowerFile(analysis.tree.rootNode);
+  const beforeFuncs = lowerAnalysed(analysis);
   const afterFuncs = lowerFile(parseC(after).rootNode);
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
@@ -116,7 +128,7 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
   const rest = [...changed].filter((c) => !covered.has(c) && beforeFuncs.has(c));
   if (rest.length) {
     const roots = program.rootsReaching(new Set(rest));
-    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
+    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
   }
   return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api)).sort((x, y) => x.line - y.line);
 }
@@ -124,7 +136,7 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
 const TRACE_LINES = 10;
 
 function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi): GroupVerification {
-  const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, verdict: 'equivalent', differences: [], scenarios: 0 };
+  const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, what: unit.what, verdict: 'equivalent', differences: [], scenarios: 0 };
   const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
   if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
   const differences = new Set<IntendedDifference>();

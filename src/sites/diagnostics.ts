@@ -21,6 +21,7 @@ export const DIAGNOSTIC_CODES = {
   'pin-put-mismatch': 'pinned pages are released with put_page(): the pin leaks (§2.5)',
   'core-kernel': 'core kernel code (mm/, kernel/, fs/) converts only on request (H9)',
   'mixed-family': 'pages from get_user_pages*() and pin_user_pages*() meet in one release',
+  'not-equivalent': 'the page/DMA simulator finds the conversion changes behaviour',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -1,0 +1,38 @@
+/**
+ * Verification inside the pipeline: plan a file, simulate the result, and refuse every group
+ * the simulator finds not equivalent (re-planning without it), so diff/apply/series never emit
+ * a conversion that changes behaviour.
+ */
+import { planFile, type FilePlan, type Policy } from '../plan/plan.ts';
+import type { Diagnostic } from '../sites/diagnostics.ts';
+import type { FileAnalysis } from '../sites/groups.ts';
+import type { TargetApi } from '../target.ts';
+import { DIVERGENCE_REASONS, type GroupVerification } from './verdict.ts';
+import { verifyTexts } from './verify.ts';
+
+const MAX_ROUNDS = 3;
+
+export function refusalFor(v: GroupVerification): Diagnostic {
+  const d = v.divergence!;
+  return {
+    code: 'not-equivalent',
+    line: v.line,
+    message: `${DIVERGENCE_REASONS[d.reason]} (${d.reason}): ${d.detail}; scenario: ${d.scenario}`,
+  };
+}
+
+export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
+  let plan = planFile(analysis, api, policy);
+  const verification = new Map<number, GroupVerification>();
+  const forced = new Map(policy.forced ?? []);
+  for (let round = 0; round < MAX_ROUNDS && plan.output !== analysis.text; round++) {
+    const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
+    const results = verifyTexts({ text: analysis.text, analysis }, plan.output, api);
+    for (const r of results) verification.set(r.group, r);
+    const failing = results.filter((r) => r.verdict === 'not-equivalent' && converted.has(r.group));
+    if (!failing.length) break;
+    for (const r of failing) forced.set(r.group, [refusalFor(r)]);
+    plan = planFile(analysis, api, { ...policy, forced });
+  }
+  return { plan, verification };
+}
