@@ -2,6 +2,7 @@
 import { callName, lineOf } from '../sites/ast.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { GroupResult } from '../plan/plan.ts';
+import type { GroupVerification } from '../sim/verdict.ts';
 import type { FileResult, RunResult } from '../run.ts';
 import { versionLabel, type TargetApi } from '../target.ts';
 
@@ -56,6 +57,17 @@ export function reportLines(file: FileResult): string[] {
 
 const diag = (d: Diagnostic) => ({ code: d.code, line: d.line, message: d.message });
 
+function verificationJson(v: GroupVerification | undefined) {
+  if (!v) return null;
+  return {
+    verdict: v.verdict,
+    scenarios: v.scenarios,
+    differences: v.differences,
+    divergence: v.divergence ? { reason: v.divergence.reason, detail: v.divergence.detail, scenario: v.divergence.scenario } : null,
+    reason: v.reason ?? null,
+  };
+}
+
 export function reportJson(run: RunResult, api: TargetApi) {
   return {
     target: { ...api, version: versionLabel(api.version) },
@@ -75,6 +87,7 @@ export function reportJson(run: RunResult, api: TargetApi) {
         })),
         diagnostics: g.diagnostics.map(diag),
         differences: g.differences,
+        verification: verificationJson(f.verification.get(g.group.id)),
       })),
       notGup: f.plan.notGup.map(diag),
     })),

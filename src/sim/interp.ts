@@ -16,6 +16,8 @@ export class Oracle {
   readonly decisions = new Map<string, boolean>();
   /** Keys in the order they were first decided. */
   readonly order: string[] = [];
+  /** Index in `order` of the first decision made after the first acquire. */
+  acquireAt?: number;
 
   constructor(
     readonly flips: ReadonlySet<string> = new Set(),
@@ -135,7 +137,8 @@ export class Machine {
       if (!v) this.byType.set(t, (v = this.alloc(`arg(${t})`, false)));
       return v;
     }
-    return this.atom(`param:${fn}:${name}`);
+    // Entry points of one session see one value per parameter name: the same `index`.
+    return this.atom(`param:${name}`);
   }
 
   /** A function's result becomes the argument of later steps taking the same type. */
@@ -415,7 +418,8 @@ export class Machine {
     if (!e.arrow && e.e.t === 'idx') {
       const base = baseOf(this.eval(e.e.e), 'index');
       const i = this.eval(e.e.i);
-      return typeof i === 'number' ? element(base.obj, base.off + i) : objectOf(this.atom(`${base.obj.label}[${show(i)}]`), 'index');
+      // A symbolic index names one element too: `page[i]` is the same struct every time.
+      return typeof i === 'number' ? element(base.obj, base.off + i) : base.obj.cell(`[${show(i)}]`);
     }
     return objectOf(this.eval(e.e), `${e.arrow ? '->' : '.'}${e.name}`);
   }
@@ -523,6 +527,11 @@ export class Machine {
       if (/^(==|!=|<|>|<=|>=)$/.test(op)) return arith(op, l.off, r.off);
     }
     if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
+    // x + 0, x - 0, x * 1, x << 0 are x: keep keys of equal values equal.
+    if (r === 0 && /^(\+|-|<<|>>|\||\^)$/.test(op)) return l;
+    if (r === 1 && /^(\*|\/)$/.test(op)) return l;
+    if (l === 0 && (op === '+' || op === '|')) return r;
+    if (l === 1 && op === '*') return r;
     return symOf(`(${show(l)}${op}${show(r)})`, l, r);
   }
 

@@ -46,6 +46,7 @@ function gup(name: string): Builtin {
     if (!layout.variant.includes('fast_only')) m.pages.sleep(name);
     const countArg = args[layout.count];
     m.gupCounts.push(countArg);
+    m.cfg.oracle.acquireAt ??= m.cfg.oracle.order.length;
     if (m.cfg.stopAtFirstAcquire) {
       m.gupCalls++;
       throw new StopRun('first acquire reached');
@@ -73,6 +74,12 @@ function gup(name: string): Builtin {
 type Release = 'put' | 'unpin';
 
 function releaseOne(m: Machine, v: Val, how: Release, op: string) {
+  if (v === 0) {
+    // The kernel would oops; for the comparison it is a release of something never acquired.
+    if (how === 'unpin') m.pages.error('unpin-not-pinned', 'NULL', `${op}() on a NULL entry: nothing was pinned there`);
+    else m.pages.error('over-release', 'NULL', `${op}() on a NULL entry: a release beyond the acquired pages`);
+    return;
+  }
   const p = m.page(v, op);
   if (!p) {
     // Garbage in, garbage out: an uninitialised or unknown pointer, released alike by both.
@@ -170,6 +177,8 @@ function allocator(name: string): Builtin {
   return (m, args, call) => {
     if (!call.texts.some((t) => /GFP_ATOMIC|GFP_NOWAIT/.test(t))) m.pages.sleep(name);
     const n = /calloc|_array/.test(name) ? args[0] : undefined;
+    // Allocations can fail: each is a decision, so its error path is a scenario.
+    if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
     return m.alloc(name, zeroed || /calloc|zalloc|zeroed/.test(name), typeof n === 'number' ? n : undefined);
   };
 }

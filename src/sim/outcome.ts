@@ -28,6 +28,7 @@ export interface Outcome {
   log: string[];
   decisions: Map<string, boolean>;
   decisionOrder: string[];
+  acquireAt?: number;
   gupCalls: number;
   gupCounts: Val[];
   usedPins: boolean;
@@ -78,6 +79,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     log: m.pages.log,
     decisions: cfg.oracle.decisions,
     decisionOrder: cfg.oracle.order,
+    acquireAt: cfg.oracle.acquireAt,
     gupCalls: m.gupCalls,
     gupCounts: m.gupCounts,
     usedPins: m.usedPins,
@@ -132,6 +134,8 @@ export function compare(b: Outcome, a: Outcome): Comparison {
   const unsupported = [...new Set([...b.unsupported, ...a.unsupported])];
   if (unsupported.length) return { differences, unsupported: unsupported.join(', ') };
 
+  // Both runs spun until the step limit: where each stopped says nothing about the code.
+  if (a.fault && a.fault === b.fault && /step limit/.test(a.fault)) return { differences };
   if (a.fault && a.fault !== b.fault) return diverge('fault', `after: ${a.fault}${b.fault ? ` (before: ${b.fault})` : ''}`);
   if (b.fault && !a.fault) return diverge('fault', `before faults (${b.fault}) but after does not: the runs took different paths`);
 
@@ -154,6 +158,10 @@ export function compare(b: Outcome, a: Outcome): Comparison {
 
   if (b.unknownReleases.join('\n') !== a.unknownReleases.join('\n')) {
     const i = firstDifference(b.unknownReleases, a.unknownReleases);
+    const releases = (xs: string[]) => xs.filter((x) => x.startsWith('release(')).length;
+    const more = releases(a.unknownReleases) - releases(b.unknownReleases);
+    if (more > 0) return diverge('over-release', `after releases ${more} more page${more > 1 ? 's' : ''} of unknown origin (e.g. ${a.unknownReleases[i]})`);
+    if (more < 0) return diverge('leak', `after releases ${-more} fewer page${more < -1 ? 's' : ''} of unknown origin than before`);
     return diverge('calls', `release of a page of unknown origin: before ${b.unknownReleases[i] ?? '(none)'}, after ${a.unknownReleases[i] ?? '(none)'}`);
   }
 

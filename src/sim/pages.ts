@@ -132,7 +132,7 @@ export class PageModel {
     return this.large(f) ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS;
   }
 
-  private error(kind: ErrorKind, what: string, detail: string) {
+  error(kind: ErrorKind, what: string, detail: string) {
     this.errors.push({ kind, what, detail });
     this.note(`  !! ${detail}`);
   }
@@ -211,6 +211,7 @@ export class PageModel {
       f.pins--;
       this.vmstat.pinReleased++;
     } else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page taken with FOLL_GET: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
+    else if (f.everHeld) this.error('over-release', p.label, `${op}(${p.label}) after its pin was already dropped`);
     else this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that is not pinned`);
     if (this.large(f)) {
       f.refcount -= 1;

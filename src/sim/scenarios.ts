@@ -170,7 +170,10 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   add(3, 'full', { zeroPage: true }, ' all the zero page');
   const happy = scenarios[1] ?? scenarios[0];
   const failing = scenarios.find((s) => s.mode === 'short-fail');
-  if (happy) scenarios.push(...flipScenarios(funcs, steps, api, happy));
+  if (happy) {
+    const single = flipScenarios(funcs, steps, api, happy);
+    scenarios.push(...single, ...pairScenarios(single));
+  }
   if (failing) scenarios.push(...flipScenarios(funcs, steps, api, failing).slice(0, MAX_FLIPS / 2));
   return { steps, scenarios, noAcquire: false };
 }
@@ -178,10 +181,29 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
 /** The same scenario with each decision its before run made flipped, one at a time. */
 function flipScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, s: Scenario): Scenario[] {
   const out = runBefore(funcs, steps, s, api);
-  return out.decisionOrder
+  // Error paths after the acquire first: they are what the release code must get right.
+  const at = out.acquireAt ?? 0;
+  return [...out.decisionOrder.slice(at), ...out.decisionOrder.slice(0, at)]
     .filter((k) => !s.flips.includes(k))
     .slice(0, MAX_FLIPS)
     .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, with \`${shortKey(k)}\` taken the other way` }));
+}
+
+const PAIRED = 6;
+
+/**
+ * Pairs of the first decisions after the acquire, flipped together: a release path and the
+ * dirty condition inside it, an error path and the flag it tests.
+ */
+function pairScenarios(single: Scenario[]): Scenario[] {
+  const first = single.slice(0, PAIRED);
+  const out: Scenario[] = [];
+  for (let i = 0; i < first.length; i++)
+    for (let j = i + 1; j < first.length; j++) {
+      const extra = first[j].flips.at(-1)!;
+      out.push({ ...first[i], flips: [...first[i].flips, extra], label: `${first[i].label} and \`${shortKey(extra)}\`` });
+    }
+  return out;
 }
 
 export const shortKey = (k: string) => (k.length > 70 ? `${k.slice(0, 67)}…` : k);

@@ -13,7 +13,7 @@ import type { TargetApi } from '../target.ts';
 import { lowerFile, type Expr, type Func, type Stmt } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
-import type { GroupVerification, IntendedDifference } from './verdict.ts';
+import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
 
@@ -135,12 +135,19 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
 
 const TRACE_LINES = 10;
 
+/** Which divergence to report when several scenarios diverge: the most specific first. */
+const PRIORITY: Record<DivergenceReason, number> = {
+  'put-on-pinned': 0, 'unpin-not-pinned': 1, 'over-release': 2, 'use-after-release': 3, 'sleep-in-atomic': 4,
+  leak: 5, dirty: 6, 'not-pinned': 7, memory: 8, return: 9, calls: 10, fault: 11,
+};
+
 function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi): GroupVerification {
   const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, what: unit.what, verdict: 'equivalent', differences: [], scenarios: 0 };
   const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
   if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
   const differences = new Set<IntendedDifference>();
   let reachedAcquire = false;
+  let worst: GroupVerification | undefined;
   for (const steps of unit.sessions) {
     const missing = steps.find((s) => !afterFuncs.has(s));
     if (missing) return unverifiable(`${missing}() is gone in the new version`);
@@ -153,8 +160,10 @@ function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFun
       const c = compare(b, a);
       if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
       for (const d of c.differences) differences.add(d);
-      if (c.divergence) {
-        return {
+      // Keep looking: a divergence on pages the run knows names the mistake better than one
+      // on pages of unknown origin.
+      if (c.divergence && (!worst || PRIORITY[c.divergence.reason] < PRIORITY[worst.divergence!.reason])) {
+        worst = {
           ...result,
           verdict: 'not-equivalent',
           divergence: {
@@ -167,6 +176,7 @@ function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFun
       }
     }
   }
+  if (worst) return { ...worst, scenarios: result.scenarios };
   if (unit.group?.acquires.length && !reachedAcquire)
     return unverifiable(`no scenario reaches ${unit.acquireName}() from an entry point of the file`);
   result.differences = [...differences].sort();
@@ -210,9 +220,7 @@ export function explain(before: string, after: string, api: TargetApi, groupId: 
   return undefined;
 }
 
+/** The first page's part of a run: the story is the same for every page. */
 function story(o: Outcome): string[] {
-  const lines = o.log.filter((l) => !/^\s*the device uses/.test(l));
-  const f = o.folios.find((x) => x.dirtyLog.length || x.held === 0);
-  void f;
-  return lines;
+  return o.log.filter((l) => !/^\s*the device uses/.test(l) && !/\(&/.test(l) && (/\bP0\b/.test(l) || !/\bP\d+\b/.test(l)));
 }
