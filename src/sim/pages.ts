@@ -235,7 +235,7 @@ export class PageModel {
     if (via === 'mapping' && f.mapping === 'file' && !f.buffers && !f.dirtiedWithoutBuffers) {
       f.dirtiedWithoutBuffers = true;
       this.note(`  ${op}(${p.label}): the file page has no buffers any more (ext4 warns, data may be lost)`);
-    }
+    } else this.note(`  ${op}(${p.label}): ${f.dirty ? 'already dirty' : 'dirty'}${via === 'flag' ? ' (flag only)' : f.locked ? ' (page locked)' : ''}`);
     f.dirty = true;
   }
 
