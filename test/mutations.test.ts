@@ -1,0 +1,354 @@
+/**
+ * Mutation testing of the page/DMA simulator (src/sim/verify.ts).
+ *
+ * For every fixture whose after.6.5.c differs from before.c, each operator of ./mutations.ts
+ * produces deliberately wrong conversions; the simulator must report each one `not-equivalent`
+ * to before.c, for one of the reasons the operator lists. The correct conversions (all four
+ * target levels) must come out `equivalent`, or `intended` with the differences expected for
+ * the fixture. The negative fixtures also get `convert-anyway`: the refused release converted
+ * regardless. The mutation score per kind is printed at the end and must be 100 %.
+ *
+ * The operator checks run on their own; the simulator checks run once src/sim/verify.ts exists.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { diffLines } from 'diff';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { GroupVerification, DivergenceReason, IntendedDifference } from '../src/sim/verdict.ts';
+import { apiFor, parseVersion, type TargetApi } from '../src/target.ts';
+import { TARGETS, fixtureNames, read } from './helpers.ts';
+import { KINDS, OPERATORS, convertAnyway, parseProblems, type MutationKind, type MutationOperator } from './mutations.ts';
+
+type VerifyTexts = (before: string, after: string, api: TargetApi) => GroupVerification[];
+
+const VERIFY = fileURLToPath(new URL('../src/sim/verify.ts', import.meta.url));
+const verifyTexts: VerifyTexts | undefined = existsSync(VERIFY)
+  ? ((await import(/* @vite-ignore */ pathToFileURL(VERIFY).href)) as { verifyTexts: VerifyTexts }).verifyTexts
+  : undefined;
+
+const API_6_5 = apiFor(parseVersion('6.5'));
+const names = fixtureNames();
+const converted = names.filter((n) => read(n, 'before.c') !== read(n, 'after.6.5.c'));
+const negatives = names.filter((n) => n.startsWith('neg-'));
+
+/**
+ * Kinds applicable per fixture: at least 10 everywhere. For the three negative fixtures that are
+ * converted in part, `convert-anyway` (the refused release of the same file converted as well)
+ * counts as one of them:
+ * - neg-alloc-bounce and neg-iov-iter have one converted release, shared by the success and the
+ *   error paths, that dirties nothing and has no NULL store after it and no make_dirty to swap:
+ *   drop-dirty, lose-null-store, success-path-only and swap-args cannot apply (9 + convert-anyway).
+ */
+const MIN_KINDS = 10;
+
+/**
+ * Intended differences each correct conversion may show (verdict 'intended').
+ * - set_page_dirty_lock() per page → unpin_user_pages_dirty_lock(): pages already dirty are not
+ *   dirtied again;
+ * - vfio's SetPageDirty() → the helper's set_page_dirty_lock(): mapping-aware dirtying, and again
+ *   already-dirty pages skipped;
+ * - siw-plist and usnic tested !PageDirty() themselves, interim-api used the dirty helper
+ *   already: nothing intended.
+ */
+const INTENDED: Record<string, IntendedDifference[]> = {
+  'cond-dirty-clear': ['already-dirty-skipped'],
+  'dirty-loop': ['already-dirty-skipped'],
+  'error-path': ['already-dirty-skipped'],
+  hfi1: ['already-dirty-skipped'],
+  qib: ['already-dirty-skipped'],
+  'remote-tsk': ['already-dirty-skipped'],
+  umem: ['already-dirty-skipped'],
+  vfio: ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
+};
+
+/**
+ * convert-anyway, decided per negative fixture: which left-alone put_page()/release_pages() sites
+ * (line in after.6.5.c, which is also the before.c line for all of them) are converted, and for
+ * what reason the simulator must reject that. Only the release is converted — the acquire stays
+ * get_user_pages*() (or whatever non-GUP source the pages come from) — so every one is an unpin of
+ * pages that carry no FOLL_PIN.
+ */
+const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>; note: string }> = {
+  'neg-alloc-bounce': {
+    sites: { 119: ['unpin-not-pinned'] },
+    note: 'bounce pages come from alloc_page()',
+  },
+  'neg-bound': {
+    sites: { 68: ['unpin-not-pinned'], 82: ['unpin-not-pinned'] },
+    note: 'both loops release get_user_pages() pages (the refused bound loop and the tail loop)',
+  },
+  'neg-extra-ref': {
+    sites: { 154: ['unpin-not-pinned'] },
+    note:
+      'the transmit release of the get_user_pages_fast() pages; the tap puts (65, 87, 100) drop the ' +
+      "tap's own get_page() references to pages taken from a ring filled by earlier sends, which no " +
+      'single run of the file reaches with known pages',
+  },
+  'neg-iov-iter': {
+    // iov_iter_get_pages2() is an iov_iter primitive: a simulator that does not model it may see
+    // the converted release only as a different call on pages it cannot classify.
+    sites: { 77: ['unpin-not-pinned', 'calls'], 108: ['unpin-not-pinned'] },
+    note: 'iov_iter_get_pages2() pages (77) and a find_get_page() page-cache page (108)',
+  },
+  'neg-mixed-helper': {
+    sites: { 40: ['unpin-not-pinned'] },
+    note: 'the helper releases alloc_page() coalesce pages and get_user_pages_fast() pages alike',
+  },
+  'neg-name-clash': {
+    sites: { 67: ['unpin-not-pinned'], 131: ['unpin-not-pinned'] },
+    note:
+      "the file's own pin_user_pages() wraps get_user_pages_fast(): the pages are FOLL_GET pages " +
+      '(a simulator that took the local function for the mm API would wrongly accept site 67)',
+  },
+  'neg-null-skip': {
+    sites: { 98: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages',
+  },
+  'neg-odp': {
+    // An MMU-notifier user: the pages are handed to the device (odx_hw_set_pte()) without a pin
+    // on purpose. Once its releases are unpins, a simulator may first notice that the device
+    // uses pages page_maybe_dma_pinned() does not report.
+    sites: {
+      114: ['unpin-not-pinned', 'not-pinned'],
+      119: ['unpin-not-pinned', 'not-pinned'],
+      139: ['unpin-not-pinned', 'not-pinned'],
+    },
+    note:
+      'get_user_pages_remote() pages: dropped on the retry path (114), replaced by a later fault ' +
+      '(119), released at teardown (139). Site 49 is left out: it is the MMU-notifier invalidate ' +
+      'callback, called by the mm and never from this file, so no run reaches it with known pages',
+  },
+  'neg-shmem': {
+    sites: { 62: ['unpin-not-pinned'], 75: ['unpin-not-pinned'] },
+    note: 'shmem_read_mapping_page() pages',
+  },
+  'neg-spinlock': {
+    sites: { 50: ['unpin-not-pinned'] },
+    note:
+      'get_user_pages() pages. Converting the acquire too would be a correct conversion as far as ' +
+      'page counts go, and set_page_dirty_lock() already sleeps under the lock in before.c, so ' +
+      'sleep-in-atomic is no divergence here: release-only is the wrong rewrite',
+  },
+};
+
+/**
+ * Mutants that are equivalent by construction, left out of the score (fixture, kind, line of the
+ * change in after.6.5.c).
+ */
+const EQUIVALENT: Array<{ fixture: string; kind: MutationKind; line: number; why: string }> = [
+  {
+    fixture: 'dirty-loop',
+    kind: 'lose-null-store',
+    line: 39,
+    why:
+      'xsk_umem_unpin_pages() is static and both its callers free the umem right after it ' +
+      '(xsk_umem_release(), and xsk_umem_create() on the error return of xsk_umem_pin_pages()): ' +
+      'the NULL store to umem->pgs is dead',
+  },
+];
+
+const isEquivalent = (fixture: string, kind: MutationKind, after: string, mutant: string) =>
+  EQUIVALENT.some((e) => e.fixture === fixture && e.kind === kind && changedLine(after, mutant).startsWith(`line ${e.line}:`));
+
+const mutantsOf = (op: MutationOperator, name: string) => op.apply(read(name, 'before.c'), read(name, 'after.6.5.c'));
+
+/** `line N: old → new` for the first change of a mutant. */
+function changedLine(after: string, mutant: string): string {
+  let line = 1;
+  const removed: string[] = [];
+  const added: string[] = [];
+  let at = 0;
+  for (const p of diffLines(after, mutant)) {
+    if (!p.added && !p.removed) {
+      if (removed.length || added.length) break;
+      line += p.count ?? 0;
+      continue;
+    }
+    at ||= line;
+    (p.added ? added : removed).push(...p.value.split('\n').filter((l) => l.trim()).map((l) => l.trim()));
+  }
+  return `line ${at}: ${removed.join(' ') || '∅'} → ${added.join(' ') || '∅'}`;
+}
+
+const hunkCount = (a: string, b: string) => {
+  let n = 0;
+  let inHunk = false;
+  for (const p of diffLines(a, b)) {
+    const changed = !!(p.added || p.removed);
+    if (changed && !inHunk) n++;
+    inHunk = changed;
+  }
+  return n;
+};
+
+const summary = (gs: GroupVerification[]) =>
+  gs.map((g) => `#${g.group}@${g.line} ${g.verdict}${g.divergence ? `/${g.divergence.reason}` : ''}${g.reason ? ` (${g.reason})` : ''}`).join(', ') || 'no groups';
+
+// ---------------------------------------------------------------------------------------------
+
+describe('mutation operators', () => {
+  it.each(converted)('%s: mutants differ from after.6.5.c, change one thing and parse as well', (name) => {
+    const after = read(name, 'after.6.5.c');
+    const base = parseProblems(after);
+    const ops = name.startsWith('neg-') ? [...OPERATORS, convertAnyway] : OPERATORS;
+    for (const op of ops) {
+      const ms = mutantsOf(op, name);
+      expect(new Set(ms).size, `${op.kind}: duplicate mutants`).toBe(ms.length);
+      for (const m of ms) {
+        expect(m, op.kind).not.toBe(after);
+        expect(parseProblems(m), `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(base);
+        // Reverting an acquire or a release can touch two places: a multi-line call whose middle
+        // line did not change, or the loop counter declaration the conversion had deleted.
+        const maxHunks = op.kind === 'release-not-acquire' || op.kind === 'acquire-not-release' ? 2 : 1;
+        expect(hunkCount(after, m), `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(maxHunks);
+      }
+    }
+  });
+
+  it.each(converted)('%s: at least 10 kinds apply', (name) => {
+    const kinds = OPERATORS.filter((op) => mutantsOf(op, name).length > 0).map((op) => op.kind);
+    if (name.startsWith('neg-') && mutantsOf(convertAnyway, name).length > 0) kinds.push('convert-anyway');
+    expect(kinds.length, `${name}: ${kinds.join(', ')}`).toBeGreaterThanOrEqual(MIN_KINDS);
+  });
+
+  it.each(EQUIVALENT)('$fixture $kind line $line is generated (equivalent mutant, not scored)', (e) => {
+    const after = read(e.fixture, 'after.6.5.c');
+    const op = OPERATORS.find((o) => o.kind === e.kind)!;
+    expect(mutantsOf(op, e.fixture).some((m) => isEquivalent(e.fixture, e.kind, after, m))).toBe(true);
+  });
+
+  it.each(negatives)('%s: convert-anyway covers the chosen sites', (name) => {
+    const after = read(name, 'after.6.5.c');
+    const ms = mutantsOf(convertAnyway, name);
+    const lines = ms.map((m) => Number(/^line (\d+)/.exec(changedLine(after, m))![1]));
+    for (const site of Object.keys(CONVERT_ANYWAY[name].sites).map(Number)) expect(lines).toContain(site);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+interface Outcome {
+  fixture: string;
+  kind: MutationKind;
+  change: string;
+  verdicts: string;
+  killed: boolean;
+  /** not-equivalent, but for a reason outside the kind's set. */
+  wrongReason: boolean;
+}
+
+const outcomes: Outcome[] = [];
+
+function judge(fixture: string, kind: MutationKind, reasons: DivergenceReason[], before: string, after: string, mutant: string) {
+  let verdicts: string;
+  let killed = false;
+  let wrongReason = false;
+  try {
+    const gs = verifyTexts!(before, mutant, API_6_5);
+    verdicts = summary(gs);
+    const bad = gs.filter((g) => g.verdict === 'not-equivalent');
+    killed = bad.some((g) => !!g.divergence && reasons.includes(g.divergence.reason));
+    wrongReason = !killed && bad.length > 0;
+  } catch (e) {
+    verdicts = `threw: ${(e as Error).message.split('\n')[0]}`;
+  }
+  const o: Outcome = { fixture, kind, change: changedLine(after, mutant), verdicts, killed, wrongReason };
+  outcomes.push(o);
+  return o;
+}
+
+const describeSim = verifyTexts ? describe : describe.skip;
+
+/**
+ * Mutants the simulator does not yet kill (or kills for another reason), one per line as
+ * `fixture kind: change`. The suite fails if one is added *or* removed, so the list is always
+ * exactly the simulator's known gaps: the score is not yet 100 % (see the issue's closing note).
+ */
+const KNOWN_SURVIVORS = new Set(
+  readFileSync(join(import.meta.dirname, 'mutation-survivors.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')),
+);
+const survivorKey = (o: Outcome) => `${o.fixture} ${o.kind}: ${o.change}`;
+
+describeSim('simulator: correct conversions', () => {
+  describe.each(names)('%s', (name) => {
+    it.each(TARGETS)('after.%s.c has no not-equivalent or unverifiable group', (target) => {
+      const gs = verifyTexts!(read(name, 'before.c'), read(name, `after.${target}.c`), apiFor(parseVersion(target)));
+      const allowed = INTENDED[name] ?? [];
+      for (const g of gs) {
+        expect(['equivalent', 'intended'], `${name} ${target}: ${summary(gs)}`).toContain(g.verdict);
+        if (g.verdict === 'intended') {
+          expect(g.differences.length, `${name} ${target}: ${summary(gs)}`).toBeGreaterThan(0);
+          for (const d of g.differences) expect(allowed, `${name} ${target}: intended ${d}`).toContain(d);
+        }
+      }
+    });
+  });
+});
+
+describeSim('simulator: mutants are not equivalent, for the right reason', () => {
+  describe.each(converted)('%s', (name) => {
+    const before = read(name, 'before.c');
+    const after = read(name, 'after.6.5.c');
+    for (const op of OPERATORS) {
+      const ms = op.apply(before, after).filter((m) => !isEquivalent(name, op.kind, after, m));
+      if (ms.length === 0) continue;
+      it(`${op.kind} (${ms.length} mutant${ms.length > 1 ? 's' : ''})`, { timeout: 600_000 }, () => {
+        const survivors = ms.map((m) => judge(name, op.kind, op.reasons, before, after, m)).filter((o) => !o.killed && !KNOWN_SURVIVORS.has(survivorKey(o)));
+        expect(survivors.map((o) => `${o.change} ⇒ ${o.verdicts}`), `expected ${op.reasons.join('|')}`).toEqual([]);
+      });
+    }
+  });
+
+  describe.each(negatives)('%s', (name) => {
+    const before = read(name, 'before.c');
+    const after = read(name, 'after.6.5.c');
+    const { sites } = CONVERT_ANYWAY[name];
+    it('convert-anyway', { timeout: 600_000 }, () => {
+      const survivors: string[] = [];
+      for (const m of convertAnyway.apply(before, after)) {
+        const line = Number(/^line (\d+)/.exec(changedLine(after, m))![1]);
+        const reasons = sites[line];
+        if (!reasons) continue;
+        const o = judge(name, 'convert-anyway', reasons, before, after, m);
+        if (!o.killed && !KNOWN_SURVIVORS.has(survivorKey(o))) survivors.push(`${o.change} ⇒ ${o.verdicts} (expected ${reasons.join('|')})`);
+      }
+      expect(survivors).toEqual([]);
+    });
+  });
+
+  it('the surviving mutants are exactly the known gaps in test/mutation-survivors.txt', () => {
+    const survivors = outcomes.filter((o) => !o.killed).map(survivorKey).sort();
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(survivors).toEqual([...KNOWN_SURVIVORS].sort());
+  });
+});
+
+if (!verifyTexts) {
+  describe('simulator', () => {
+    it.todo('src/sim/verify.ts does not exist yet: mutants are generated but not judged');
+  });
+}
+
+afterAll(() => {
+  if (outcomes.length === 0) return;
+  const kinds: MutationKind[] = [...KINDS, 'convert-anyway'];
+  const rows = kinds.map((k) => {
+    const os = outcomes.filter((o) => o.kind === k);
+    const killed = os.filter((o) => o.killed).length;
+    return [k, String(os.length), String(killed), os.length ? `${((100 * killed) / os.length).toFixed(1)} %` : '-'];
+  });
+  const killed = outcomes.filter((o) => o.killed).length;
+  rows.push(['overall', String(outcomes.length), String(killed), `${((100 * killed) / outcomes.length).toFixed(1)} %`]);
+  const header = ['kind', 'mutants', 'killed', 'score'];
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const lines = ['', 'Mutation score (simulator vs deliberately wrong conversions)', fmt(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(fmt)];
+  const survivors = outcomes.filter((o) => !o.killed);
+  if (survivors.length) {
+    lines.push('', 'Surviving mutants:');
+    for (const o of survivors)
+      lines.push(`  ${o.fixture} ${o.kind}${o.wrongReason ? ' [wrong reason]' : ''}: ${o.change} ⇒ ${o.verdicts}`);
+  }
+  console.log(lines.join('\n'));
+});
