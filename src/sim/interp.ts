@@ -130,7 +130,7 @@ export class Machine {
   }
 
   /** Entry-point argument of a declared type: one object per struct type per session. */
-  argument(fn: string, name: string, type: string): Val {
+  argument(name: string, type: string): Val {
     const t = type.replace(/\s+/g, ' ').replace(/\bconst\b|\b__user\b/g, '').trim();
     if (/^(struct|union) \w+ \*+$/.test(t)) {
       let v = this.byType.get(t);

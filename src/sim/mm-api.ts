@@ -206,7 +206,7 @@ const sleeping = (result: Val = 0): Builtin => (m, args, call) => {
 
 const ignore: Builtin = () => 0;
 
-function listOf(m: Machine, head: Val): { list: import('./memory.ts').Obj[] } {
+function listOf(head: Val): { list: import('./memory.ts').Obj[] } {
   const h = objectOf(head, 'list head');
   h.list ??= [];
   return h as { list: import('./memory.ts').Obj[] };
@@ -220,7 +220,7 @@ function containerOf(v: Val): Val {
 
 const listAdd = (tail: boolean): Builtin => (m, args) => {
   const node = objectOf(args[0], 'list node');
-  const { list } = listOf(m, args[1]);
+  const { list } = listOf(args[1]);
   const entry = node instanceof FieldCell ? node.owner : node;
   if (tail) list.push(entry);
   else list.unshift(entry);
@@ -364,9 +364,9 @@ export const BUILTINS: Record<string, Builtin> = {
   list_add_tail: listAdd(true),
   list_del: listDel,
   list_del_init: listDel,
-  list_empty: (m, a) => (listOf(m, a[0]).list.length ? 0 : 1),
+  list_empty: (m, a) => (listOf(a[0]).list.length ? 0 : 1),
   list_first_entry: (m, a) => {
-    const first = listOf(m, a[0]).list[0];
+    const first = listOf(a[0]).list[0];
     return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
   },
   container_of: (m, a) => containerOf(a[0]),
@@ -530,12 +530,12 @@ export const ITERATORS: Record<string, Iterator> = {
     return sgPages(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'orig_nents' })), m.eval(args[1]), body);
   },
   list_for_each_entry: (m, args, body) => {
-    const items = [...listOf(m, m.eval(args[1])).list];
+    const items = [...listOf(m.eval(args[1])).list];
     const pos = m.loc(args[0]);
     return loop(m, items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
   },
   list_for_each_entry_safe: (m, args, body) => {
-    const items = [...listOf(m, m.eval(args[2])).list];
+    const items = [...listOf(m.eval(args[2])).list];
     const pos = m.loc(args[0]);
     const next = m.loc(args[1]);
     return loop(m, items.length, (i) => {

@@ -50,7 +50,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
       const fn = funcs.get(name);
       if (!fn) throw new Fault(`no function ${name}() in this version of the file`);
       m.pages.note(`${name}():`);
-      const r = m.invoke(name, fn.params.map((p) => m.argument(fn.name, p.name, p.type)));
+      const r = m.invoke(name, fn.params.map((p) => m.argument(p.name, p.type)));
       returns.push(`${name}() = ${show(r)}`);
       if (i === steps.length - 1) break;
       if (failed(r, fn.returnType)) {

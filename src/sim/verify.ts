@@ -203,15 +203,14 @@ export function explain(before: string, after: string, api: TargetApi, groupId: 
     // Prefer a run in which the release dirties the pages: that is the whole story.
     const wb = plan.scenarios.filter((s) => s.writeback);
     const flipped = plan.scenarios.filter((s) => !s.writeback && s.mode === 'full' && s.n === 3 && s.flips.length > (wb[0]?.flips.length ?? 0));
-    const candidates: Scenario[] = [...wb, ...flipped.map((f) => ({ ...wb[0], flips: f.flips, label: `${wb[0]?.label}${f.label.slice(f.label.indexOf(', with'))}` }))].filter((s) => s.bindings);
+    const candidates: Scenario[] = wb.length ? [...wb, ...flipped.map((f) => ({ ...wb[0], flips: f.flips, label: `${wb[0].label}${f.label.slice(f.label.indexOf(', with'))}` }))] : [];
     let chosen: { s: Scenario; b: Outcome; a: Outcome } | undefined;
     for (const s of candidates) {
-      const one = { ...s, n: 1, bindings: s.bindings };
-      const b = runBefore(beforeFuncs, steps, one, api);
-      const a = runAfter(afterFuncs, steps, one, api, b);
-      chosen ??= { s: one, b, a };
+      const b = runBefore(beforeFuncs, steps, s, api);
+      const a = runAfter(afterFuncs, steps, s, api, b);
+      chosen ??= { s, b, a };
       if (b.folios.some((f) => f.dirtyLog.length)) {
-        chosen = { s: one, b, a };
+        chosen = { s, b, a };
         break;
       }
     }
