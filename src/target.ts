@@ -34,6 +34,8 @@ export const versionLabel = (v: KernelVersion) => `${v.major}.${v.minor}`;
 const cmp = (a: KernelVersion, major: number, minor: number) =>
   a.major !== major ? a.major - major : a.minor - minor;
 
+export const versionAtLeast = (v: KernelVersion, major: number, minor: number) => cmp(v, major, minor) >= 0;
+
 export function parseVersion(text: string): KernelVersion {
   const m = /^(\d+)\.(\d+)(?:\.\d+)?$/.exec(text.trim());
   if (!m) throw new TargetError(`invalid --target '${text}': expected a kernel version such as 5.6 or 6.5`);
@@ -49,7 +51,7 @@ export function apiFor(version: KernelVersion): TargetApi {
         `put_user_page*() or pin_user_pages*() API to convert to`,
     );
   }
-  const atLeast = (major: number, minor: number) => cmp(version, major, minor) >= 0;
+  const atLeast = (major: number, minor: number) => versionAtLeast(version, major, minor);
   return {
     version,
     family: atLeast(5, 6) ? 'pin' : 'interim',

@@ -5,11 +5,11 @@
  * scenario flips that decision — kernel code reads `if (bad) goto err;`, so "false" is the
  * normal path and each flip is one error path.
  */
-import type { TargetApi } from '../target.ts';
-import type { Expr, Func, Stmt } from './lower.ts';
+import { versionAtLeast, type TargetApi } from '../target.ts';
+import type { Block, Expr, Func, Stmt } from './lower.ts';
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, objectOf, show, symOf, type Loc, type Val } from './memory.ts';
-import { BUILTINS, CONSTANTS, ITERATORS } from './mm-api.ts';
-import { Page, PageModel } from './pages.ts';
+import { CONSTANTS, ITERATORS, builtin } from './mm-api.ts';
+import { Page, PageModel, type Folio } from './pages.ts';
 
 /** How an opaque decision or value is settled in one run. */
 export class Oracle {
@@ -94,7 +94,8 @@ export class Machine {
   private readonly globals = new Map<string, Obj>();
   private readonly callCounts = new Map<string, number>();
   private readonly byType = new Map<string, Val>();
-  private readonly pageByAddress = new Map<number, Page>();
+  private openFolio?: Folio;
+  private openFolioUsed = 0;
   private steps = 0;
   private depth = 0;
   private allocs = 0;
@@ -104,7 +105,7 @@ export class Machine {
     readonly funcs: ReadonlyMap<string, Func>,
     readonly cfg: RunConfig,
   ) {
-    this.pages = new PageModel({ zeroPageNotPinned: cfg.api.version.major * 100 + cfg.api.version.minor >= 605, exactPincountOrder: 1 });
+    this.pages = new PageModel({ zeroPageNotPinned: versionAtLeast(cfg.api.version, 6, 5), exactPincountOrder: 1 });
   }
 
   // ---- values ---------------------------------------------------------------------------
@@ -131,8 +132,8 @@ export class Machine {
 
   /** Entry-point argument of a declared type: one object per struct type per session. */
   argument(name: string, type: string): Val {
-    const t = type.replace(/\s+/g, ' ').replace(/\bconst\b|\b__user\b/g, '').trim();
-    if (/^(struct|union) \w+ \*+$/.test(t)) {
+    const t = structPointer(type);
+    if (t) {
       let v = this.byType.get(t);
       if (!v) this.byType.set(t, (v = this.alloc(`arg(${t})`, false)));
       return v;
@@ -141,10 +142,11 @@ export class Machine {
     return this.atom(`param:${name}`);
   }
 
-  /** A function's result becomes the argument of later steps taking the same type. */
+  /** An object built or returned as `type` is what later steps taking that type get. */
   remember(type: string, v: Val) {
-    const t = type.replace(/\s+/g, ' ').trim();
-    if (v instanceof Ptr && /^(struct|union) \w+ \*$/.test(`${t} *`)) this.byType.set(`${t} *`, v);
+    const t = structPointer(type);
+    // Only objects, not arrays of pointers to them.
+    if (t?.endsWith(' *') && v instanceof Ptr && !v.off) this.byType.set(t, v);
   }
 
   count(name: string): number {
@@ -232,25 +234,8 @@ export class Machine {
       case 'decl':
         for (const v of s.vars) this.declare(v.name, v.type, v.aggregate, v.length, v.init);
         return undefined;
-      case 'block': {
-        let i = 0;
-        while (i < s.body.length) {
-          const c = this.exec(s.body[i]);
-          if (c === undefined) {
-            i++;
-            continue;
-          }
-          if (c instanceof Goto) {
-            const at = s.labels.get(c.label);
-            if (at !== undefined) {
-              i = at;
-              continue;
-            }
-          }
-          return c;
-        }
-        return undefined;
-      }
+      case 'block':
+        return this.execBlock(s, 0);
       case 'label':
         return this.exec(s.s);
       case 'if':
@@ -307,6 +292,22 @@ export class Machine {
     }
   }
 
+  /** Statements from `start` on; a `goto` to a label of this block resumes there. */
+  private execBlock(b: Block, start: number): Completion {
+    let i = start;
+    while (i < b.body.length) {
+      const c = this.exec(b.body[i]);
+      if (c === undefined) {
+        i++;
+        continue;
+      }
+      const at = c instanceof Goto ? b.labels.get(c.label) : undefined;
+      if (at === undefined) return c;
+      i = at;
+    }
+    return undefined;
+  }
+
   private execSwitch(s: Extract<Stmt, { t: 'switch' }>): Completion {
     const v = this.eval(s.c);
     let start = s.cases.find((c) => c.v === undefined)?.at;
@@ -320,11 +321,7 @@ export class Machine {
       }
     }
     if (start === undefined) return undefined;
-    const labels = new Map<string, number>();
-    s.body.forEach((st, i) => {
-      for (let l = st; l.t === 'label'; l = l.s) labels.set(l.name, i);
-    });
-    const c = this.exec({ t: 'block', body: s.body.slice(start), labels: new Map([...labels].filter(([, i]) => i >= start!).map(([k, i]) => [k, i - start!])) });
+    const c = this.execBlock(s.body, start);
     return c === BREAK ? undefined : c;
   }
 
@@ -353,7 +350,7 @@ export class Machine {
   private assignVar(name: string, cell: Obj, v: Val) {
     cell.slots.set(0, v);
     const type = this.frame?.types.get(name);
-    if (type && v instanceof Ptr && !v.off && v.obj.onHeap && !v.obj.label.startsWith('arg(')) this.remember(type.replace(/\s*\*$/, ''), v);
+    if (type && v instanceof Ptr && v.obj.onHeap && !v.obj.label.startsWith('arg(')) this.remember(type, v);
   }
 
   private variable(name: string): Obj | undefined {
@@ -542,7 +539,7 @@ export class Machine {
       return this.opaque(`(*${exprLabel(e.fn)})`, args);
     }
     if (this.funcs.has(name) && !this.variable(name)) return this.invoke(name, e.args.map((a) => this.eval(a)));
-    const b = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
+    const b = builtin(name);
     if (b) return b(this, e.args.map((a) => this.eval(a)), e);
     return this.opaque(name, e.args.map((a) => this.eval(a)));
   }
@@ -550,9 +547,14 @@ export class Machine {
   /** A call the simulator cannot see into: an event both runs must make alike. */
   opaque(name: string, args: Val[]): Val {
     for (const a of args) if (a instanceof Ptr && a.obj instanceof Page) this.pages.touch(a.obj, name);
-    this.events.push(`${name}(${args.map(show).join(', ')})`);
+    this.record(name, args);
     this.device();
     return this.atom(`${name}()#${this.count(name)}`);
+  }
+
+  /** A call both runs must make alike, in the same order with the same arguments. */
+  record(name: string, args: Val[]) {
+    this.events.push(`${name}(${args.map(show).join(', ')})`);
   }
 
   /** The device runs while pages are held: it writes into them (and writeback may strike). */
@@ -572,31 +574,25 @@ export class Machine {
     return q;
   }
 
-  /** The page at user address `addr` (same address, same page), or a fresh one. */
-  userPage(addr: Val, i: number): Page {
+  /** The next user page GUP returns: consecutive ones share a large folio if the scenario has one. */
+  userPage(): Page {
     if (this.cfg.zeroPage) return this.pages.zeroPage();
-    const key = typeof addr === 'number' ? addr + i * 4096 : undefined;
-    const known = key !== undefined ? this.pageByAddress.get(key) : undefined;
-    if (known) return known;
-    const order = this.cfg.folioOrder;
-    // Consecutive user pages share a large folio when the scenario has one.
-    const last = this.pages.folios.at(-1);
-    const folio = order && last && !last.zero && last.pages.length > 0 && this.freeSlot(last) ? last : this.pages.newFolio(order, this.cfg.mapping, this.cfg.writeback);
-    const page = folio.pages[this.used.get(folio) ?? 0];
-    this.used.set(folio, (this.used.get(folio) ?? 0) + 1);
-    if (key !== undefined) this.pageByAddress.set(key, page);
-    return page;
-  }
-
-  private readonly used = new Map<object, number>();
-
-  private freeSlot(f: { pages: Page[] }): boolean {
-    return (this.used.get(f) ?? 0) < f.pages.length;
+    const f = this.openFolio;
+    if (f && this.openFolioUsed < f.pages.length) return f.pages[this.openFolioUsed++];
+    this.openFolio = this.pages.newFolio(this.cfg.folioOrder, this.cfg.mapping, this.cfg.writeback);
+    this.openFolioUsed = 1;
+    return this.openFolio.pages[0];
   }
 
   isErrorValue(v: Val): boolean {
     return typeof v === 'number' && v < 0 && v >= -ERRNO_MAX;
   }
+}
+
+/** `struct foo *` / `struct foo **` (normalised), or undefined for any other type. */
+function structPointer(type: string): string | undefined {
+  const t = type.replace(/\b(const|__user)\b/g, '').replace(/\s+/g, '').replace(/^(struct|union)/, '$1 ').replace(/\*/, ' *');
+  return /^(struct|union) \w+ \*+$/.test(t) ? t : undefined;
 }
 
 function arith(op: string, l: number, r: number): number {

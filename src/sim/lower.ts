@@ -47,9 +47,11 @@ export type Stmt =
   | { t: 'ret'; e?: Expr }
   | { t: 'goto'; label: string }
   | { t: 'label'; name: string; s: Stmt }
-  | { t: 'switch'; c: Expr; body: Stmt[]; cases: Array<{ at: number; v?: Expr }> }
+  | { t: 'switch'; c: Expr; body: Block; cases: Array<{ at: number; v?: Expr }> }
   | { t: 'macroloop'; name: string; args: Expr[]; body: Stmt; line: number }
   | { t: 'nop' };
+
+export type Block = Extract<Stmt, { t: 'block' }>;
 
 export interface Param {
   name: string;
@@ -176,10 +178,18 @@ function lowerDecl(n: Node): Stmt {
   return { t: 'decl', vars };
 }
 
-/** Statements of a block, with iterator-macro headers joined to their bodies. */
-function lowerBlock(children: Node[]): Stmt {
-  const body: Stmt[] = [];
+/** A block of statements, with where each label (a `goto` target) sits in it. */
+function block(body: Stmt[]): Block {
   const labels = new Map<string, number>();
+  body.forEach((s, i) => {
+    for (let l = s; l.t === 'label'; l = l.s) labels.set(l.name, i);
+  });
+  return { t: 'block', body, labels };
+}
+
+/** Statements of a block, with iterator-macro headers joined to their bodies. */
+function lowerBlock(children: Node[]): Block {
+  const body: Stmt[] = [];
   const named = children.filter((c) => c.type !== 'comment' && c.isNamed);
   for (let i = 0; i < named.length; i++) {
     const c = named[i];
@@ -189,11 +199,9 @@ function lowerBlock(children: Node[]): Stmt {
       i++;
       continue;
     }
-    const s = lowerStmt(c);
-    for (let l = s; l.t === 'label'; l = l.s) labels.set(l.name, body.length);
-    body.push(s);
+    body.push(lowerStmt(c));
   }
-  return { t: 'block', body, labels };
+  return block(body);
 }
 
 export function lowerStmt(n: Node | null | undefined): Stmt {
@@ -255,11 +263,9 @@ export function lowerStmt(n: Node | null | undefined): Stmt {
         }
         const value = field(arm, 'value');
         cases.push({ at: body.length, v: value ? lowerExpr(value) : undefined });
-        const stmts = arm.namedChildren.filter((c) => c.type !== 'comment' && c.id !== value?.id);
-        const block = lowerBlock(stmts);
-        if (block.t === 'block') body.push(...block.body);
+        body.push(...lowerBlock(arm.namedChildren.filter((c) => c.type !== 'comment' && c.id !== value?.id)).body);
       }
-      return { t: 'switch', c: lowerExpr(field(n, 'condition')), body, cases };
+      return { t: 'switch', c: lowerExpr(field(n, 'condition')), body: block(body), cases };
     }
     case 'preproc_if':
     case 'preproc_ifdef': {
@@ -277,6 +283,14 @@ export function lowerStmt(n: Node | null | undefined): Stmt {
       // Preprocessor lines, inline asm, nested function-like oddities: not simulated.
       return { t: 'expr', e: { t: 'opaque', text: n.text }, line: n.startPosition.row + 1 };
   }
+}
+
+/** `struct ib_umem *` for `struct ib_umem *ib_umem_get(…)`: the stars sit in the declarator. */
+function returnType(def: Node): string {
+  let stars = 0;
+  for (let d = field(def, 'declarator'); d && d.type !== 'function_declarator'; d = field(d, 'declarator'))
+    if (d.type === 'pointer_declarator') stars++;
+  return `${field(def, 'type')?.text ?? 'int'} ${'*'.repeat(stars)}`.trim();
 }
 
 function params(def: Node): Param[] {
@@ -304,7 +318,7 @@ export function lowerFile(root: Node): Map<string, Func> {
     out.set(name, {
       name,
       params: params(def),
-      returnType: field(def, 'type')?.text ?? 'int',
+      returnType: returnType(def),
       body: lowerStmt(body),
       text: def.text,
       line: def.startPosition.row + 1,

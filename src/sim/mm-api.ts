@@ -59,7 +59,7 @@ function gup(name: string): Builtin {
     const base = baseOf(args[layout.pages], `${name} pages`);
     const got: string[] = [];
     for (let i = 0; i < k; i++) {
-      const page = m.userPage(args[layout.start], m.gupCalls * 1000 + i);
+      const page = m.userPage();
       m.pages.grab(page, layout.family);
       m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
       got.push(page.label);
@@ -90,17 +90,20 @@ function releaseOne(m: Machine, v: Val, how: Release, op: string) {
   else m.pages.unpin(p, op);
 }
 
-/** Mark dirty through the mapping, under the page lock, unless already dirty (the unpin helpers). */
-function dirtyLockedUnlessDirty(m: Machine, v: Val, op: string) {
+/**
+ * Mark dirty through the mapping unless already dirty, as the release helpers do; under the page
+ * lock for the `_lock` ones.
+ */
+function dirtyUnlessDirty(m: Machine, v: Val, op: string, locked: boolean) {
   const p = m.page(v, op);
   if (!p) {
     m.unknownReleases.push(`dirty(${show(v)})`);
     return;
   }
   if (p.folio.dirty) return;
-  m.pages.lock(p, op);
+  if (locked) m.pages.lock(p, op);
   m.pages.dirty(p, 'mapping', op);
-  m.pages.unlock(p);
+  if (locked) m.pages.unlock(p);
 }
 
 const OPAQUE_COUNT_LIMIT = 64;
@@ -129,7 +132,7 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
   }
   if (dirty) m.pages.sleep(op);
   arrayRelease(m, arr, count, op, (v) => {
-    if (dirty) dirtyLockedUnlessDirty(m, v, op);
+    if (dirty) dirtyUnlessDirty(m, v, op, true);
     releaseOne(m, v, 'unpin', op);
   });
   m.pages.note(`${op}(${show(arr)}, ${show(count)}${dirty ? ', dirty' : ''})`);
@@ -138,11 +141,7 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
 function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' | 'nolock') {
   if (dirty === 'lock') m.pages.sleep(op);
   arrayRelease(m, arr, count, op, (v) => {
-    if (dirty === 'lock') dirtyLockedUnlessDirty(m, v, op);
-    if (dirty === 'nolock') {
-      const p = m.page(v, op);
-      if (p && !p.folio.dirty) m.pages.dirty(p, 'mapping', op);
-    }
+    if (dirty) dirtyUnlessDirty(m, v, op, dirty === 'lock');
     releaseOne(m, v, 'put', op);
   }, { skipNull: op === 'release_pages' });
   m.pages.note(`${op}(${show(arr)}, ${show(count)}${dirty ? ', dirty' : ''})`);
@@ -189,18 +188,18 @@ const free: Builtin = (m, args, call) => {
     if (v.obj.freed) throw new Fault(`double free of ${v.obj.label}`);
     v.obj.freed = true;
   }
-  m.events.push(`${call.name}(${show(v)})`);
+  m.record(call.name!, [v]);
   return 0;
 };
 
 const event = (result: Val = 0): Builtin => (m, args, call) => {
-  m.events.push(`${call.name}(${args.map(show).join(', ')})`);
+  m.record(call.name!, args);
   return result;
 };
 
 const sleeping = (result: Val = 0): Builtin => (m, args, call) => {
   m.pages.sleep(call.name!);
-  m.events.push(`${call.name}(${args.map(show).join(', ')})`);
+  m.record(call.name!, args);
   return result;
 };
 
@@ -241,18 +240,17 @@ const listDel: Builtin = (m, args) => {
 };
 
 function pageSource(name: string): Builtin {
-  return (m, args) => {
+  return (m) => {
     const page = m.pages.newFolio(0, /cache|mapping|shmem|find_/.test(name) ? 'file' : 'anon').pages[0];
     m.pages.own(page);
     m.pages.note(`${name}() = ${page.label} (one ordinary reference, not from GUP)`);
-    void args;
     return new Ptr(page, 0);
   };
 }
 
 function outparamSource(name: string, index: number): Builtin {
   return (m, args) => {
-    m.events.push(`${name}(${args.map(show).join(', ')})`);
+    m.record(name, args);
     const out = args[index];
     // The iov_iter variants allocate the array themselves when passed its address.
     const target = name.includes('alloc') ? m.alloc(name, false) : out;
@@ -294,7 +292,7 @@ export const BUILTINS: Record<string, Builtin> = {
     if (dirty) m.pages.sleep('unpin_user_page_range_dirty_lock');
     for (let i = 0; i < n; i++) {
       const p = m.nthPage(first, i);
-      if (dirty) dirtyLockedUnlessDirty(m, new Ptr(p, 0), 'unpin_user_page_range_dirty_lock');
+      if (dirty) dirtyUnlessDirty(m, new Ptr(p, 0), 'unpin_user_page_range_dirty_lock', true);
       m.pages.unpin(p, 'unpin_user_page_range_dirty_lock');
     }
     return 0;
@@ -330,23 +328,14 @@ export const BUILTINS: Record<string, Builtin> = {
   PageReserved: pageOp('PageReserved', () => 0),
   is_zero_pfn: (m, a) => (a[0] === 0 ? 1 : typeof a[0] === 'number' ? 0 : symOf(`is_zero_pfn(${show(a[0])})`, a[0])),
   // scatterlists
-  sg_alloc_table: (m, a) => {
-    m.pages.sleep('sg_alloc_table');
-    const n = a[1];
-    const t = objectOf(a[0], 'sg_table');
-    const sgl = m.alloc('sgl', true, typeof n === 'number' ? n : undefined);
-    t.fields.set('sgl', sgl);
-    t.fields.set('nents', n);
-    t.fields.set('orig_nents', n);
-    return 0;
-  },
+  sg_alloc_table: (m, a) => (newSgTable(m, a[0], a[1], 'sg_alloc_table'), 0),
   sg_alloc_table_from_pages: (m, a) => sgFromPages(m, a),
   __sg_alloc_table_from_pages: (m, a) => (sgFromPages(m, a), objectOf(a[0], 'sg_table').fields.get('sgl')!),
   sg_alloc_table_from_pages_segment: (m, a) => sgFromPages(m, a),
   sg_free_table: (m, a) => {
     const sgl = objectOf(a[0], 'sg_table').fields.get('sgl');
     if (sgl instanceof Ptr) sgl.obj.freed = true;
-    m.events.push(`sg_free_table(${show(a[0])})`);
+    m.record('sg_free_table', [a[0]]);
     return 0;
   },
   sg_init_table: ignore,
@@ -420,14 +409,20 @@ export const BUILTINS: Record<string, Builtin> = {
   lockdep_assert_held: ignore, might_fault: ignore, barrier: ignore, smp_mb: ignore, smp_wmb: ignore, smp_rmb: ignore,
 };
 
-function sgFromPages(m: Machine, a: Val[]): Val {
-  m.pages.sleep('sg_alloc_table_from_pages');
-  const n = a[2];
-  const t = objectOf(a[0], 'sg_table');
+/** Fill the sg_table at `table` with `n` zeroed entries; returns the entries. */
+function newSgTable(m: Machine, table: Val, n: Val, op: string): Ptr {
+  m.pages.sleep(op);
+  const t = objectOf(table, 'sg_table');
   const sgl = m.alloc('sgl', true, typeof n === 'number' ? n : undefined);
   t.fields.set('sgl', sgl);
   t.fields.set('nents', n);
   t.fields.set('orig_nents', n);
+  return sgl;
+}
+
+function sgFromPages(m: Machine, a: Val[]): Val {
+  const n = a[2];
+  const sgl = newSgTable(m, a[0], n, 'sg_alloc_table_from_pages');
   if (typeof n === 'number') {
     const src = baseOf(a[1], 'pages');
     for (let i = 0; i < n; i++) {
@@ -446,29 +441,30 @@ for (const [name, index] of Object.entries(OUTPARAM_SOURCES)) BUILTINS[name] ??=
 for (const name of ['printk', 'pr_err', 'pr_warn', 'pr_info', 'pr_debug', 'pr_notice', 'pr_err_ratelimited', 'pr_warn_ratelimited', 'pr_warn_once', 'dev_err', 'dev_warn', 'dev_info', 'dev_dbg', 'dev_notice', 'dev_err_ratelimited', 'dev_warn_ratelimited', 'dev_dbg_ratelimited', 'netdev_err', 'netdev_warn', 'ibdev_err', 'ibdev_warn', 'ibdev_dbg'])
   BUILTINS[name] = ignore;
 
-/** Locks that make the context atomic are recognised by name, like the site analysis does. */
-export function atomicBuiltin(name: string): Builtin | undefined {
-  if (ATOMIC_ENTER_RE.test(name))
-    return (m, args) => {
-      m.pages.atomic++;
-      m.events.push(`${name}(${args.map(show).join(', ')})`);
-      return name.includes('trylock') ? 1 : 0;
-    };
-  if (ATOMIC_LEAVE_RE.test(name))
-    return (m, args) => {
-      m.pages.atomic = Math.max(0, m.pages.atomic - 1);
-      m.events.push(`${name}(${args.map(show).join(', ')})`);
-      return 0;
-    };
+/** Locks that make the context atomic, recognised by name like the site analysis does. */
+const enterAtomic: Builtin = (m, args, call) => {
+  m.pages.atomic++;
+  m.record(call.name!, args);
+  return call.name!.includes('trylock') ? 1 : 0;
+};
+
+const leaveAtomic: Builtin = (m, args, call) => {
+  m.pages.atomic = Math.max(0, m.pages.atomic - 1);
+  m.record(call.name!, args);
+  return 0;
+};
+
+/** The model of `name`, if the simulator has one. */
+export function builtin(name: string): Builtin | undefined {
+  if (Object.hasOwn(BUILTINS, name)) return BUILTINS[name];
+  if (ATOMIC_ENTER_RE.test(name)) return enterAtomic;
+  if (ATOMIC_LEAVE_RE.test(name)) return leaveAtomic;
   return undefined;
 }
-for (const name of ['spin_lock', 'spin_lock_irq', 'spin_lock_irqsave', 'spin_lock_bh', 'raw_spin_lock', 'raw_spin_lock_irqsave', 'read_lock', 'write_lock', 'local_irq_disable', 'local_irq_save', 'preempt_disable', 'rcu_read_lock', 'spin_trylock',
-  'spin_unlock', 'spin_unlock_irq', 'spin_unlock_irqrestore', 'spin_unlock_bh', 'raw_spin_unlock', 'raw_spin_unlock_irqrestore', 'read_unlock', 'write_unlock', 'local_irq_enable', 'local_irq_restore', 'preempt_enable', 'rcu_read_unlock'])
-  BUILTINS[name] = atomicBuiltin(name)!;
 
 // ---- iterator macros -----------------------------------------------------------------------
 
-function loop(m: Machine, count: number, each: (i: number) => void, body: LoopStep): unknown {
+function loop(count: number, each: (i: number) => void, body: LoopStep): unknown {
   for (let i = 0; i < count; i++) {
     each(i);
     const r = body();
@@ -490,7 +486,7 @@ function walkSg(m: Machine, start: Val, n: number, cursor: Expr, index: Expr, bo
   const sg = m.loc(cursor);
   const idx = m.loc(index);
   const base = baseOf(start, 'scatterlist');
-  const r = loop(m, n, (i) => {
+  const r = loop(n, (i) => {
     m.store(sg, new Ptr(base.obj, base.off + i));
     m.store(idx, i);
   }, body);
@@ -534,13 +530,13 @@ export const ITERATORS: Record<string, Iterator> = {
   list_for_each_entry: (m, args, body) => {
     const items = [...listOf(m.eval(args[1])).list];
     const pos = m.loc(args[0]);
-    return loop(m, items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
+    return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
   },
   list_for_each_entry_safe: (m, args, body) => {
     const items = [...listOf(m.eval(args[2])).list];
     const pos = m.loc(args[0]);
     const next = m.loc(args[1]);
-    return loop(m, items.length, (i) => {
+    return loop(items.length, (i) => {
       m.store(pos, new Ptr(items[i], 0));
       m.store(next, items[i + 1] ? new Ptr(items[i + 1], 0) : 0);
     }, body);
