@@ -85,27 +85,24 @@ interface Pair {
 }
 
 /** Before/after pairs to verify: our own conversions, two files, or a patch against a tree. */
+/** A file named on the command line, or a usage error naming it. */
+function readArgument(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 function verifyInputs(argv: VerifyArgs): { pairs: Pair[]; api: TargetApi; errors: number } {
   const root = resolve(argv.root);
   if (argv.before || argv.after) {
     if (!argv.before || !argv.after) throw new UsageError('--before and --after go together');
     const api = resolveTarget(argv.target, [argv.after]);
-    const read = (p: string) => {
-      try {
-        return readFileSync(p, 'utf8');
-      } catch (e) {
-        throw new UsageError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-    };
-    return { pairs: [{ display: argv.after, before: read(argv.before), after: read(argv.after) }], api, errors: 0 };
+    return { pairs: [{ display: argv.after, before: readArgument(argv.before), after: readArgument(argv.after) }], api, errors: 0 };
   }
   if (argv.patch) {
-    let text: string;
-    try {
-      text = readFileSync(argv.patch, 'utf8');
-    } catch (e) {
-      throw new UsageError(`${argv.patch}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    const text = readArgument(argv.patch);
     const api = resolveTarget(argv.target, [root]);
     const { files, problems } = filesFromPatch(text, root);
     for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
@@ -126,7 +123,7 @@ function verifyCommand(argv: VerifyArgs): number {
       count(counts, v);
       for (const line of verdictLines(pair.display, v, v.what)) process.stdout.write(`${line}\n`);
       if (argv.explain && v.group >= 0 && v.verdict !== 'unverifiable') {
-        const story = explain(pair.before, pair.after, api, v.group);
+        const story = explain({ text: pair.before, analysis: pair.analysis }, pair.after, api, v.group);
         if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
       }
     }

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { applyPatch, parsePatch, type StructuredPatch, type StructuredPatchHunk } from 'diff';
+import { applyPatch, parsePatch, type StructuredPatch } from 'diff';
+import { hunkHeader } from '../emit/diff.ts';
 
 export interface PatchedFile {
   /** Absolute path in the tree. */
@@ -61,12 +62,6 @@ function refusal(name: string, root: string): PatchProblem | undefined {
   if (isAbsolute(name)) return { path: name, reason: 'absolute path in the patch: refused' };
   if (relative(root, resolve(root, name)).split(sep)[0] === '..') return { path: name, reason: 'path leaves the tree: refused' };
   return undefined;
-}
-
-/** The header as diff writes it (parsePatch adds 1 to the start of an empty range). */
-function hunkHeader(h: StructuredPatchHunk): string {
-  const range = (start: number, len: number) => (len === 0 ? `${start - 1},0` : len === 1 ? `${start}` : `${start},${len}`);
-  return `@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`;
 }
 
 /** applyPatch only says false: re-apply growing prefixes of the hunks to name the first that fails. */

@@ -34,12 +34,6 @@ export interface Outcome {
   usedPins: boolean;
 }
 
-/** A step failed when it returns a negative errno, an ERR_PTR or NULL: nobody tears it down. */
-function failed(v: Val, returnType: string): boolean {
-  if (typeof v !== 'number') return false;
-  if (v < 0 && v >= -4095) return true;
-  return v === 0 && /\*/.test(returnType);
-}
 
 export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cfg: RunConfig): Outcome {
   const m = new Machine(funcs, cfg);
@@ -53,7 +47,8 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
       const r = m.invoke(name, fn.params.map((p) => m.argument(p.name, p.type)));
       returns.push(`${name}() = ${show(r)}`);
       if (i === steps.length - 1) break;
-      if (failed(r, fn.returnType)) {
+      // A step that returns an errno, an ERR_PTR or NULL failed: nobody tears it down.
+      if (m.isErrorValue(r) || (r === 0 && fn.returnType.endsWith('*'))) {
         m.pages.note(`${name}() failed: nothing to tear down`);
         break;
       }

@@ -39,12 +39,8 @@ export class Folio {
   /** Acquired through GUP at least once (as opposed to allocated or looked up). */
   fromGup = false;
   readonly dirtyLog: DirtyEvent[] = [];
-  deviceWrites = 0;
   writtenBack = false;
-  writesAfterWriteback = 0;
   dirtiedWithoutBuffers = false;
-  /** What page_maybe_dma_pinned() said when writeback looked at the folio. */
-  pinnedAtWriteback?: boolean;
 
   constructor(
     readonly id: number,
@@ -263,17 +259,13 @@ export class PageModel {
    */
   deviceWrites(writeback: boolean, expectPinned: boolean) {
     for (const f of this.held) {
-      f.deviceWrites++;
-      if (f.writtenBack) f.writesAfterWriteback++;
       if (expectPinned && f.fromGup && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
       if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
-        f.pinnedAtWriteback = this.maybeDmaPinned(f);
         f.writtenBack = true;
         f.dirty = false;
         f.buffers = false;
-        this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${f.pinnedAtWriteback}`);
+        this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${this.maybeDmaPinned(f)}`);
         this.note(`  the device writes ${f.label} again after writeback`);
-        f.writesAfterWriteback++;
       }
     }
   }

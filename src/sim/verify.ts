@@ -10,46 +10,27 @@
 import { parseC } from '../parse/kernel-c.ts';
 import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
-import { lowerFile, type Expr, type Func, type Stmt } from './lower.ts';
+import { lowerFile, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
 
-/** Names of the file's functions each function calls. */
-function callGraph(funcs: ReadonlyMap<string, Func>): Map<string, Set<string>> {
-  const graph = new Map<string, Set<string>>();
-  for (const fn of funcs.values()) {
-    const out = new Set<string>();
-    const walk = (node: unknown) => {
-      if (!node || typeof node !== 'object') return;
-      if (Array.isArray(node)) {
-        for (const n of node) walk(n);
-        return;
-      }
-      const e = node as Expr | Stmt;
-      if (e.t === 'call' && e.name && funcs.has(e.name)) out.add(e.name);
-      if (e.t === 'id' && funcs.has(e.name)) out.add(e.name);
-      for (const v of Object.values(e)) if (v && typeof v === 'object' && !(v instanceof Map)) walk(v);
-    };
-    walk(fn.body);
-    out.delete(fn.name);
-    graph.set(fn.name, out);
-  }
-  return graph;
-}
-
+/** The file's call graph, from the call sites the site analysis already collected. */
 class Program {
-  readonly graph: Map<string, Set<string>>;
+  readonly graph = new Map<string, Set<string>>();
   readonly roots: string[];
 
-  constructor(
-    readonly funcs: ReadonlyMap<string, Func>,
-    analysis: FileAnalysis,
-  ) {
-    this.graph = callGraph(funcs);
-    const called = new Set([...this.graph.values()].flatMap((s) => [...s]));
+  constructor(funcs: ReadonlyMap<string, Func>, analysis: FileAnalysis) {
+    const called = new Set<string>();
+    for (const c of analysis.facts.localCalls) {
+      if (c.fn.name === c.callee) continue;
+      let out = this.graph.get(c.fn.name);
+      if (!out) this.graph.set(c.fn.name, (out = new Set()));
+      out.add(c.callee);
+      called.add(c.callee);
+    }
     this.roots = [...funcs.keys()].filter((n) => !called.has(n) || analysis.facts.functions.get(n)?.addressTaken);
   }
 
@@ -191,30 +172,34 @@ export interface Story {
   after: string[];
 }
 
-export function explain(before: string, after: string, api: TargetApi, groupId: number): Story | undefined {
-  const analysis = analyze(before, parseC(before));
+export function explain(before: string | VerifyInput, after: string, api: TargetApi, groupId: number): Story | undefined {
+  const b = typeof before === 'string' ? { text: before } : before;
+  const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
-  const beforeFuncs = lowerFile(analysis.tree.rootNode);
+  const beforeFuncs = lowerAnalysed(analysis);
   const afterFuncs = lowerFile(parseC(after).rootNode);
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
-    // Prefer a run in which the release dirties the pages: that is the whole story.
-    const wb = plan.scenarios.filter((s) => s.writeback);
-    const flipped = plan.scenarios.filter((s) => !s.writeback && s.mode === 'full' && s.n === 3 && s.flips.length > (wb[0]?.flips.length ?? 0));
-    const candidates: Scenario[] = wb.length ? [...wb, ...flipped.map((f) => ({ ...wb[0], flips: f.flips, label: `${wb[0].label}${f.label.slice(f.label.indexOf(', with'))}` }))] : [];
+    const writeback = plan.scenarios.find((s) => s.writeback);
+    if (!writeback) continue;
+    // The writeback scenario, then with each flip of the happy path: the story is best told by
+    // a run whose release dirties the pages.
+    const flipped = plan.scenarios
+      .filter((s) => s.mode === 'full' && s.n === 3 && !s.folioOrder && !s.zeroPage && !s.writeback && s.flips.length > writeback.flips.length)
+      .map((s) => ({ ...writeback, flips: s.flips, label: `${writeback.label}${s.label.slice(s.label.indexOf(', with'))}` }));
     let chosen: { s: Scenario; b: Outcome; a: Outcome } | undefined;
-    for (const s of candidates) {
-      const b = runBefore(beforeFuncs, steps, s, api);
-      const a = runAfter(afterFuncs, steps, s, api, b);
-      chosen ??= { s, b, a };
-      if (b.folios.some((f) => f.dirtyLog.length)) {
-        chosen = { s, b, a };
+    for (const s of [writeback, ...flipped]) {
+      const before = runBefore(beforeFuncs, steps, s, api);
+      const run = { s, b: before, a: runAfter(afterFuncs, steps, s, api, before) };
+      chosen ??= run;
+      if (before.folios.some((f) => f.dirtyLog.length)) {
+        chosen = run;
         break;
       }
     }
-    if (chosen) return { scenario: `${steps.join('() then ')}(): ${chosen.s.label}`, before: story(chosen.b), after: story(chosen.a) };
+    return { scenario: `${steps.join('() then ')}(): ${chosen!.s.label}`, before: story(chosen!.b), after: story(chosen!.a) };
   }
   return undefined;
 }
