@@ -6,7 +6,7 @@
  * normal path and each flip is one error path.
  */
 import { versionAtLeast, type TargetApi } from '../target.ts';
-import type { Block, Expr, Func, Stmt } from './lower.ts';
+import { structPointer, type Block, type Expr, type Func, type Stmt } from './lower.ts';
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, objectOf, show, symOf, type Loc, type Val } from './memory.ts';
 import { CONSTANTS, ITERATORS, builtin } from './mm-api.ts';
 import { Page, PageModel, type Folio } from './pages.ts';
@@ -176,7 +176,7 @@ export class Machine {
   private autoValue(obj: Obj, suffix: string): Val {
     if (obj.zeroed) return 0;
     let v = obj.auto.get(suffix);
-    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.label}${suffix}`)));
+    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.onStack ? 'uninit:' : ''}${obj.label}${suffix}`)));
     return v;
   }
 
@@ -334,6 +334,7 @@ export class Machine {
       frame.aggregates.add(name);
       const len = length ? this.eval(length) : undefined;
       const p = this.alloc(`${frame.fn.name}.${name}`, false, typeof len === 'number' ? len : undefined);
+      p.obj.onStack = true;
       cell.slots.set(0, p);
       return;
     }
@@ -587,12 +588,6 @@ export class Machine {
   isErrorValue(v: Val): boolean {
     return typeof v === 'number' && v < 0 && v >= -ERRNO_MAX;
   }
-}
-
-/** `struct foo *` / `struct foo **` (normalised), or undefined for any other type. */
-function structPointer(type: string): string | undefined {
-  const t = type.replace(/\b(const|__user)\b/g, '').replace(/\s+/g, '').replace(/^(struct|union)/, '$1 ').replace(/\*/, ' *');
-  return /^(struct|union) \w+ \*+$/.test(t) ? t : undefined;
 }
 
 function arith(op: string, l: number, r: number): number {

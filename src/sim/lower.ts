@@ -326,3 +326,9 @@ export function lowerFile(root: Node): Map<string, Func> {
   }
   return out;
 }
+
+/** `struct foo *` / `struct foo **` (normalised), or undefined for any other type. */
+export function structPointer(type: string): string | undefined {
+  const t = type.replace(/\b(const|__user)\b/g, '').replace(/\s+/g, '').replace(/^(struct|union)/, '$1 ').replace(/\*/, ' *');
+  return /^(struct|union) \w+ \*+$/.test(t) ? t : undefined;
+}

@@ -8,7 +8,7 @@ import type { Node } from '../parse/kernel-c.ts';
 import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout } from '../sites/api.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
-import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Val } from './memory.ts';
+import { Fault, FieldCell, Ptr, Sym, baseOf, element, isGarbage, objectOf, show, symOf, type Val } from './memory.ts';
 import type { Page } from './pages.ts';
 
 type Call = Extract<Expr, { t: 'call' }>;
@@ -82,8 +82,9 @@ function releaseOne(m: Machine, v: Val, how: Release, op: string) {
   }
   const p = m.page(v, op);
   if (!p) {
-    // Garbage in, garbage out: an uninitialised or unknown pointer, released alike by both.
-    m.unknownReleases.push(`release(${show(v)})`);
+    // A page from a caller: both runs must release it alike, and with the same family (see
+    // compare()). Garbage (an uninitialised local) has no family: only the count compares.
+    m.unknownReleases.push(`${isGarbage(v) ? 'release' : how}(${show(v)})`);
     return;
   }
   if (how === 'put') m.pages.put(p, op);
@@ -239,8 +240,14 @@ const listDel: Builtin = (m, args) => {
   return 0;
 };
 
+/** Sources that can fail, and how: an ERR_PTR() for the page-cache readers, NULL for the rest. */
+const INFALLIBLE_SOURCES = /^(virt_to_page|vmalloc_to_page|kmap_to_page)$/;
+const ERR_PTR_SOURCES = /^(read_mapping_page|read_cache_page|read_cache_page_gfp|shmem_read_mapping_page|shmem_read_mapping_page_gfp|drm_gem_get_pages)$/;
+const EIO = -5;
+
 function pageSource(name: string): Builtin {
   return (m) => {
+    if (!INFALLIBLE_SOURCES.test(name) && m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return ERR_PTR_SOURCES.test(name) ? EIO : 0;
     const page = m.pages.newFolio(0, /cache|mapping|shmem|find_/.test(name) ? 'file' : 'anon').pages[0];
     m.pages.own(page);
     m.pages.note(`${name}() = ${page.label} (one ordinary reference, not from GUP)`);

@@ -206,7 +206,7 @@ export class PageModel {
     if (f.pins > 0) {
       f.pins--;
       this.vmstat.pinReleased++;
-    } else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page taken with FOLL_GET: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
+    } else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that holds a reference, not a pin: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
     else if (f.everHeld) this.error('over-release', p.label, `${op}(${p.label}) after its pin was already dropped`);
     else this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that is not pinned`);
     if (this.large(f)) {

@@ -175,6 +175,8 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
     scenarios.push(...single, ...pairScenarios(single));
   }
   if (failing) scenarios.push(...flipScenarios(funcs, steps, api, failing).slice(0, MAX_FLIPS / 2));
+  if (happy)
+    for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(funcs, steps, api, u).slice(0, MAX_FLIPS / 2));
   return { steps, scenarios, noAcquire: false };
 }
 
@@ -187,6 +189,15 @@ function flipScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: T
     .filter((k) => !s.flips.includes(k))
     .slice(0, MAX_FLIPS)
     .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, with \`${shortKey(k)}\` taken the other way` }));
+}
+
+/**
+ * The paths discovery stepped over, each decision it needed taken back: the same entry points
+ * without the acquire, where the other page sources of the group (a shmem or page-cache branch
+ * beside the GUP one) are taken and released.
+ */
+function unflipScenarios(s: Scenario): Scenario[] {
+  return s.flips.map((k) => ({ ...s, flips: s.flips.filter((f) => f !== k), label: `${s.label}, with \`${shortKey(k)}\` not taken to reach the acquire` }));
 }
 
 const PAIRED = 6;

@@ -10,7 +10,7 @@
 import { parseC } from '../parse/kernel-c.ts';
 import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
-import { lowerFile, type Func } from './lower.ts';
+import { lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
@@ -22,7 +22,7 @@ class Program {
   readonly graph = new Map<string, Set<string>>();
   readonly roots: string[];
 
-  constructor(funcs: ReadonlyMap<string, Func>, analysis: FileAnalysis) {
+  constructor(readonly funcs: ReadonlyMap<string, Func>, analysis: FileAnalysis) {
     const called = new Set<string>();
     for (const c of analysis.facts.localCalls) {
       if (c.fn.name === c.callee) continue;
@@ -54,13 +54,32 @@ interface Unit {
   acquireName: string;
 }
 
+/** Struct types a function takes (and, with `returned`, gives back). */
+function structTypes(fn: Func | undefined, returned: boolean): Set<string> {
+  const types = (fn?.params ?? []).map((p) => structPointer(p.type));
+  if (returned && fn) types.push(structPointer(fn.returnType));
+  return new Set(types.filter((t): t is string => !!t));
+}
+
+/**
+ * A release entry point belongs after an acquiring one when it works on objects the acquirer
+ * was given or built: `xmr_register()` returns the `struct xmr *` that `xmr_deregister()` takes,
+ * and has nothing to do with `xmr_unmap_table(struct xmr_table *)`. Without any such link, every
+ * release entry point is tried.
+ */
+function releasersFor(funcs: ReadonlyMap<string, Func>, acquirer: string, releasers: string[]): string[] {
+  const made = structTypes(funcs.get(acquirer), true);
+  const linked = releasers.filter((r) => [...structTypes(funcs.get(r), false)].some((t) => made.has(t)));
+  return linked.length ? linked : releasers;
+}
+
 function groupUnit(p: Program, g: PinGroup): Unit {
   const acquirers = p.rootsReaching(new Set(g.acquires.map((a) => a.fn.name)));
   const releasers = p.rootsReaching(new Set(g.releases.map((r) => r.fn.name))).filter((r) => !acquirers.includes(r));
   const sessions: string[][] = [];
   for (const a of acquirers) {
     if (!releasers.length) sessions.push([a]);
-    for (const r of releasers) sessions.push([a, r]);
+    for (const r of releasersFor(p.funcs, a, releasers)) sessions.push([a, r]);
   }
   const names = [...new Set(g.acquires.map((a) => `${a.name}()`))].join(', ') || 'no acquire';
   const what = `${names} with ${g.releases.length} release${g.releases.length === 1 ? '' : 's'}`;
