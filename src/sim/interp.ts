@@ -161,7 +161,7 @@ export class Machine {
     const { obj } = loc;
     if (obj.freed) throw new Fault(`read of freed memory ${obj.label}`);
     if (loc.field !== undefined) return this.loadField(obj, loc.field);
-    if (obj instanceof FieldCell && loc.slot === 0) return this.loadField(obj.owner, obj.name);
+    if (obj instanceof FieldCell && !obj.array && loc.slot === 0) return this.loadField(obj.owner, obj.name);
     const v = obj.slots.get(loc.slot);
     if (v !== undefined) return v;
     return this.autoValue(obj, `[${loc.slot}]`);
@@ -184,7 +184,7 @@ export class Machine {
     const { obj } = loc;
     if (obj.freed) throw new Fault(`write to freed memory ${obj.label}`);
     if (loc.field !== undefined) obj.fields.set(loc.field, v);
-    else if (obj instanceof FieldCell && loc.slot === 0) obj.owner.fields.set(obj.name, v);
+    else if (obj instanceof FieldCell && !obj.array && loc.slot === 0) obj.owner.fields.set(obj.name, v);
     else obj.slots.set(loc.slot, v);
   }
 
@@ -422,6 +422,13 @@ export class Machine {
     return objectOf(this.eval(e.e), `${e.arrow ? '->' : '.'}${e.name}`);
   }
 
+  /** An array member decays to the address of its first element, which lives in the struct. */
+  private embeddedArray(e: Extract<Expr, { t: 'fld' }>): Ptr {
+    const cell = this.fieldOwner(e).cell(e.name);
+    cell.array = true;
+    return new Ptr(cell, 0);
+  }
+
   addressOf(e: Expr): Val {
     switch (e.t) {
       case 'id': {
@@ -437,7 +444,7 @@ export class Machine {
         return symOf(`&${base.obj.label}[${show(i)}]`, i);
       }
       case 'fld':
-        return new Ptr(this.fieldOwner(e).cell(e.name), 0);
+        return e.array ? this.embeddedArray(e) : new Ptr(this.fieldOwner(e).cell(e.name), 0);
       case 'deref':
         return this.eval(e.e);
       default:
@@ -495,8 +502,10 @@ export class Machine {
         return this.deref(this.eval(e.e), 'dereference');
       case 'addr':
         return this.addressOf(e.e);
-      case 'idx':
       case 'fld':
+        if (e.array) return this.embeddedArray(e);
+        return this.load(this.loc(e));
+      case 'idx':
         return this.load(this.loc(e));
       case 'call':
         return this.call(e);

@@ -20,7 +20,8 @@ export type Expr =
   | { t: 'deref'; e: Expr }
   | { t: 'addr'; e: Expr }
   | { t: 'idx'; e: Expr; i: Expr }
-  | { t: 'fld'; e: Expr; name: string; arrow: boolean }
+  /** `array`: the field is an array embedded in the struct, so it reads as its own address. */
+  | { t: 'fld'; e: Expr; name: string; arrow: boolean; array?: boolean }
   | { t: 'call'; name?: string; fn: Expr; args: Expr[]; texts: string[]; line: number }
   | { t: 'comma'; l: Expr; r: Expr }
   | { t: 'opaque'; text: string };
@@ -120,8 +121,12 @@ export function lowerExpr(n: Node | null | undefined): Expr {
     }
     case 'subscript_expression':
       return { t: 'idx', e: lowerExpr(field(n, 'argument')), i: lowerExpr(field(n, 'index')) };
-    case 'field_expression':
-      return { t: 'fld', e: lowerExpr(field(n, 'argument')), name: field(n, 'field')?.text ?? '?', arrow: field(n, 'operator')?.text === '->' };
+    case 'field_expression': {
+      const name = field(n, 'field')?.text ?? '?';
+      const e: Expr = { t: 'fld', e: lowerExpr(field(n, 'argument')), name, arrow: field(n, 'operator')?.text === '->' };
+      if (embeddedArrays.has(name)) e.array = true;
+      return e;
+    }
     case 'call_expression': {
       const fn = field(n, 'function')!;
       const argNodes = (field(n, 'arguments')?.namedChildren ?? []).filter((c) => c.type !== 'comment');
@@ -308,9 +313,26 @@ function params(def: Node): Param[] {
   return out;
 }
 
+/** Field names the file's structs declare as arrays (`struct frag frags[16]`), and never otherwise. */
+let embeddedArrays = new Set<string>();
+
+function arrayFieldNames(root: Node): Set<string> {
+  const arrays = new Set<string>();
+  const others = new Set<string>();
+  for (const f of root.descendantsOfType('field_declaration'))
+    for (const d of f.childrenForFieldName('declarator')) {
+      let id: Node | null = d;
+      while (id && id.type !== 'field_identifier') id = field(id, 'declarator');
+      if (id) (d.type === 'array_declarator' ? arrays : others).add(id.text);
+    }
+  for (const name of others) arrays.delete(name);
+  return arrays;
+}
+
 /** Every function defined in the file, lowered. The first definition of a name wins. */
 export function lowerFile(root: Node): Map<string, Func> {
   const out = new Map<string, Func>();
+  embeddedArrays = arrayFieldNames(root);
   for (const def of root.descendantsOfType('function_definition')) {
     const name = functionName(def);
     const body = field(def, 'body');

@@ -68,10 +68,14 @@ export class Obj {
 }
 
 /**
- * The storage of one field: `&x->f` points here. Slot 0 *is* the field's value; its own
+ * The storage of one field: `&x->f` points here. Slot 0 *is* the field's value (unless the
+ * field is an embedded array); its own
  * fields are the members of an embedded struct (`x->sg_head.sgl`).
  */
 export class FieldCell extends Obj {
+  /** An array embedded in the struct: its slots are the elements, slot 0 included. */
+  array = false;
+
   constructor(readonly owner: Obj, readonly name: string) {
     super(`${owner.label}.${name}`);
     this.parent = owner;
