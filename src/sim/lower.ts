@@ -321,9 +321,15 @@ function arrayFieldNames(root: Node): Set<string> {
   const others = new Set<string>();
   for (const f of root.descendantsOfType('field_declaration'))
     for (const d of f.childrenForFieldName('declarator')) {
+      // What applies first, closest to the name, decides: `*pages[64]` is an array of
+      // pointers, `(*pages)[64]` a pointer.
+      let closest: Node | null = null;
       let id: Node | null = d;
-      while (id && id.type !== 'field_identifier') id = field(id, 'declarator');
-      if (id) (d.type === 'array_declarator' ? arrays : others).add(id.text);
+      while (id && id.type !== 'field_identifier') {
+        if (id.type !== 'parenthesized_declarator') closest = id;
+        id = field(id, 'declarator') ?? (id.type === 'parenthesized_declarator' ? id.firstNamedChild : null);
+      }
+      if (id) (closest?.type === 'array_declarator' ? arrays : others).add(id.text);
     }
   for (const name of others) arrays.delete(name);
   return arrays;
