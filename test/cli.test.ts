@@ -173,10 +173,10 @@ describe('gup2pin verify', () => {
     const out = gup2pin(['verify', '--target', '6.5', 'drivers'], root);
     expect(out.code).toBe(0);
     expect(out.stdout.split('\n').filter(Boolean)).toEqual([
-      'drivers/umem/umem.c:140: equivalent with intended differences: get_user_pages() with 1 release, 45 scenarios; pages already dirty are not dirtied again',
-      'drivers/vfio/vfio.c:76: equivalent: get_user_pages_remote() with 1 release, 44 scenarios',
+      'drivers/umem/umem.c:140: equivalent with intended differences: get_user_pages() with 1 release, 46 scenarios; pages already dirty are not dirtied again',
+      'drivers/vfio/vfio.c:76: equivalent: get_user_pages_remote() with 1 release, 53 scenarios',
     ]);
-    expect(out.stderr).toMatch(/^1 equivalent, 1 equivalent with intended differences, 0 not equivalent, 0 unverifiable \(89 scenarios\), 2 files, \d+ ms\n$/);
+    expect(out.stderr).toMatch(/^1 equivalent, 1 equivalent with intended differences, 0 not equivalent, 0 unverifiable \(99 scenarios\), 2 files, \d+ ms\n$/);
   });
 
   it('--explain tells the writeback-during-DMA story before and after', () => {

@@ -24,7 +24,24 @@ export class Oracle {
     readonly bindings: ReadonlyMap<string, number> = new Map(),
     /** Decisions the "before" run made: the "after" run must see the same world. */
     readonly seeded?: ReadonlyMap<string, boolean>,
-  ) {}
+    seededIndices?: ReadonlyMap<string, number>,
+  ) {
+    this.indices = new Map(seededIndices);
+  }
+
+  /** Array indices the run chose for opaque index values. */
+  readonly indices: Map<string, number>;
+
+  /**
+   * An opaque array index gets a concrete value, distinct per value and in order of first use,
+   * so that `tab->page[index / N]` written by one entry point is the element a later
+   * `for (i = 0; i < tab->npages; i++)` walk finds.
+   */
+  index(key: string): number {
+    let i = this.indices.get(key);
+    if (i === undefined) this.indices.set(key, (i = this.indices.size));
+    return i;
+  }
 
   decide(key: string, negated: boolean): boolean {
     let v = this.decisions.get(key);
@@ -176,7 +193,7 @@ export class Machine {
   private autoValue(obj: Obj, suffix: string): Val {
     if (obj.zeroed) return 0;
     let v = obj.auto.get(suffix);
-    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.onStack ? 'uninit:' : ''}${obj.label}${suffix}`)));
+    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.label}${suffix}`)));
     return v;
   }
 
@@ -334,7 +351,6 @@ export class Machine {
       frame.aggregates.add(name);
       const len = length ? this.eval(length) : undefined;
       const p = this.alloc(`${frame.fn.name}.${name}`, false, typeof len === 'number' ? len : undefined);
-      p.obj.onStack = true;
       cell.slots.set(0, p);
       return;
     }
@@ -390,7 +406,7 @@ export class Machine {
       }
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
-        const i = this.eval(e.i);
+        const i = this.index(e.i);
         if (typeof i === 'number') return { obj: base.obj, slot: base.off + i };
         return { obj: base.obj, field: `[${show(i)}]` };
       }
@@ -415,8 +431,7 @@ export class Machine {
     }
     if (!e.arrow && e.e.t === 'idx') {
       const base = baseOf(this.eval(e.e.e), 'index');
-      const i = this.eval(e.e.i);
-      // A symbolic index names one element too: `page[i]` is the same struct every time.
+      const i = this.index(e.e.i);
       return typeof i === 'number' ? element(base.obj, base.off + i) : base.obj.cell(`[${show(i)}]`);
     }
     return objectOf(this.eval(e.e), `${e.arrow ? '->' : '.'}${e.name}`);
@@ -429,6 +444,12 @@ export class Machine {
     return new Ptr(cell, 0);
   }
 
+  /** The value of an index expression, concrete whenever it is an opaque value. */
+  private index(e: Expr): Val {
+    const v = this.eval(e);
+    return v instanceof Sym ? this.cfg.oracle.index(v.key) : v;
+  }
+
   addressOf(e: Expr): Val {
     switch (e.t) {
       case 'id': {
@@ -439,7 +460,7 @@ export class Machine {
       }
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
-        const i = this.eval(e.i);
+        const i = this.index(e.i);
         if (typeof i === 'number') return new Ptr(base.obj, base.off + i);
         return symOf(`&${base.obj.label}[${show(i)}]`, i);
       }

@@ -29,8 +29,6 @@ export class Obj {
   isCell = false;
   /** Allocated by the simulated code (kmalloc & co.) or an entry point's argument. */
   onHeap = false;
-  /** A local array or struct: what nobody stored there is garbage, not an input. */
-  onStack = false;
   /** Opaque values read where nothing was stored, cached so every read agrees. */
   readonly auto = new Map<string, Val>();
   /** Storage of each field whose address was taken or that is an embedded struct. */
@@ -56,7 +54,6 @@ export class Obj {
       e = new Obj(`${this.label}[${i}]`);
       e.parent = this;
       e.zeroed = this.zeroed;
-      e.onStack = this.onStack;
       this.elems.set(i, e);
     }
     return e;
@@ -80,7 +77,6 @@ export class FieldCell extends Obj {
     super(`${owner.label}.${name}`);
     this.parent = owner;
     this.zeroed = owner.zeroed;
-    this.onStack = owner.onStack;
   }
 }
 
@@ -113,9 +109,6 @@ export function symOf(key: string, ...inputs: Val[]): Sym {
   for (const v of inputs) if (v instanceof Sym) for (const a of v.atoms) atoms.add(a);
   return new Sym(derivedKey(key), [...atoms]);
 }
-
-/** The value of a local nobody initialised: what C calls indeterminate. */
-export const isGarbage = (v: Val) => v instanceof Sym && v.key.startsWith('uninit:');
 
 /** Stable, human-readable text of a value, used in traces and comparisons. */
 export function show(v: Val | undefined): string {

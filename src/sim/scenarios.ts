@@ -67,7 +67,7 @@ export function runBefore(funcs: ReadonlyMap<string, Func>, steps: string[], s: 
 
 /** The after run sees the world the before run saw: same bindings, same decisions. */
 export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome): Outcome {
-  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions)));
+  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices)));
 }
 
 const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario => ({
@@ -134,15 +134,23 @@ export interface SessionPlan {
   scenarios: Scenario[];
   /** The acquire is never reached: only the code as such is compared. */
   noAcquire: boolean;
+  /** Before runs planning already made, so verification does not repeat them. */
+  ran: Map<Scenario, Outcome>;
 }
 
 const MAX_FLIPS = 24;
 
 export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, acquireName: string): SessionPlan {
+  const ran = new Map<Scenario, Outcome>();
+  const run = (s: Scenario) => {
+    let o = ran.get(s);
+    if (!o) ran.set(s, (o = runBefore(funcs, steps, s, api)));
+    return o;
+  };
   const flips = reachAcquire(funcs, steps, api);
   if (!flips) {
     const only = base(3, 'full', { label: 'the code as called, no acquire reached' });
-    return { steps, scenarios: [only, ...flipScenarios(funcs, steps, api, only)], noAcquire: true };
+    return { steps, scenarios: [only, ...flipScenarios(run, only)], noAcquire: true, ran };
   }
   const bound = new Map<number, Map<string, number>>();
   for (const n of [0, 1, 3]) {
@@ -171,24 +179,40 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   const happy = scenarios[1] ?? scenarios[0];
   const failing = scenarios.find((s) => s.mode === 'short-fail');
   if (happy) {
-    const single = flipScenarios(funcs, steps, api, happy);
-    scenarios.push(...single, ...pairScenarios(single));
+    const single = flipScenarios(run, happy);
+    scenarios.push(...single, ...pairScenarios(single), ...deeperScenarios(run, happy, single));
   }
-  if (failing) scenarios.push(...flipScenarios(funcs, steps, api, failing).slice(0, MAX_FLIPS / 2));
+  if (failing) scenarios.push(...flipScenarios(run, failing).slice(0, MAX_FLIPS / 2));
   if (happy)
-    for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(funcs, steps, api, u).slice(0, MAX_FLIPS / 2));
-  return { steps, scenarios, noAcquire: false };
+    for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(run, u).slice(0, MAX_FLIPS / 2));
+  return { steps, scenarios, noAcquire: false, ran };
 }
 
 /** The same scenario with each decision its before run made flipped, one at a time. */
-function flipScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, s: Scenario): Scenario[] {
-  const out = runBefore(funcs, steps, s, api);
+function flipScenarios(run: (s: Scenario) => Outcome, s: Scenario): Scenario[] {
+  const out = run(s);
   // Error paths after the acquire first: they are what the release code must get right.
   const at = out.acquireAt ?? 0;
   return [...out.decisionOrder.slice(at), ...out.decisionOrder.slice(0, at)]
     .filter((k) => !s.flips.includes(k))
     .slice(0, MAX_FLIPS)
     .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, with \`${shortKey(k)}\` taken the other way` }));
+}
+
+const DEEPER = 2;
+
+/**
+ * Decisions a flip reveals, flipped as well: a teardown loop that only runs once its count is
+ * flipped non-zero, then the flag inside it that says whether the entry holds a page.
+ */
+function deeperScenarios(run: (s: Scenario) => Outcome, happy: Scenario, single: Scenario[]): Scenario[] {
+  const known = new Set(run(happy).decisionOrder);
+  return single.flatMap((s) =>
+    run(s)
+      .decisionOrder.filter((k) => !known.has(k) && !s.flips.includes(k))
+      .slice(0, DEEPER)
+      .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, then \`${shortKey(k)}\`` })),
+  );
 }
 
 /**

@@ -1,0 +1,120 @@
+/**
+ * bin/load.js: the cached esbuild bundle behaves exactly like the tsx path, is really used,
+ * is rebuilt when a source changes, survives concurrent cold starts, and is never a reason to fail.
+ * Runs on a copy of the package (own node_modules/.cache) so it can't disturb other tests' runs.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES } from './helpers.ts';
+
+const REPO = join(import.meta.dirname, '..');
+let pkg: string;
+let cache: string;
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function gup2pin(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(join(pkg, 'bin', 'gup2pin'), args, { cwd: FIXTURES, env: { ...process.env, GUP2PIN_NO_CACHE: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const tsx = (args: string[]) => gup2pin(args, { GUP2PIN_NO_CACHE: '1' });
+const bundles = () => readdirSync(cache).filter((f) => f.startsWith('cli-'));
+
+const SCAN = ['scan', 'vfio'];
+let expected: Outcome;
+
+beforeAll(async () => {
+  pkg = mkdtempSync(join(tmpdir(), 'gup2pin-pkg-'));
+  for (const f of ['bin', 'src', 'transforms', 'package.json', 'tsconfig.json']) cpSync(join(REPO, f), join(pkg, f), { recursive: true });
+  // Links to the real dependencies, but a node_modules/.cache of its own.
+  mkdirSync(join(pkg, 'node_modules'));
+  for (const d of readdirSync(join(REPO, 'node_modules')))
+    if (!d.startsWith('.')) symlinkSync(join(REPO, 'node_modules', d), join(pkg, 'node_modules', d));
+  cache = join(pkg, 'node_modules', '.cache', 'gup2pin');
+  expected = await tsx(SCAN);
+  expect(expected.code).toBe(0);
+  expect(expected.stdout).toMatch(/converted/);
+});
+
+afterAll(() => rmSync(pkg, { recursive: true, force: true }));
+
+describe('launcher cache', () => {
+  it('gives byte-identical output, exit code and stderr to the tsx path, cold and warm', async () => {
+    rmSync(cache, { recursive: true, force: true });
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    expect(bundles()).toHaveLength(1);
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    const diff = await tsx(['diff', 'vfio']);
+    expect(diff.code).toBe(1);
+    expect(await gup2pin(['diff', 'vfio'])).toEqual(diff);
+  });
+
+  it('really runs the cached bundle when its key matches', async () => {
+    const [bundle] = bundles();
+    writeFileSync(join(cache, bundle), "export async function main() { process.stdout.write('from the cache\\n'); return 7; }\n");
+    expect(await gup2pin(SCAN)).toEqual({ code: 7, stdout: 'from the cache\n', stderr: '' });
+  });
+
+  it('rebuilds a stale bundle when a source changes, and removes the old one', async () => {
+    const [stale] = bundles();
+    appendFileSync(join(pkg, 'src', 'cli.ts'), '// edited\n');
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    expect(bundles()).toHaveLength(1);
+    expect(bundles()).not.toContain(stale);
+  });
+
+  it('survives concurrent cold starts racing to build the same bundle', async () => {
+    rmSync(cache, { recursive: true, force: true });
+    const runs = await Promise.all(Array.from({ length: 4 }, () => gup2pin(SCAN)));
+    for (const r of runs) expect(r).toEqual(expected);
+    expect(readdirSync(cache)).toEqual(bundles()); // no temp files left
+    expect(bundles()).toHaveLength(1);
+  });
+
+  it('falls back to tsx when the cache directory cannot be created', async () => {
+    rmSync(join(pkg, 'node_modules', '.cache'), { recursive: true, force: true });
+    writeFileSync(join(pkg, 'node_modules', '.cache'), 'not a directory');
+    try {
+      expect(await gup2pin(SCAN)).toEqual(expected);
+    } finally {
+      rmSync(join(pkg, 'node_modules', '.cache'));
+    }
+  });
+
+  it('falls back to tsx when esbuild is missing', async () => {
+    rmSync(cache, { recursive: true, force: true });
+    rmSync(join(pkg, 'node_modules', 'esbuild')); // tsx still finds its own, through the real path
+    try {
+      expect(await gup2pin(SCAN)).toEqual(expected);
+    } finally {
+      symlinkSync(join(REPO, 'node_modules', 'esbuild'), join(pkg, 'node_modules', 'esbuild'));
+    }
+  });
+
+  it('prints a crash the same way: gup2pin: <stack through src/*.ts>, exit 2', async () => {
+    const cli = join(pkg, 'src', 'cli.ts');
+    const text = readFileSync(cli, 'utf8');
+    const head = /export async function main\(args: string\[\]\): Promise<number> \{\n/;
+    expect(text).toMatch(head);
+    writeFileSync(cli, text.replace(head, (m) => `${m}  if (args[0] === 'crash') throw new Error('boom');\n`));
+    const viaTsx = await tsx(['crash']);
+    expect(viaTsx.code).toBe(2);
+    expect(viaTsx.stderr).toMatch(/^gup2pin: Error: boom\n {4}at (Module\.)?main \(.*src\/cli\.ts:\d+:\d+\)/);
+    expect(await gup2pin(['crash'])).toEqual(viaTsx);
+    expect(bundles()).toHaveLength(1); // built: this crash came through the bundle
+  });
+});
