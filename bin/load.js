@@ -1,0 +1,138 @@
+// Loads a TypeScript entry point of gup2pin without a build step the user has to run.
+//
+// Fast path: an esbuild bundle of the entry, cached in node_modules/.cache/gup2pin/ under a
+// hash of the sources, so a warm start skips tsx's hooks worker and per-module compilation.
+// Slow path: tsx, as before. Any failure of the cache (read-only install, esbuild missing, a
+// bundle error) silently takes the slow path; GUP2PIN_NO_CACHE=1 forces it.
+import { createHash } from 'node:crypto';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// Inside the package's own node_modules, so the bundle's bare imports (yargs, tree-sitter's
+// native addon, …) resolve exactly as they do from src/.
+const CACHE = join(ROOT, 'node_modules', '.cache', 'gup2pin');
+
+/** Entry points by name; each is bundled on its own (a worker script goes here too). */
+export const ENTRIES = {
+  cli: 'src/cli.ts',
+};
+
+/** Imports the named entry point and returns its module namespace. */
+export async function loadEntry(name) {
+  const entry = Object.hasOwn(ENTRIES, name) ? ENTRIES[name] : undefined;
+  if (!entry) throw new Error(`unknown entry point: ${name}`);
+  if (process.env.GUP2PIN_NO_CACHE !== '1') {
+    try {
+      const file = await bundle(name, entry);
+      // tsx maps crash stacks back to src/*.ts; the inline source map keeps that.
+      process.setSourceMapsEnabled(true);
+      return await import(pathToFileURL(file).href);
+    } catch {
+      // Fall through: the cache is an optimisation, never a reason to fail. (A real error in
+      // the sources is raised again, unchanged, by the tsx path.)
+    }
+  }
+  if (!tsxRegistered) {
+    (await import('tsx/esm/api')).register();
+    tsxRegistered = true;
+  }
+  return import(pathToFileURL(join(ROOT, entry)).href);
+}
+let tsxRegistered = false;
+
+let key;
+/**
+ * Hash of everything a bundle depends on: the sources, package.json and tsconfig.json (compile
+ * options), and this file (bundle options). ~250 KB read and hashed: a few ms.
+ */
+function sourceKey() {
+  if (key) return key;
+  const files = [];
+  const walk = (dir) => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else if (d.name.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(join(ROOT, 'src'));
+  walk(join(ROOT, 'transforms'));
+  files.push(join(ROOT, 'package.json'), join(ROOT, 'tsconfig.json'), SELF);
+  const h = createHash('sha256');
+  for (const f of files.sort()) {
+    h.update(`${relative(ROOT, f)}\0`);
+    // tsconfig.json is not in the npm package ("files"); esbuild then uses its defaults.
+    if (existsSync(f)) h.update(readFileSync(f));
+    h.update('\0');
+  }
+  return (key = h.digest('hex').slice(0, 20));
+}
+
+/** Path of the bundle of `entry` for the current sources, built first if absent. */
+async function bundle(name, entry) {
+  const file = join(CACHE, `${name}-${sourceKey()}.mjs`);
+  if (existsSync(file)) return file;
+  // A read-only install fails here, before paying for a build it could not keep.
+  mkdirSync(CACHE, { recursive: true });
+  accessSync(CACHE, constants.W_OK);
+
+  const esbuild = await import('esbuild');
+  let result;
+  try {
+    result = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: [join(ROOT, entry)],
+      outfile: file, // not written (write: false); sets where source map paths are relative to
+      write: false,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: 'inline',
+      sourcesContent: false,
+      logLevel: 'silent',
+    });
+  } finally {
+    // The esbuild service process would otherwise live as long as this run.
+    await esbuild.stop();
+  }
+  const js = result.outputFiles.find((o) => o.path.endsWith('.mjs'));
+
+  // Atomic: a concurrent process sees no bundle or a whole one; two builders just both rename.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, js.contents);
+      fsyncSync(fd); // never rename an empty file into place if the machine goes down
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  prune(name, file);
+  return file;
+}
+
+/** Removes this entry's bundles for other keys, and temp files a crashed build left behind. */
+function prune(name, keep) {
+  try {
+    const bundleName = new RegExp(`^${name}-[0-9a-f]+\\.mjs$`);
+    const hourAgo = Date.now() - 3600_000;
+    for (const f of readdirSync(CACHE)) {
+      const p = join(CACHE, f);
+      if (p === keep) continue;
+      // A temp file may be another process's build in flight: only old ones are litter.
+      if (bundleName.test(f) || (f.endsWith('.tmp') && statSync(p).mtimeMs < hourAgo)) rmSync(p, { force: true });
+    }
+  } catch {
+    // Litter, not a failure.
+  }
+}
