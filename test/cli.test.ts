@@ -168,15 +168,15 @@ describe('targets and errors', () => {
 });
 
 describe('gup2pin verify', () => {
-  it('prints a verdict per pin group of the conversions and exits 0 when all are equivalent', () => {
+  it('prints a verdict per pin group of the conversions and exits 0 when all are equivalent or intended', () => {
     const root = tree(['umem', 'vfio']);
     const out = gup2pin(['verify', '--target', '6.5', 'drivers'], root);
     expect(out.code).toBe(0);
     expect(out.stdout.split('\n').filter(Boolean)).toEqual([
-      'drivers/umem/umem.c:140: equivalent with intended differences: get_user_pages() with 1 release, 46 scenarios; pages already dirty are not dirtied again',
-      'drivers/vfio/vfio.c:76: equivalent: get_user_pages_remote() with 1 release, 53 scenarios',
+      'drivers/umem/umem.c:140: equivalent with intended differences: get_user_pages() with 1 release, 50 scenarios; pages already dirty are not dirtied again',
+      'drivers/vfio/vfio.c:76: equivalent with intended differences: get_user_pages_remote() with 1 release, 61 scenarios; SetPageDirty() → mapping-aware dirtying (set_page_dirty semantics, under the page lock)',
     ]);
-    expect(out.stderr).toMatch(/^1 equivalent, 1 equivalent with intended differences, 0 not equivalent, 0 unverifiable \(99 scenarios\), 2 files, \d+ ms\n$/);
+    expect(out.stderr).toMatch(/^0 equivalent, 2 equivalent with intended differences, 0 not equivalent, 0 unverifiable \(111 scenarios\), 2 files, \d+ ms\n$/);
   });
 
   it('--explain tells the writeback-during-DMA story before and after', () => {
@@ -197,7 +197,7 @@ describe('gup2pin verify', () => {
     const bad = gup2pin(['verify', '--target', '6.5', '--before', 'old.c', '--after', 'bad.c'], root);
     expect(bad.code).toBe(1);
     expect(bad.stdout.split('\n')[0]).toMatch(/^bad\.c:71: NOT EQUIVALENT dirty: get_user_pages\(\) with 1 release: P\d ends clean after but dirty before$/);
-    expect(bad.stdout).toContain('    scenario: qib_tid_buf_pin() then qib_tid_buf_unpin(): 1 page, get_user_pages() gets every page');
+    expect(bad.stdout).toContain('    scenario: qib_get_user_pages() then qib_release_user_pages(): 1 page, get_user_pages() gets every page');
   });
 
   it('--patch checks a mailing-list patch against the tree without touching it', () => {

@@ -43,13 +43,21 @@ export class Oracle {
     return i;
   }
 
+  /**
+   * Decisions made before the acquire and consulted again after it: the write flag that chose
+   * FOLL_WRITE and later says whether to dirty, in order of reconsultation.
+   */
+  readonly reconsulted = new Set<string>();
+  private readonly position = new Map<string, number>();
+
   decide(key: string, negated: boolean): boolean {
     let v = this.decisions.get(key);
     if (v === undefined) {
       v = this.seeded?.get(key) ?? (this.flips.has(key) ? !negated : negated);
       this.decisions.set(key, v);
+      this.position.set(key, this.order.length);
       this.order.push(key);
-    }
+    } else if (this.acquireAt !== undefined && this.position.get(key)! < this.acquireAt) this.reconsulted.add(key);
     return v;
   }
 }
@@ -65,6 +73,8 @@ export interface RunConfig {
   mapping: 'anon' | 'file';
   writeback: boolean;
   zeroPage: boolean;
+  /** The user pages are not physically contiguous. */
+  scattered?: boolean;
   /** Pages an acquire asks for when its count stayed opaque. */
   pagesWhenOpaque: number;
   /** Discovery only needs to see the first acquire's arguments: stop the run there. */
@@ -122,7 +132,7 @@ export class Machine {
     readonly funcs: ReadonlyMap<string, Func>,
     readonly cfg: RunConfig,
   ) {
-    this.pages = new PageModel({ zeroPageNotPinned: versionAtLeast(cfg.api.version, 6, 5), exactPincountOrder: 1 });
+    this.pages = new PageModel({ zeroPageNotPinned: versionAtLeast(cfg.api.version, 6, 5), exactPincountOrder: 1, scattered: cfg.scattered });
   }
 
   // ---- values ---------------------------------------------------------------------------

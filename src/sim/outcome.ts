@@ -29,6 +29,7 @@ export interface Outcome {
   decisions: Map<string, boolean>;
   indices: Map<string, number>;
   decisionOrder: string[];
+  reconsulted: Set<string>;
   acquireAt?: number;
   gupCalls: number;
   gupCounts: Val[];
@@ -76,6 +77,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     decisions: cfg.oracle.decisions,
     indices: cfg.oracle.indices,
     decisionOrder: cfg.oracle.order,
+    reconsulted: cfg.oracle.reconsulted,
     acquireAt: cfg.oracle.acquireAt,
     gupCalls: m.gupCalls,
     gupCounts: m.gupCounts,

@@ -75,7 +75,13 @@ export interface PageModelOptions {
   zeroPageNotPinned: boolean;
   /** Smallest folio order whose pins are counted exactly (1 in 6.1, 2 in the 5.7 era). */
   exactPincountOrder: number;
+  /** Folios are not physically contiguous: a pfn nobody gave this code lies between them. */
+  scattered?: boolean;
 }
+
+const FIRST_PFN = 0x1000;
+/** How far past the run's pages a pfn still names a real page (someone else's). */
+const NEAR = 16;
 
 export class PageModel {
   readonly folios: Folio[] = [];
@@ -89,7 +95,9 @@ export class PageModel {
   private zeroFolio?: Folio;
   /** Held pages page_maybe_dma_pinned() did not report while the device used them. */
   readonly unpinnedWhileHeld = new Set<Folio>();
-  private nextPfn = 0x1000;
+  private nextPfn = FIRST_PFN;
+  /** Pages of others the run looked at by pfn: they take no P-number. */
+  private foreign = 0;
 
   constructor(readonly options: PageModelOptions) {}
 
@@ -100,12 +108,30 @@ export class PageModel {
   newFolio(order: number, mapping: 'anon' | 'file', dirty = false): Folio {
     const f = new Folio(this.folios.length, order, mapping, false, mapping === 'file' ? 2 : 1, dirty);
     this.folios.push(f);
+    if (this.options.scattered && this.folios.length > 1) this.nextPfn++;
+    while (this.byPfn.has(this.nextPfn)) this.nextPfn++;
     for (let i = 0; i < 1 << order; i++) {
-      const p = new Page(`P${this.byPfn.size}`, f, this.nextPfn++);
+      const p = new Page(`P${this.byPfn.size - this.foreign}`, f, this.nextPfn++);
       f.pages.push(p);
       this.byPfn.set(p.pfn, p);
     }
     return f;
+  }
+
+  /**
+   * The page at a pfn next to the run's own that nobody gave this code: it exists and belongs to
+   * someone else (one reference, not ours), so releasing it is an over-release, not a no-op.
+   */
+  foreignPage(pfn: number): Page | undefined {
+    const known = this.byPfn.get(pfn);
+    if (known) return known;
+    if (pfn < FIRST_PFN || pfn >= this.nextPfn + NEAR) return undefined;
+    const f = new Folio(-1, 0, 'anon', false, 1, false);
+    const p = new Page(`pfn ${pfn.toString(16)}`, f, pfn);
+    f.pages.push(p);
+    this.byPfn.set(pfn, p);
+    this.foreign++;
+    return p;
   }
 
   zeroPage(): Page {

@@ -24,6 +24,7 @@ export interface Scenario {
   mapping: 'anon' | 'file';
   writeback: boolean;
   zeroPage: boolean;
+  scattered?: boolean;
   flips: string[];
   bindings: Map<string, number>;
 }
@@ -55,6 +56,7 @@ export function configFor(s: Scenario, api: TargetApi, oracle: Oracle): RunConfi
     mapping: s.mapping,
     writeback: s.writeback,
     zeroPage: s.zeroPage,
+    scattered: s.scattered,
     pagesWhenOpaque: s.n,
   };
 }
@@ -176,11 +178,16 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   add(3, 'full', { folioOrder: 2 }, ' of one large folio');
   add(3, 'full', { mapping: 'file', writeback: true }, ' file-backed, written back during the DMA');
   add(3, 'full', { zeroPage: true }, ' all the zero page');
+  const scattered = 'not physically contiguous';
+  add(3, 'full', { scattered: true }, ` ${scattered}`);
   const happy = scenarios[1] ?? scenarios[0];
   const failing = scenarios.find((s) => s.mode === 'short-fail');
   if (happy) {
     const single = flipScenarios(run, happy);
-    scenarios.push(...single, ...pairScenarios(single), ...deeperScenarios(run, happy, single));
+    scenarios.push(...single, ...pairScenarios(single), ...deeperScenarios(run, happy, single), ...reconsultedScenarios(run, single));
+    // Physical contiguity only matters to code that acquires page by page (vfio's pfn runs).
+    const repeated = single.filter((s) => run(s).gupCalls > 1).slice(0, MAX_REPEATED);
+    scenarios.push(...repeated.map((s) => ({ ...s, scattered: true, label: `${s.label}, pages ${scattered}` })));
   }
   if (failing) scenarios.push(...flipScenarios(run, failing).slice(0, MAX_FLIPS / 2));
   if (happy)
@@ -199,7 +206,21 @@ function flipScenarios(run: (s: Scenario) => Outcome, s: Scenario): Scenario[] {
     .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, with \`${shortKey(k)}\` taken the other way` }));
 }
 
+/**
+ * A flip after the acquire with an earlier decision its path consults again flipped too: an error
+ * path that releases, with the write flag that decides whether the release dirties.
+ */
+function reconsultedScenarios(run: (s: Scenario) => Outcome, single: Scenario[]): Scenario[] {
+  return single.flatMap((s) =>
+    [...run(s).reconsulted]
+      .filter((k) => !s.flips.includes(k))
+      .slice(0, DEEPER)
+      .map((k) => ({ ...s, flips: [...s.flips, k], label: `${s.label}, and \`${shortKey(k)}\`` })),
+  );
+}
+
 const DEEPER = 2;
+const MAX_REPEATED = 4;
 
 /**
  * Decisions a flip reveals, flipped as well: a teardown loop that only runs once its count is

@@ -31,7 +31,11 @@ class Program {
       out.add(c.callee);
       called.add(c.callee);
     }
-    this.roots = [...funcs.keys()].filter((n) => !called.has(n) || analysis.facts.functions.get(n)?.addressTaken);
+    // Entry points: what nobody here calls, what is called through a pointer, and what other
+    // files can call (siw_umem_release() is called here on an error path, with dirty = false,
+    // and by the rest of the driver with whatever it likes).
+    const exported = (n: string) => !/^\s*static\b/.test(funcs.get(n)!.text);
+    this.roots = [...funcs.keys()].filter((n) => !called.has(n) || analysis.facts.functions.get(n)?.addressTaken || exported(n));
   }
 
   reach(from: string): Set<string> {
