@@ -355,8 +355,13 @@ export function lowerFile(root: Node): Map<string, Func> {
   return out;
 }
 
+const structPointers = new Map<string, string | undefined>();
+
 /** `struct foo *` / `struct foo **` (normalised), or undefined for any other type. */
 export function structPointer(type: string): string | undefined {
+  if (structPointers.has(type)) return structPointers.get(type);
   const t = type.replace(/\b(const|__user)\b/g, '').replace(/\s+/g, '').replace(/^(struct|union)/, '$1 ').replace(/\*/, ' *');
-  return /^(struct|union) \w+ \*+$/.test(t) ? t : undefined;
+  const out = /^(struct|union) \w+ \*+$/.test(t) ? t : undefined;
+  structPointers.set(type, out);
+  return out;
 }

@@ -10,8 +10,19 @@ export class Fault extends Error {}
 export type Val = number | Ptr | Sym;
 
 export class Obj {
-  readonly fields = new Map<string, Val>();
-  readonly slots = new Map<number, Val>();
+  // Created on first use: most objects are variable cells that only ever use slot 0.
+  private fieldMap?: Map<string, Val>;
+  private slotMap?: Map<number, Val>;
+  private autoMap?: Map<string, Val>;
+
+  get fields(): Map<string, Val> {
+    return (this.fieldMap ??= new Map());
+  }
+
+  get slots(): Map<number, Val> {
+    return (this.slotMap ??= new Map());
+  }
+
   /** Elements of an array of structs (`sg[3].length`), distinct from pointer slots. */
   private elems?: Map<number, Obj>;
   freed = false;
@@ -30,7 +41,9 @@ export class Obj {
   /** Allocated by the simulated code (kmalloc & co.) or an entry point's argument. */
   onHeap = false;
   /** Opaque values read where nothing was stored, cached so every read agrees. */
-  readonly auto = new Map<string, Val>();
+  get auto(): Map<string, Val> {
+    return (this.autoMap ??= new Map());
+  }
   /** Storage of each field whose address was taken or that is an embedded struct. */
   private cells?: Map<string, FieldCell>;
 

@@ -463,11 +463,13 @@ const leaveAtomic: Builtin = (m, args, call) => {
 };
 
 /** The model of `name`, if the simulator has one. */
+const resolved = new Map<string, Builtin | undefined>();
+
 export function builtin(name: string): Builtin | undefined {
-  if (Object.hasOwn(BUILTINS, name)) return BUILTINS[name];
-  if (ATOMIC_ENTER_RE.test(name)) return enterAtomic;
-  if (ATOMIC_LEAVE_RE.test(name)) return leaveAtomic;
-  return undefined;
+  if (resolved.has(name)) return resolved.get(name);
+  const b = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : ATOMIC_ENTER_RE.test(name) ? enterAtomic : ATOMIC_LEAVE_RE.test(name) ? leaveAtomic : undefined;
+  resolved.set(name, b);
+  return b;
 }
 
 // ---- iterator macros -----------------------------------------------------------------------
