@@ -144,6 +144,11 @@ function scanCommand(argv: Common & { json: boolean }): number {
 }
 
 export async function main(args: string[]): Promise<number> {
+  // `gup2pin diff . | head` closes the pipe early: stop quietly, as diff(1) does.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   let code = 0;
   const common = (y: ReturnType<typeof yargs>) =>
     y
