@@ -9,9 +9,10 @@
  */
 import Parser from 'tree-sitter';
 import C from 'tree-sitter-c';
+import { SyntaxTree, type SyntaxNode } from './syntax.ts';
 
-export type Node = Parser.SyntaxNode;
-export type Tree = Parser.Tree;
+export type Node = SyntaxNode;
+export type Tree = SyntaxTree;
 
 /** Annotation words blanked to spaces (sparse/compiler attributes without arguments). */
 const ANNOTATION_WORDS = [
@@ -105,6 +106,7 @@ export function tolerate(text: string): string {
 
 let parser: Parser | undefined;
 
+/** Parses `text` (tolerated): a plain-JS mirror of the tree, whose node texts are slices of the tolerated copy. */
 export function parseC(text: string): Tree {
   parser ??= (() => {
     const p = new Parser();
@@ -113,7 +115,7 @@ export function parseC(text: string): Tree {
   })();
   const src = tolerate(text);
   // The native binding reads long inputs in chunks; a callback avoids its 32 KiB string limit.
-  return parser.parse((index: number) => src.slice(index, index + 16384));
+  return new SyntaxTree(src, parser.parse((index: number) => src.slice(index, index + 16384)));
 }
 
 /** Iterator macros: `for_each_sg(…) { … }` parses as a call with a MISSING `;` then a body. */

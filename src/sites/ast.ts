@@ -2,22 +2,8 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopOfBody } from '../parse/kernel-c.ts';
 
-export function* descendants(node: Node): Generator<Node> {
-  const cursor = node.walk();
-  let depth = 0;
-  for (;;) {
-    yield cursor.currentNode;
-    if (cursor.gotoFirstChild()) {
-      depth++;
-      continue;
-    }
-    while (!cursor.gotoNextSibling()) {
-      if (depth === 0 || !cursor.gotoParent()) return;
-      depth--;
-    }
-    if (depth === 0) return;
-  }
-}
+/** `node` and everything below it, in document order. */
+export const descendants = (node: Node): Node[] => node.descendants();
 
 export const callName = (call: Node): string | undefined => {
   const fn = call.childForFieldName('function');
