@@ -1,7 +1,8 @@
 /**
- * Lowering: tree-sitter C → a small plain-object AST the interpreter walks. Done once per
- * function; walking native tree-sitter nodes on every simulated step would cost more than the
- * simulation itself. Anything outside the subset becomes an `opaque` expression or statement.
+ * Lowering: the syntax tree → a small AST of expressions and statements the interpreter walks.
+ * Done once per function: resolving field names and node types on every simulated step would
+ * cost more than the simulation itself. Anything outside the subset becomes an `opaque`
+ * expression or statement.
  */
 import { macroLoopAt, type Node } from '../parse/kernel-c.ts';
 import { functionName } from '../sites/dataflow.ts';
