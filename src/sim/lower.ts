@@ -314,7 +314,10 @@ function params(def: Node): Param[] {
   return out;
 }
 
-/** Field names the file's structs declare as arrays (`struct frag frags[16]`), and never otherwise. */
+/**
+ * Field names the file's structs declare as arrays (`struct frag frags[16]`), and never
+ * otherwise: set by lowerFile() for the file it lowers.
+ */
 let embeddedArrays = new Set<string>();
 
 function arrayFieldNames(root: Node): Set<string> {

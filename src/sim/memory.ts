@@ -78,9 +78,8 @@ export class Obj {
 }
 
 /**
- * The storage of one field: `&x->f` points here. Slot 0 *is* the field's value (unless the
- * field is an embedded array); its own
- * fields are the members of an embedded struct (`x->sg_head.sgl`).
+ * The storage of one field: `&x->f` points here. Slot 0 *is* the field's value, unless the field
+ * is an embedded array; its own fields are the members of an embedded struct (`x->sg_head.sgl`).
  */
 export class FieldCell extends Obj {
   /** An array embedded in the struct: its slots are the elements, slot 0 included. */

@@ -324,7 +324,7 @@ export const BUILTINS: Record<string, Builtin> = {
   // page identity
   page_to_pfn: pageOp('page_to_pfn', (m, p) => p.pfn),
   pfn_to_page: (m, a) => {
-    const p = typeof a[0] === 'number' ? m.pages.foreignPage(a[0]) : undefined;
+    const p = typeof a[0] === 'number' ? m.pages.pageAtPfn(a[0]) : undefined;
     return p ? new Ptr(p, 0) : symOf(`pfn_to_page(${show(a[0])})`, a[0]);
   },
   nth_page: (m, a) => {
@@ -332,7 +332,7 @@ export const BUILTINS: Record<string, Builtin> = {
     return p && typeof a[1] === 'number' ? new Ptr(m.nthPage(p, a[1]), 0) : symOf(`nth_page(${show(a[0])},${show(a[1])})`, a[0], a[1]);
   },
   compound_head: pageOp('compound_head', (m, p) => new Ptr(p.folio.pages[0], 0)),
-  pfn_valid: (m, a) => (typeof a[0] === 'number' && m.pages.foreignPage(a[0]) ? 1 : m.truth(symOf(`pfn_valid(${show(a[0])})`, a[0]), false) ? 1 : 0),
+  pfn_valid: (m, a) => (typeof a[0] === 'number' && m.pages.pageAtPfn(a[0]) ? 1 : m.truth(symOf(`pfn_valid(${show(a[0])})`, a[0]), false) ? 1 : 0),
   PageReserved: pageOp('PageReserved', () => 0),
   is_zero_pfn: (m, a) => (a[0] === 0 ? 1 : typeof a[0] === 'number' ? 0 : symOf(`is_zero_pfn(${show(a[0])})`, a[0])),
   // scatterlists

@@ -119,10 +119,11 @@ export class PageModel {
   }
 
   /**
-   * The page at a pfn next to the run's own that nobody gave this code: it exists and belongs to
-   * someone else (one reference, not ours), so releasing it is an over-release, not a no-op.
+   * The page at `pfn`: one of the run's, or, next to them, a page nobody gave this code. That one
+   * exists and belongs to someone else (one reference, not ours), so releasing it is an
+   * over-release, not a no-op.
    */
-  foreignPage(pfn: number): Page | undefined {
+  pageAtPfn(pfn: number): Page | undefined {
     const known = this.byPfn.get(pfn);
     if (known) return known;
     if (pfn < FIRST_PFN || pfn >= this.nextPfn + NEAR) return undefined;
