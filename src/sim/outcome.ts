@@ -50,7 +50,10 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
       returns.push(`${name}() = ${show(r)}`);
       if (i === steps.length - 1) break;
       // A step that returns an errno, an ERR_PTR or NULL failed: nobody tears it down.
-      if (m.isErrorValue(r) || (r === 0 && fn.returnType.endsWith('*'))) {
+      // An opaque int the run already decided was non-zero is an error code too (kernel
+      // convention: 0 or -errno), or the teardown would run on what was never set up.
+      const failed = m.isErrorValue(r) || (r === 0 && fn.returnType.endsWith('*')) || (r instanceof Sym && /^(int|long|ssize_t)$/.test(fn.returnType) && cfg.oracle.decisions.get(r.key) === true);
+      if (failed) {
         m.pages.note(`${name}() failed: nothing to tear down`);
         break;
       }
