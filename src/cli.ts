@@ -2,14 +2,14 @@
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { readFileSync } from 'node:fs';
-import { ChangedOnDisk, writeAtomic } from './emit/apply.ts';
+import { writeAtomic } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
 import { reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
-import { explain, verifyTexts } from './sim/verify.ts';
+import { explain, verifyTexts, type VerifyInput } from './sim/verify.ts';
 import type { FileAnalysis } from './sites/groups.ts';
-import { run, type RunResult } from './run.ts';
+import { analyzeText, run, type RunResult } from './run.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 
 interface Common {
@@ -21,10 +21,15 @@ interface Common {
   verify: boolean;
 }
 
+/** Each path the run could not use, and why, on stderr (the command then exits 2). */
+function reportProblems(problems: Array<{ path: string; reason: string }>): void {
+  for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
+}
+
 function execute(argv: Common): { result: RunResult; api: TargetApi; errors: number } {
   const api = resolveTarget(argv.target, argv.paths);
   const result = run(argv.paths, api, resolve(argv.root), { core: argv.core, verify: argv.verify });
-  for (const p of result.problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
+  reportProblems(result.problems);
   // Not proven is not silent: a converted group the simulator could not model is named.
   for (const f of result.files)
     for (const g of f.plan.groups) {
@@ -62,8 +67,7 @@ function applyCommand(argv: Common): number {
       if (!argv.quiet) process.stdout.write(`converted ${f.display}\n`);
     } catch (e) {
       errors++;
-      const why = e instanceof ChangedOnDisk ? e.message : (e as Error).message;
-      process.stderr.write(`gup2pin: ${f.display}: not written: ${why}\n`);
+      process.stderr.write(`gup2pin: ${f.display}: not written: ${(e as Error).message}\n`);
     }
   }
   if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result))}, ${written} written\n`);
@@ -84,7 +88,6 @@ interface Pair {
   analysis?: FileAnalysis;
 }
 
-/** Before/after pairs to verify: our own conversions, two files, or a patch against a tree. */
 /** A file named on the command line, or a usage error naming it. */
 function readArgument(path: string): string {
   try {
@@ -94,6 +97,7 @@ function readArgument(path: string): string {
   }
 }
 
+/** Before/after pairs to verify: our own conversions, two files, or a patch against a tree. */
 function verifyInputs(argv: VerifyArgs): { pairs: Pair[]; api: TargetApi; errors: number } {
   const root = resolve(argv.root);
   if (argv.before || argv.after) {
@@ -105,7 +109,7 @@ function verifyInputs(argv: VerifyArgs): { pairs: Pair[]; api: TargetApi; errors
     const text = readArgument(argv.patch);
     const api = resolveTarget(argv.target, [root]);
     const { files, problems } = filesFromPatch(text, root);
-    for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
+    reportProblems(problems);
     return { pairs: files, api, errors: problems.length };
   }
   if (!argv.paths?.length) throw new UsageError('name PATHs to verify, or --before/--after, or --patch');
@@ -119,11 +123,13 @@ function verifyCommand(argv: VerifyArgs): number {
   const { pairs, api, errors } = verifyInputs(argv);
   const counts = emptyCounts();
   for (const pair of pairs) {
-    for (const v of verifyTexts({ text: pair.before, analysis: pair.analysis }, pair.after, api)) {
+    // --explain simulates each group again: parse and analyse a --before/--patch text once, not per call.
+    const before: VerifyInput = { text: pair.before, analysis: pair.analysis ?? (argv.explain ? analyzeText(pair.before) : undefined) };
+    for (const v of verifyTexts(before, pair.after, api)) {
       count(counts, v);
-      for (const line of verdictLines(pair.display, v, v.what)) process.stdout.write(`${line}\n`);
+      for (const line of verdictLines(pair.display, v)) process.stdout.write(`${line}\n`);
       if (argv.explain && v.group >= 0 && v.verdict !== 'unverifiable') {
-        const story = explain({ text: pair.before, analysis: pair.analysis }, pair.after, api, v.group);
+        const story = explain(before, pair.after, api, v.group);
         if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
       }
     }

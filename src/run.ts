@@ -21,13 +21,11 @@ export interface FileResult {
   plan: FilePlan;
   /** Simulator verdict per pin group id (empty with --no-verify). */
   verification: Map<number, GroupVerification>;
-  analysis?: FileAnalysis;
+  analysis: FileAnalysis;
 }
 
 export interface RunResult {
   files: FileResult[];
-  /** Files read and prefiltered (parsed or not). */
-  scanned: number;
   problems: WalkProblem[];
 }
 
@@ -75,10 +73,14 @@ export function run(paths: string[], api: TargetApi, root: string, options: RunO
       problems.push({ path: display, reason: `internal error, file left alone: ${(e as Error).message}` });
       continue;
     }
-    if (result.plan.groups.length || result.plan.notGup.length)
-      results.push({ path, display, original: text, plan: result.plan, verification: result.verification, analysis: result.analysis });
+    if (result.plan.groups.length || result.plan.notGup.length) results.push({ path, display, original: text, ...result });
   }
-  return { files: results, scanned: files.length, problems };
+  return { files: results, problems };
+}
+
+/** Parse and analyse one C text. */
+export function analyzeText(text: string): FileAnalysis {
+  return analyze(text, parseC(text));
 }
 
 export function processText(
@@ -87,8 +89,7 @@ export function processText(
   policy: Policy = { core: false },
   options: { verify?: boolean } = {},
 ): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
-  const tree = parseC(text);
-  const analysis = analyze(text, tree);
+  const analysis = analyzeText(text);
   if (options.verify) return { ...planVerified(analysis, api, policy), analysis };
   return { plan: planFile(analysis, api, policy), verification: new Map(), analysis };
 }

@@ -67,7 +67,7 @@ export function apiFor(version: KernelVersion): TargetApi {
 export const DEFAULT_VERSION: KernelVersion = { major: 6, minor: 5 };
 
 /** VERSION/PATCHLEVEL of the kernel tree containing `path`, found by walking up to its Makefile. */
-export function versionFromTree(path: string): { version: KernelVersion; makefile: string } | undefined {
+export function versionFromTree(path: string): KernelVersion | undefined {
   let dir = resolve(path);
   try {
     if (!statSync(dir).isDirectory()) dir = dirname(dir);
@@ -80,7 +80,7 @@ export function versionFromTree(path: string): { version: KernelVersion; makefil
       const text = readFileSync(makefile, 'utf8').slice(0, 4096);
       const major = /^VERSION\s*=\s*(\d+)/m.exec(text);
       const minor = /^PATCHLEVEL\s*=\s*(\d+)/m.exec(text);
-      if (major && minor) return { version: { major: +major[1], minor: +minor[1] }, makefile };
+      if (major && minor) return { major: +major[1], minor: +minor[1] };
     }
     const parent = dirname(dir);
     if (parent === dir) return undefined;
@@ -93,7 +93,7 @@ export function resolveTarget(option: string | undefined, paths: string[]): Targ
   if (option && option !== 'auto') return apiFor(parseVersion(option));
   for (const p of paths) {
     const found = versionFromTree(p);
-    if (found) return apiFor(found.version);
+    if (found) return apiFor(found);
   }
   return apiFor(DEFAULT_VERSION);
 }

@@ -3,11 +3,11 @@
  * real `git apply` and `patch -p1`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, read } from './helpers.ts';
+import { FIXTURES, git, read, scratchDir } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
 
@@ -18,7 +18,7 @@ function gup2pin(args: string[], cwd: string) {
 
 /** A scratch tree with some fixtures laid out like driver directories. */
 function tree(names: string[], file = 'before.c'): string {
-  const root = mkdtempSync(join(tmpdir(), 'gup2pin-'));
+  const root = scratchDir();
   for (const n of names) {
     mkdirSync(join(root, 'drivers', n), { recursive: true });
     cpSync(join(FIXTURES, n, file), join(root, 'drivers', n, `${n}.c`));
@@ -121,7 +121,7 @@ describe('gup2pin scan', () => {
 
 describe('core kernel policy (H9)', () => {
   it('leaves mm/, kernel/, fs/ users on FOLL_GET unless --core', () => {
-    const root = mkdtempSync(join(tmpdir(), 'gup2pin-'));
+    const root = scratchDir();
     mkdirSync(join(root, 'kernel', 'futex'), { recursive: true });
     cpSync(join(FIXTURES, 'plain-loop', 'before.c'), join(root, 'kernel', 'futex', 'core.c'));
     expect(gup2pin(['scan', '--target', '6.5', '.'], root).stdout).toBe(
@@ -188,7 +188,7 @@ describe('gup2pin verify', () => {
   });
 
   it('--before/--after reviews a hand-written conversion and catches a lost dirty flag', () => {
-    const root = mkdtempSync(join(tmpdir(), 'gup2pin-'));
+    const root = scratchDir();
     writeFileSync(join(root, 'old.c'), read('qib', 'before.c'));
     writeFileSync(join(root, 'good.c'), read('qib', 'after.6.5.c'));
     writeFileSync(join(root, 'bad.c'), read('qib', 'after.6.5.c').replace('unpin_user_pages_dirty_lock(p, num_pages, dirty)', 'unpin_user_pages(p, num_pages)'));
@@ -203,14 +203,14 @@ describe('gup2pin verify', () => {
   it('--patch checks a mailing-list patch against the tree without touching it', () => {
     const root = tree(['single-page']);
     const file = join(root, 'drivers', 'single-page', 'single-page.c');
-    execFileSync('git', ['init', '-q'], { cwd: root });
-    execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', 'add', '.'], { cwd: root });
-    execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', 'commit', '-qm', 'base'], { cwd: root });
+    git(root, 'init', '-q');
+    git(root, 'add', '.');
+    git(root, 'commit', '-qm', 'base');
     const original = readFileSync(file, 'utf8');
     // A conversion that forgets the acquire: the release now unpins FOLL_GET pages.
     writeFileSync(file, original.replaceAll('put_page(', 'unpin_user_page('));
-    writeFileSync(join(root, 'wrong.patch'), execFileSync('git', ['diff'], { cwd: root, encoding: 'utf8' }));
-    execFileSync('git', ['checkout', '-q', '.'], { cwd: root });
+    writeFileSync(join(root, 'wrong.patch'), git(root, 'diff'));
+    git(root, 'checkout', '-q', '.');
     const out = gup2pin(['verify', '--target', '6.5', '--patch', 'wrong.patch', '--root', '.'], root);
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/^drivers\/single-page\/single-page\.c:\d+: NOT EQUIVALENT unpin-not-pinned: get_user_pages_fast\(\) with 3 releases: unpin_user_page\(P0\) on a page that holds a reference, not a pin/);

@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { reportLines } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
@@ -22,8 +25,7 @@ export function convert(text: string, target: string) {
 /** Scan lines for a fixture's before.c, paths shown as `before.c`. */
 export function scanLines(name: string, target: string, file = 'before.c'): string[] {
   const original = read(name, file);
-  const plan = convert(original, target);
-  return reportLines({ path: file, display: file, original, plan, verification: new Map() });
+  return reportLines({ path: file, display: file, original, ...processText(original, apiFor(parseVersion(target))) });
 }
 
 /** Expected scan lines: scan.<target>.txt if the fixture has one, else scan.txt. */
@@ -32,3 +34,23 @@ export function expectedScan(name: string, target: string): string[] {
   const file = existsSync(specific) ? specific : join(FIXTURES, name, 'scan.txt');
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
+
+const scratch: string[] = [];
+// Registered in the suite of each test file that imports this module: its scratch goes with it.
+afterAll(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new empty directory under the system temp directory, removed after the test file. */
+export function scratchDir(prefix = 'gup2pin-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+// No system or user config: a user's diff.noprefix or diff.mnemonicPrefix would change the patches.
+const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+
+/** git in `dir`, with a committer identity and no system or user config; returns stdout. */
+export const git = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: dir, encoding: 'utf8', env: GIT_ENV });

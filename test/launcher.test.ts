@@ -4,11 +4,10 @@
  * Runs on a copy of the package (own node_modules/.cache) so it can't disturb other tests' runs.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, scratchDir } from './helpers.ts';
 
 const REPO = join(import.meta.dirname, '..');
 let pkg: string;
@@ -38,7 +37,7 @@ const SCAN = ['scan', 'vfio'];
 let expected: Outcome;
 
 beforeAll(async () => {
-  pkg = mkdtempSync(join(tmpdir(), 'gup2pin-pkg-'));
+  pkg = scratchDir('gup2pin-pkg-');
   for (const f of ['bin', 'src', 'transforms', 'package.json', 'tsconfig.json']) cpSync(join(REPO, f), join(pkg, f), { recursive: true });
   // Links to the real dependencies, but a node_modules/.cache of its own.
   mkdirSync(join(pkg, 'node_modules'));
@@ -49,8 +48,6 @@ beforeAll(async () => {
   expect(expected.code).toBe(0);
   expect(expected.stdout).toMatch(/converted/);
 });
-
-afterAll(() => rmSync(pkg, { recursive: true, force: true }));
 
 describe('launcher cache', () => {
   it('gives byte-identical output, exit code and stderr to the tsx path, cold and warm', async () => {

@@ -17,7 +17,7 @@ import type { GroupVerification, DivergenceReason, IntendedDifference } from '..
 import { verifyTexts } from '../src/sim/verify.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 import { TARGETS, fixtureNames, read } from './helpers.ts';
-import { KINDS, OPERATORS, convertAnyway, parseProblems, type MutationKind, type MutationOperator } from './mutations.ts';
+import { KINDS, OPERATORS, convertAnyway, hunks, parseProblems, type MutationKind, type MutationOperator } from './mutations.ts';
 
 const API_6_5 = apiFor(parseVersion('6.5'));
 const names = fixtureNames();
@@ -163,16 +163,8 @@ function changedLine(after: string, mutant: string): string {
   return `line ${at}: ${removed.join(' ') || '∅'} → ${added.join(' ') || '∅'}`;
 }
 
-const hunkCount = (a: string, b: string) => {
-  let n = 0;
-  let inHunk = false;
-  for (const p of diffLines(a, b)) {
-    const changed = !!(p.added || p.removed);
-    if (changed && !inHunk) n++;
-    inHunk = changed;
-  }
-  return n;
-};
+/** The line in after.6.5.c of a mutant's first change. */
+const changedLineNumber = (after: string, mutant: string) => Number(/^line (\d+)/.exec(changedLine(after, mutant))![1]);
 
 const summary = (gs: GroupVerification[]) =>
   gs.map((g) => `#${g.group}@${g.line} ${g.verdict}${g.divergence ? `/${g.divergence.reason}` : ''}${g.reason ? ` (${g.reason})` : ''}`).join(', ') || 'no groups';
@@ -193,7 +185,7 @@ describe('mutation operators', () => {
         // Reverting an acquire or a release can touch two places: a multi-line call whose middle
         // line did not change, or the loop counter declaration the conversion had deleted.
         const maxHunks = op.kind === 'release-not-acquire' || op.kind === 'acquire-not-release' ? 2 : 1;
-        expect(hunkCount(after, m), `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(maxHunks);
+        expect(hunks(after, m).length, `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(maxHunks);
       }
     }
   });
@@ -213,7 +205,7 @@ describe('mutation operators', () => {
   it.each(negatives)('%s: convert-anyway covers the chosen sites', (name) => {
     const after = read(name, 'after.6.5.c');
     const ms = mutantsOf(convertAnyway, name);
-    const lines = ms.map((m) => Number(/^line (\d+)/.exec(changedLine(after, m))![1]));
+    const lines = ms.map((m) => changedLineNumber(after, m));
     for (const site of Object.keys(CONVERT_ANYWAY[name].sites).map(Number)) expect(lines).toContain(site);
   });
 });
@@ -298,7 +290,7 @@ describe('simulator: mutants are not equivalent, for the right reason', () => {
     it('convert-anyway', { timeout: 600_000 }, () => {
       const survivors: string[] = [];
       for (const m of convertAnyway.apply(before, after)) {
-        const line = Number(/^line (\d+)/.exec(changedLine(after, m))![1]);
+        const line = changedLineNumber(after, m);
         const reasons = sites[line];
         if (!reasons) continue;
         const o = judge(name, 'convert-anyway', reasons, before, after, m);

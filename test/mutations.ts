@@ -112,7 +112,7 @@ function derefOf(p: string): string {
 // ---------------------------------------------------------------------------------------------
 // Analysis of a before/after pair
 
-export const RELEASE_NAMES = new Set(['unpin_user_page', 'unpin_user_pages', 'unpin_user_pages_dirty_lock']);
+const RELEASE_NAMES = new Set(['unpin_user_page', 'unpin_user_pages', 'unpin_user_pages_dirty_lock']);
 const ACQUIRE_RE = /^(?:get|pin)_user_pages(?:_fast|_remote|_unlocked|_locked|_longterm|_fast_only)?$|^__get_user_pages_fast$/;
 export interface Hunk {
   /** Line ranges [from, to) in before and after. */
@@ -163,19 +163,16 @@ interface Fn {
   node: Node;
 }
 
-export interface ReleaseUnit {
+interface ReleaseUnit {
   /** The release call (converted release or release-helper call). */
   call: Node;
   converted: boolean;
-  /** The expression statement holding the call. */
-  stmt: Node;
-  /** What deleting/duplicating the release removes/copies (stmt, or its unbraced if/loop). */
+  /** What deleting/duplicating the release removes/copies: its statement, or the unbraced if/loop around it. */
   unit: Node;
   fn: Fn;
 }
 
-export interface Analysis {
-  before: string;
+interface Analysis {
   after: string;
   root: Node;
   hunks: Hunk[];
@@ -199,7 +196,7 @@ function fnName(def: Node): string {
 
 const cache = new Map<string, Analysis>();
 
-export function analyzePair(before: string, after: string): Analysis {
+function analyzePair(before: string, after: string): Analysis {
   const key = `${before}\u0000${after}`;
   const hit = cache.get(key);
   if (hit) return hit;
@@ -261,10 +258,10 @@ export function analyzePair(before: string, after: string): Analysis {
       }
       break;
     }
-    units.push({ call, converted, stmt, unit, fn });
+    units.push({ call, converted, unit, fn });
   }
   const analysis: Analysis = {
-    before, after, root, hunks: hs, added, fns, calls, releases, acquires, releaseHelpers, acquireHelpers, units,
+    after, root, hunks: hs, added, fns, calls, releases, acquires, releaseHelpers, acquireHelpers, units,
   };
   cache.set(key, analysis);
   return analysis;
@@ -306,7 +303,7 @@ function branchBails(text: string, branch: Node): boolean {
 }
 
 /** Is the release unit on an error path (an error branch, or a label only reached by goto)? */
-export function onErrorPath(a: Analysis, u: ReleaseUnit): boolean {
+function onErrorPath(a: Analysis, u: ReleaseUnit): boolean {
   const text = a.after;
   if (u.unit.type === 'if_statement' && errorCondition(src(text, u.unit.childForFieldName('condition')!))) return true;
   const body = u.fn.node.childForFieldName('body')!;
@@ -440,16 +437,16 @@ const offByOne: MutationOperator = {
   },
 };
 
-/** put_page()/release_pages() statements the conversion left alone (pages not from GUP). */
-export function unchangedPutSites(a: Analysis): Array<{ call: Node; line: number; text: string; mutant: string }> {
-  const out: Array<{ call: Node; line: number; text: string; mutant: string }> = [];
+/** put_page()/release_pages() statements the conversion left alone (pages not from GUP), each converted to an unpin. */
+function unchangedPutSites(a: Analysis): string[] {
+  const out: string[] = [];
   for (const c of a.calls) {
     const name = callName(c);
     if ((name !== 'put_page' && name !== 'release_pages') || a.added.has(c.startPosition.row)) continue;
     const args = callArgs(c);
     const replacement =
       name === 'put_page' ? `unpin_user_page(${src(a.after, args[0])})` : `unpin_user_pages(${args.map((x) => src(a.after, x)).join(', ')})`;
-    out.push({ call: c, line: c.startPosition.row + 1, text: src(a.after, c), mutant: replaceNode(a.after, c, replacement) });
+    out.push(replaceNode(a.after, c, replacement));
   }
   return out;
 }
@@ -467,7 +464,7 @@ const unpinNeverPinned: MutationOperator = {
   reasons: ['unpin-not-pinned', 'fault', 'over-release'],
   apply(before, after) {
     const a = analyzePair(before, after);
-    const out = unchangedPutSites(a).map((s) => s.mutant);
+    const out = unchangedPutSites(a);
     // Short-pin path: release count is the pin result, inside a branch testing it against less.
     for (const c of a.releases) {
       const { count } = releaseArgs(c);
@@ -765,7 +762,7 @@ export const convertAnyway: MutationOperator = {
   describe: 'convert a refused put_page()/release_pages() to unpin_user_page()/unpin_user_pages() anyway',
   reasons: ['unpin-not-pinned'],
   apply(before, after) {
-    return uniq(after, unchangedPutSites(analyzePair(before, after)).map((s) => s.mutant));
+    return uniq(after, unchangedPutSites(analyzePair(before, after)));
   },
 };
 

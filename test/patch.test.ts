@@ -1,10 +1,10 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { filesFromPatch } from '../src/review/patch.ts';
+import { git, scratchDir } from './helpers.ts';
 
 const UMEM = 'drivers/infiniband/core/umem.c';
 const HDR = 'drivers/infiniband/core/umem.h';
@@ -43,12 +43,7 @@ const AFTER = BEFORE.replace('get_user_pages(', 'pin_user_pages(').replace(
 const HDR_BEFORE = '#ifndef UMEM_H\n#define UMEM_H\nint umem_get(unsigned long start, int npages, struct page **pages);\n#endif';
 const HDR_AFTER = HDR_BEFORE.replace('#endif', '#endif /* UMEM_H */');
 
-const made: string[] = [];
-const tmp = () => {
-  made.push(mkdtempSync(join(tmpdir(), 'gup2pin-patch-')));
-  return made[made.length - 1];
-};
-afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = () => scratchDir('gup2pin-patch-');
 
 function write(dir: string, files: Record<string, string>) {
   for (const [name, text] of Object.entries(files)) {
@@ -56,11 +51,6 @@ function write(dir: string, files: Record<string, string>) {
     writeFileSync(join(dir, name), text);
   }
 }
-
-// No system or user config: a user's diff.noprefix or diff.mnemonicPrefix would change the patches.
-const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-const git = (dir: string, ...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: dir, encoding: 'utf8', env: GIT_ENV });
 
 /** A committed throwaway git tree. */
 function tree(files: Record<string, string>): string {

@@ -34,6 +34,9 @@ function writeToFlags(write: string): string {
   return `${simple ? w : `(${w})`} ? FOLL_WRITE : 0`;
 }
 
+/** `flags` as the left operand of `|`: a conditional needs parentheses. */
+const orOperand = (flags: string) => (flags.includes('?') ? `(${flags})` : flags);
+
 function forceToFlags(force: string): string | undefined {
   const f = force.trim();
   if (f === '0') return undefined;
@@ -73,7 +76,7 @@ export function rewriteAcquire(acq: AcquireCall, api: TargetApi, text: string): 
   if (layout.write !== undefined) {
     flags = writeToFlags(args[layout.write].text);
     const force = layout.force !== undefined ? forceToFlags(args[layout.force].text) : undefined;
-    if (force) flags = flags === '0' ? force : `${flags.includes('?') ? `(${flags})` : flags} | ${force}`;
+    if (force) flags = flags === '0' ? force : `${orOperand(flags)} | ${force}`;
     flagsChanged = true;
   } else {
     flags = args[layout.flags!].text;
@@ -83,7 +86,7 @@ export function rewriteAcquire(acq: AcquireCall, api: TargetApi, text: string): 
     }
   }
   if (layout.impliedLongterm) {
-    flags = `${flags.includes('?') ? `(${flags})` : flags} | FOLL_LONGTERM`;
+    flags = `${orOperand(flags)} | FOLL_LONGTERM`;
     flagsChanged = true;
   }
   if (pin) {

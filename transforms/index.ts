@@ -10,4 +10,4 @@ import { wholeLoop } from './whole-loop.ts';
 
 export const RELEASE_TRANSFORMS: ReleaseTransform[] = [wholeLoop, pagePair, releasePages, interimApi];
 
-export { rewriteAcquire, meta as acquireMeta, type Edit } from './acquire.ts';
+export { rewriteAcquire, type Edit } from './acquire.ts';

@@ -8,10 +8,10 @@
  *
  * put_user_pages_dirty() (5.2–5.3, unlocked dirtying) has no pin equivalent: refused (H7).
  */
-import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
+import type { MatchResult, ReleaseTransform } from '../src/plan/transform.ts';
 import type { ReleaseCall } from '../src/sites/dataflow.ts';
 
-function match(rel: ReleaseCall, _ctx: ReleaseContext): MatchResult {
+function match(rel: ReleaseCall): MatchResult {
   if (rel.api.family !== 'interim') return undefined;
   const stmt = rel.call.parent;
   if (stmt?.type !== 'expression_statement') return undefined;

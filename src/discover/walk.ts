@@ -8,6 +8,9 @@ import { join, relative, resolve, sep } from 'node:path';
 /** Directories never descended into: VCS metadata, build output, dependencies. */
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
 
+/** C sources and headers: the only files gup2pin reads. */
+export const C_FILE_RE = /\.[ch]$/;
+
 export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_user_pages\w*|put_user_pages?\w*)\s*\(/;
 
 export interface WalkProblem {
@@ -30,7 +33,7 @@ export function walk(paths: string[]): WalkResult {
     try {
       st = statSync(abs);
     } catch (e) {
-      problems.push({ path: p, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String((e as Error).message) });
+      problems.push({ path: p, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message });
       continue;
     }
     if (st.isFile()) files.add(abs);
@@ -53,8 +56,8 @@ function visit(dir: string, root: string, files: Set<string>, problems: WalkProb
     if (ent.isDirectory()) {
       if (!SKIP_DIRS.has(ent.name)) visit(full, root, files, problems);
     } else if (ent.isFile()) {
-      if (/\.[ch]$/.test(ent.name)) files.add(full);
-    } else if (ent.isSymbolicLink() && /\.[ch]$/.test(ent.name)) {
+      if (C_FILE_RE.test(ent.name)) files.add(full);
+    } else if (ent.isSymbolicLink() && C_FILE_RE.test(ent.name)) {
       try {
         const target = realpathSync(full);
         const rel = relative(root, target);

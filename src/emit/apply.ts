@@ -2,12 +2,10 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export class ChangedOnDisk extends Error {}
-
 export function writeAtomic(path: string, expectedOld: string, content: string): void {
   const st = statSync(path);
   // Refuse to clobber a file someone edited since we read it.
-  if (readFileSync(path, 'utf8') !== expectedOld) throw new ChangedOnDisk('changed on disk since it was read');
+  if (readFileSync(path, 'utf8') !== expectedOld) throw new Error('changed on disk since it was read');
   const tmp = join(dirname(path), `.${basename(path)}.gup2pin-${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', st.mode & 0o7777);
   try {

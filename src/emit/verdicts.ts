@@ -23,39 +23,34 @@ export function count(c: VerdictCounts, v: GroupVerification) {
 export const countsLine = (c: VerdictCounts) =>
   `${c.equivalent} equivalent, ${c.intended} equivalent with intended differences, ${c.notEquivalent} not equivalent, ${c.unverifiable} unverifiable (${c.scenarios} scenarios)`;
 
-export const differenceText = (v: GroupVerification) => v.differences.map((d) => INTENDED_DIFFERENCES[d]).join('; ');
+const differenceText = (v: GroupVerification) => v.differences.map((d) => INTENDED_DIFFERENCES[d]).join('; ');
+
+/** The last lines of the before and after runs, indented under the verdict. */
+const traceLines = (before: string[], after: string[]) => [
+  '    before:',
+  ...before.map((l) => `      ${l.trim()}`),
+  '    after:',
+  ...after.map((l) => `      ${l.trim()}`),
+];
 
 /** `file:line: verdict …` plus, for a divergence, the scenario and both traces. */
-export function verdictLines(display: string, v: GroupVerification, what: string): string[] {
+export function verdictLines(display: string, v: GroupVerification): string[] {
   const at = `${display}:${v.line}:`;
   const n = `${v.scenarios} scenario${v.scenarios === 1 ? '' : 's'}`;
   switch (v.verdict) {
     case 'equivalent':
-      return [`${at} equivalent: ${what}, ${n}`];
+      return [`${at} equivalent: ${v.what}, ${n}`];
     case 'intended':
-      return [`${at} equivalent with intended differences: ${what}, ${n}; ${differenceText(v)}`];
+      return [`${at} equivalent with intended differences: ${v.what}, ${n}; ${differenceText(v)}`];
     case 'unverifiable':
-      return [`${at} unverifiable: ${what}: ${v.reason}`];
+      return [`${at} unverifiable: ${v.what}: ${v.reason}`];
     case 'not-equivalent': {
       const d = v.divergence!;
-      return [
-        `${at} NOT EQUIVALENT ${d.reason}: ${what}: ${d.detail}`,
-        `    scenario: ${d.scenario}`,
-        '    before:',
-        ...d.before.map((l) => `      ${l.trim()}`),
-        '    after:',
-        ...d.after.map((l) => `      ${l.trim()}`),
-      ];
+      return [`${at} NOT EQUIVALENT ${d.reason}: ${v.what}: ${d.detail}`, `    scenario: ${d.scenario}`, ...traceLines(d.before, d.after)];
     }
   }
 }
 
 export function storyLines(story: Story): string[] {
-  return [
-    `    story: ${story.scenario}`,
-    '    before:',
-    ...story.before.map((l) => `      ${l.trim()}`),
-    '    after:',
-    ...story.after.map((l) => `      ${l.trim()}`),
-  ];
+  return [`    story: ${story.scenario}`, ...traceLines(story.before, story.after)];
 }

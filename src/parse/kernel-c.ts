@@ -121,6 +121,9 @@ export function parseC(text: string): Tree {
 /** Iterator macros: `for_each_sg(…) { … }` parses as a call with a MISSING `;` then a body. */
 const ITERATOR_RE = /(^|_)for_each(_|$)/;
 
+/** Is `name` an iterator macro (`for_each_sg`, `list_for_each_entry`, …)? */
+export const isIteratorMacro = (name: string) => ITERATOR_RE.test(name);
+
 export interface MacroLoop {
   /** The `expression_statement` holding the macro call (with its MISSING `;`). */
   header: Node;
@@ -136,7 +139,7 @@ export function macroLoopAt(stmt: Node): MacroLoop | undefined {
   const call = stmt.firstNamedChild;
   if (!call || call.type !== 'call_expression') return undefined;
   const fn = call.childForFieldName('function');
-  if (!fn || fn.type !== 'identifier' || !ITERATOR_RE.test(fn.text)) return undefined;
+  if (!fn || fn.type !== 'identifier' || !isIteratorMacro(fn.text)) return undefined;
   const missing = stmt.children.some((c) => c.isMissing);
   if (!missing && stmt.text.trimEnd().endsWith(';')) return undefined;
   const body = stmt.nextNamedSibling;

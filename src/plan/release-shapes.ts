@@ -4,7 +4,8 @@
  */
 import type { Node } from '../parse/kernel-c.ts';
 import { DIRTY_CALLS } from '../sites/api.ts';
-import { bodyStatements, callArgs, callName, norm, unparen } from '../sites/ast.ts';
+import { bodyStatements, callArgs, callName, norm } from '../sites/ast.ts';
+import { operands } from '../sites/conditions.ts';
 import type { Dirty } from './replacement.ts';
 
 /** The call of an expression statement `f(…);`, if that is all it is. */
@@ -16,15 +17,7 @@ function statementCall(stmt: Node | null | undefined): Node | undefined {
 
 /** `cond` without `!PageDirty(page)` conjuncts; `undefined` text when nothing remains. */
 function dropPageDirtyTest(cond: Node, page: string): { text?: string; dropped: boolean } {
-  const parts: Node[] = [];
-  const walk = (n: Node) => {
-    const e = unparen(n);
-    if (e.type === 'binary_expression' && e.childForFieldName('operator')?.text === '&&') {
-      walk(e.childForFieldName('left')!);
-      walk(e.childForFieldName('right')!);
-    } else parts.push(e);
-  };
-  walk(cond);
+  const parts = operands(cond, '&&');
   const keep = parts.filter((p) => norm(p.text) !== norm(`!PageDirty(${page})`));
   const text = keep.map((p) => (keep.length > 1 && p.type === 'binary_expression' && /\|\|/.test(p.text) ? `(${p.text})` : p.text)).join(' && ');
   return { text: keep.length ? text : undefined, dropped: keep.length !== parts.length };
@@ -52,7 +45,7 @@ export function dirtyBefore(putStmt: Node, page: string): DirtyStatement | undef
   if (direct) return { stmt: prev, dirty: { when: 'true', via: direct } };
   if (prev.type !== 'if_statement' || prev.childForFieldName('alternative')) return undefined;
   const cons = prev.childForFieldName('consequence')!;
-  const inner = cons.type === 'compound_statement' ? bodyStatements(cons) : [cons];
+  const inner = bodyStatements(cons);
   if (inner.length !== 1) return undefined;
   const via = asDirty(inner[0]);
   if (!via) return undefined;

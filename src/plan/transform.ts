@@ -11,7 +11,7 @@ import type { Replacement } from './replacement.ts';
 export interface TransformMeta {
   name: string;
   description: string;
-  /** A one-line before → after example, shown by `gup2pin transforms`. */
+  /** A one-line before → after example of the shape. */
   example: string;
 }
 

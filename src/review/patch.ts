@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { applyPatch, parsePatch, type StructuredPatch } from 'diff';
+import { C_FILE_RE } from '../discover/walk.ts';
 import { hunkHeader } from '../emit/diff.ts';
 
 export interface PatchedFile {
@@ -23,7 +24,6 @@ export interface PatchProblem {
 }
 
 const DEV_NULL = '/dev/null';
-const C_FILE_RE = /\.[ch]$/;
 
 /**
  * parsePatch skips any text before a file's ---/+++ lines (mail headers, commit message,

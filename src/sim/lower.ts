@@ -5,6 +5,7 @@
  * expression or statement.
  */
 import { macroLoopAt, type Node } from '../parse/kernel-c.ts';
+import { callArgs, callName } from '../sites/ast.ts';
 import { functionName } from '../sites/dataflow.ts';
 
 export type Expr =
@@ -78,7 +79,7 @@ const num = (text: string): number => {
 
 const field = (n: Node, name: string) => n.childForFieldName(name);
 
-export function lowerExpr(n: Node | null | undefined): Expr {
+function lowerExpr(n: Node | null | undefined): Expr {
   if (!n) return { t: 'opaque', text: '' };
   switch (n.type) {
     case 'number_literal': {
@@ -129,12 +130,11 @@ export function lowerExpr(n: Node | null | undefined): Expr {
       return e;
     }
     case 'call_expression': {
-      const fn = field(n, 'function')!;
-      const argNodes = (field(n, 'arguments')?.namedChildren ?? []).filter((c) => c.type !== 'comment');
+      const argNodes = callArgs(n);
       return {
         t: 'call',
-        name: fn.type === 'identifier' ? fn.text : undefined,
-        fn: lowerExpr(fn),
+        name: callName(n),
+        fn: lowerExpr(field(n, 'function')),
         args: argNodes.map(lowerExpr),
         texts: argNodes.map((a) => a.text),
         line: n.startPosition.row + 1,
@@ -201,7 +201,7 @@ function lowerBlock(children: Node[]): Block {
     const c = named[i];
     const loop = macroLoopAt(c);
     if (loop && named[i + 1]?.id === loop.body.id) {
-      body.push({ t: 'macroloop', name: loop.name, args: (field(loop.call, 'arguments')?.namedChildren ?? []).filter((a) => a.type !== 'comment').map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 });
+      body.push({ t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 });
       i++;
       continue;
     }
@@ -210,7 +210,7 @@ function lowerBlock(children: Node[]): Block {
   return block(body);
 }
 
-export function lowerStmt(n: Node | null | undefined): Stmt {
+function lowerStmt(n: Node | null | undefined): Stmt {
   if (!n) return { t: 'nop' };
   switch (n.type) {
     case 'compound_statement':
@@ -291,27 +291,23 @@ export function lowerStmt(n: Node | null | undefined): Stmt {
   }
 }
 
-/** `struct ib_umem *` for `struct ib_umem *ib_umem_get(…)`: the stars sit in the declarator. */
-function returnType(def: Node): string {
+/**
+ * `struct ib_umem *` for `struct ib_umem *ib_umem_get(…)`: the stars sit in the declarators
+ * above the function declarator, whose parameters are returned too.
+ */
+function signature(def: Node): { returnType: string; params: Param[] } {
   let stars = 0;
-  for (let d = field(def, 'declarator'); d && d.type !== 'function_declarator'; d = field(d, 'declarator'))
-    if (d.type === 'pointer_declarator') stars++;
-  return `${field(def, 'type')?.text ?? 'int'} ${'*'.repeat(stars)}`.trim();
-}
-
-function params(def: Node): Param[] {
   let d = field(def, 'declarator');
-  while (d && d.type !== 'function_declarator') d = field(d, 'declarator');
-  const list = d ? field(d, 'parameters') : null;
-  const out: Param[] = [];
-  for (const p of list?.namedChildren ?? []) {
+  for (; d && d.type !== 'function_declarator'; d = field(d, 'declarator')) if (d.type === 'pointer_declarator') stars++;
+  const params: Param[] = [];
+  for (const p of (d && field(d, 'parameters'))?.namedChildren ?? []) {
     if (p.type !== 'parameter_declaration') continue;
     const decl = field(p, 'declarator');
     if (!decl) continue;
     const info = declarator(decl);
-    if (info.name) out.push({ name: info.name, type: `${field(p, 'type')?.text ?? ''} ${'*'.repeat(info.pointer + (info.isArray ? 1 : 0))}`.trim() });
+    if (info.name) params.push({ name: info.name, type: `${field(p, 'type')?.text ?? ''} ${'*'.repeat(info.pointer + (info.isArray ? 1 : 0))}`.trim() });
   }
-  return out;
+  return { returnType: `${field(def, 'type')?.text ?? 'int'} ${'*'.repeat(stars)}`.trim(), params };
 }
 
 /**
@@ -349,8 +345,7 @@ export function lowerFile(root: Node): Map<string, Func> {
     if (!name || !body || out.has(name)) continue;
     out.set(name, {
       name,
-      params: params(def),
-      returnType: returnType(def),
+      ...signature(def),
       body: lowerStmt(body),
       text: def.text,
       line: def.startPosition.row + 1,

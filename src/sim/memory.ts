@@ -136,14 +136,15 @@ export type Loc = { obj: Obj; slot: number; field?: undefined } | { obj: Obj; fi
 /** Element `i` of an array of structs; element 0 is the array object itself, as in C. */
 export const element = (obj: Obj, i: number): Obj => (i ? obj.elem(i) : obj);
 
-export function objectOf(v: Val, what: string): Obj {
-  if (v instanceof Ptr) return element(v.obj, v.off);
-  if (v instanceof Sym) return (v.obj ??= new Obj(v.key));
-  throw new Fault(v === 0 ? `NULL dereference (${what})` : `dereference of the integer ${v} (${what})`);
-}
-
+/** The object `v` points into and the offset in it; an opaque value becomes an object here. */
 export function baseOf(v: Val, what: string): { obj: Obj; off: number } {
   if (v instanceof Ptr) return { obj: v.obj, off: v.off };
   if (v instanceof Sym) return { obj: (v.obj ??= new Obj(v.key)), off: 0 };
   throw new Fault(v === 0 ? `NULL dereference (${what})` : `dereference of the integer ${v} (${what})`);
+}
+
+/** The object `v` points at (an element of an array of structs when it points past the first). */
+export function objectOf(v: Val, what: string): Obj {
+  const b = baseOf(v, what);
+  return element(b.obj, b.off);
 }

@@ -4,11 +4,10 @@
  * and lists, allocators, locks and the macros counting code leans on. Everything else is an
  * opaque call.
  */
-import type { Node } from '../parse/kernel-c.ts';
 import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout } from '../sites/api.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
-import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Val } from './memory.ts';
+import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
 import type { Page } from './pages.ts';
 
 type Call = Extract<Expr, { t: 'call' }>;
@@ -37,7 +36,7 @@ export const CONSTANTS: Record<string, number> = {
 
 function gup(name: string): Builtin {
   return (m, args, call) => {
-    const layout = acquireLayout(name, call.texts.map((text) => ({ text }) as unknown as Node));
+    const layout = acquireLayout(name, call.texts.map((text) => ({ text })));
     if (!layout) {
       m.unsupported.add(`${name}() with ${args.length} arguments`);
       return m.opaque(name, args);
@@ -150,10 +149,12 @@ function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' |
 }
 
 function pageOp(name: string, f: (m: Machine, p: Page) => Val): Builtin {
+  // Dirtying a page of unknown origin is recorded like releasing one; testing a flag is not.
+  const dirties = /dirty/i.test(name) && !/^Page/.test(name);
   return (m, args) => {
     const p = m.page(args[0], name);
     if (p) return f(m, p);
-    if (/dirty/i.test(name) && !/^Page/.test(name)) {
+    if (dirties) {
       m.unknownReleases.push(`dirty(${show(args[0])})`);
       return 0;
     }
@@ -174,13 +175,15 @@ function combine(name: string, f: (...xs: number[]) => number, skip = 0): Builti
 }
 
 function allocator(name: string): Builtin {
-  const zeroed = /z|calloc|zeroed/.test(name.replace(/^(devm_|__)/, '').replace(/alloc/, ''));
+  // kzalloc, vzalloc, kmem_cache_zalloc, get_zeroed_page, the calloc family.
+  const zeroed = /z|calloc/.test(name);
+  const counted = /calloc|_array/.test(name);
   return (m, args, call) => {
     if (!call.texts.some((t) => /GFP_ATOMIC|GFP_NOWAIT/.test(t))) m.pages.sleep(name);
-    const n = /calloc|_array/.test(name) ? args[0] : undefined;
+    const n = counted ? args[0] : undefined;
     // Allocations can fail: each is a decision, so its error path is a scenario.
     if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
-    return m.alloc(name, zeroed || /calloc|zalloc|zeroed/.test(name), typeof n === 'number' ? n : undefined);
+    return m.alloc(name, zeroed, typeof n === 'number' ? n : undefined);
   };
 }
 
@@ -207,21 +210,20 @@ const sleeping = (result: Val = 0): Builtin => (m, args, call) => {
 
 const ignore: Builtin = () => 0;
 
-function listOf(head: Val): { list: import('./memory.ts').Obj[] } {
-  const h = objectOf(head, 'list head');
-  h.list ??= [];
-  return h as { list: import('./memory.ts').Obj[] };
+/** The entries of the list at `head`. */
+function listOf(head: Val): Obj[] {
+  return (objectOf(head, 'list head').list ??= []);
 }
 
 function containerOf(v: Val): Val {
-  if (v instanceof Ptr && !v.off && v.obj instanceof FieldCell) return new Ptr(v.obj.owner, 0);
+  // An embedded member's parent is its struct (a FieldCell's is its owner).
   if (v instanceof Ptr && !v.off && v.obj.parent) return new Ptr(v.obj.parent, 0);
   return v instanceof Sym || typeof v === 'number' ? symOf(`container_of(${show(v)})`, v) : v;
 }
 
 const listAdd = (tail: boolean): Builtin => (m, args) => {
   const node = objectOf(args[0], 'list node');
-  const { list } = listOf(args[1]);
+  const list = listOf(args[1]);
   const entry = node instanceof FieldCell ? node.owner : node;
   if (tail) list.push(entry);
   else list.unshift(entry);
@@ -247,9 +249,12 @@ const ERR_PTR_SOURCES = /^(read_mapping_page|read_cache_page|read_cache_page_gfp
 const EIO = -5;
 
 function pageSource(name: string): Builtin {
+  const fallible = !INFALLIBLE_SOURCES.test(name);
+  const failure = ERR_PTR_SOURCES.test(name) ? EIO : 0;
+  const mapping = /cache|mapping|shmem|find_/.test(name) ? 'file' : 'anon';
   return (m) => {
-    if (!INFALLIBLE_SOURCES.test(name) && m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return ERR_PTR_SOURCES.test(name) ? EIO : 0;
-    const page = m.pages.newFolio(0, /cache|mapping|shmem|find_/.test(name) ? 'file' : 'anon').pages[0];
+    if (fallible && m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return failure;
+    const page = m.pages.newFolio(0, mapping).pages[0];
     m.pages.own(page);
     m.pages.note(`${name}() = ${page.label} (one ordinary reference, not from GUP)`);
     return new Ptr(page, 0);
@@ -257,23 +262,31 @@ function pageSource(name: string): Builtin {
 }
 
 function outparamSource(name: string, index: number): Builtin {
+  // The iov_iter_get_pages_alloc variants allocate the array themselves when passed its
+  // address. (alloc_pages_bulk_array matches too, though it fills the caller's array.)
+  const allocates = name.includes('alloc');
+  // The iov_iter ones return bytes, the others pages.
+  const result = name.startsWith('iov_iter') ? 2 * 4096 : 2;
   return (m, args) => {
     m.record(name, args);
-    const out = args[index];
-    // The iov_iter variants allocate the array themselves when passed its address.
-    const target = name.includes('alloc') ? m.alloc(name, false) : out;
-    if (name.includes('alloc')) m.store({ obj: baseOf(out, name).obj, slot: baseOf(out, name).off }, target);
+    let target = args[index];
+    if (allocates) {
+      const array = m.alloc(name, false);
+      const out = baseOf(target, name);
+      m.store({ obj: out.obj, slot: out.off }, array);
+      target = array;
+    }
     const base = baseOf(target, name);
     for (let i = 0; i < 2; i++) {
       const page = m.pages.newFolio(0, 'file').pages[0];
       m.pages.own(page);
       m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
     }
-    return name.startsWith('iov_iter') ? 2 * 4096 : 2;
+    return result;
   };
 }
 
-export const BUILTINS: Record<string, Builtin> = {
+const BUILTINS: Record<string, Builtin> = {
   // releases
   put_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_page'), 0),
   put_user_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_user_page'), 0),
@@ -363,9 +376,9 @@ export const BUILTINS: Record<string, Builtin> = {
   list_add_tail: listAdd(true),
   list_del: listDel,
   list_del_init: listDel,
-  list_empty: (m, a) => (listOf(a[0]).list.length ? 0 : 1),
+  list_empty: (m, a) => (listOf(a[0]).length ? 0 : 1),
   list_first_entry: (m, a) => {
-    const first = listOf(a[0]).list[0];
+    const first = listOf(a[0])[0];
     return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
   },
   container_of: (m, a) => containerOf(a[0]),
@@ -538,12 +551,12 @@ export const ITERATORS: Record<string, Iterator> = {
     return sgPages(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'orig_nents' })), m.eval(args[1]), body);
   },
   list_for_each_entry: (m, args, body) => {
-    const items = [...listOf(m.eval(args[1])).list];
+    const items = [...listOf(m.eval(args[1]))];
     const pos = m.loc(args[0]);
     return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
   },
   list_for_each_entry_safe: (m, args, body) => {
-    const items = [...listOf(m.eval(args[2])).list];
+    const items = [...listOf(m.eval(args[2]))];
     const pos = m.loc(args[0]);
     const next = m.loc(args[1]);
     return loop(items.length, (i) => {

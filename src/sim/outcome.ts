@@ -36,7 +36,6 @@ export interface Outcome {
   usedPins: boolean;
 }
 
-
 export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cfg: RunConfig): Outcome {
   const m = new Machine(funcs, cfg);
   const returns: string[] = [];

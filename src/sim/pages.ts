@@ -1,13 +1,13 @@
 /**
  * The page model (domain reference §2, §5): folios with refcount, FOLL_PIN bias or exact
  * pincount, dirty state and how it was set, page lock, mapping, writeback; a device that writes
- * into every page we hold; vmstat pin counters; atomic context. It also keeps the *ledger* of
- * what this code acquired (ordinary references vs pins) so a release of the wrong kind, a
- * double release or a use after release is named where it happens.
+ * into every page we hold; atomic context. It also keeps the *ledger* of what this code acquired
+ * (ordinary references vs pins) so a release of the wrong kind, a double release or a use after
+ * release is named where it happens.
  */
 import { Obj } from './memory.ts';
 
-export const GUP_PIN_COUNTING_BIAS = 1024;
+const GUP_PIN_COUNTING_BIAS = 1024;
 
 export type ErrorKind = 'put-on-pinned' | 'unpin-not-pinned' | 'over-release' | 'use-after-release' | 'sleep-in-atomic';
 
@@ -47,7 +47,8 @@ export class Folio {
     readonly order: number,
     readonly mapping: 'anon' | 'file',
     readonly zero: boolean,
-    readonly baseline: number,
+    /** References the folio has before this code takes any (the page cache holds one more). */
+    baseline: number,
     dirty: boolean,
   ) {
     this.refcount = baseline;
@@ -89,7 +90,6 @@ export class PageModel {
   readonly errors: SimError[] = [];
   /** Human-readable account of what happened to pages, for traces and --explain. */
   readonly log: string[] = [];
-  readonly vmstat = { pinAcquired: 0, pinReleased: 0 };
   atomic = 0;
   private readonly held = new Set<Folio>();
   private zeroFolio?: Folio;
@@ -191,7 +191,6 @@ export class PageModel {
         f.pincount += 1;
       } else f.refcount += GUP_PIN_COUNTING_BIAS;
       f.pins++;
-      this.vmstat.pinAcquired++;
     } else {
       f.refcount += 1;
       f.gets++;
@@ -230,10 +229,8 @@ export class PageModel {
       this.settle(f);
       return;
     }
-    if (f.pins > 0) {
-      f.pins--;
-      this.vmstat.pinReleased++;
-    } else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that holds a reference, not a pin: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
+    if (f.pins > 0) f.pins--;
+    else if (f.gets > 0) this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that holds a reference, not a pin: the refcount drops by ${GUP_PIN_COUNTING_BIAS}`);
     else if (f.everHeld) this.error('over-release', p.label, `${op}(${p.label}) after its pin was already dropped`);
     else this.error('unpin-not-pinned', p.label, `${op}(${p.label}) on a page that is not pinned`);
     if (this.large(f)) {

@@ -87,14 +87,17 @@ const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario
 
 const DISCOVERY_BUDGET = 48;
 
-/** Decisions (flips) that make the session reach an acquire, or undefined if none found. */
-function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi): string[] | undefined {
+/**
+ * Decisions (flips) that make the session reach an acquire, with the discovery run that reached
+ * it; undefined if none found.
+ */
+function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi): { flips: string[]; reached: Outcome } | undefined {
   const queue: string[][] = [[]];
   const tried = new Set<string>();
   for (let runs = 0; queue.length && runs < DISCOVERY_BUDGET; runs++) {
     const flips = queue.shift()!;
     const out = runBefore(funcs, steps, base(3, 'full', { flips }), api, true);
-    if (out.gupCalls > 0) return flips;
+    if (out.gupCalls > 0) return { flips, reached: out };
     if (flips.length >= 3) continue;
     for (const k of out.decisionOrder) {
       if (flips.includes(k)) continue;
@@ -110,12 +113,11 @@ function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: Ta
 
 /**
  * Concrete values for the opaque inputs of the first acquire's count so that it asks for `n`
- * pages: counts, sizes in bytes and addresses are what such inputs are.
+ * pages: counts, sizes in bytes and addresses are what such inputs are. `reached` is the
+ * unbound discovery run: the page count plays no part before the acquire, so it serves every `n`.
  */
-function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, flips: string[], n: number): Map<string, number> | undefined {
-  const first = runBefore(funcs, steps, base(n, 'full', { flips }), api, true);
-  const count = first.gupCounts[0];
-  if (count === undefined) return n === 0 ? new Map() : undefined;
+function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, flips: string[], reached: Outcome, n: number): Map<string, number> | undefined {
+  const count = reached.gupCounts[0];
   if (typeof count === 'number') return count === n ? new Map() : undefined;
   if (!(count instanceof Sym)) return undefined;
   const atoms = count.atoms.slice(0, 3);
@@ -132,7 +134,6 @@ function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: Targe
 }
 
 export interface SessionPlan {
-  steps: string[];
   scenarios: Scenario[];
   /** The acquire is never reached: only the code as such is compared. */
   noAcquire: boolean;
@@ -149,14 +150,15 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
     if (!o) ran.set(s, (o = runBefore(funcs, steps, s, api)));
     return o;
   };
-  const flips = reachAcquire(funcs, steps, api);
-  if (!flips) {
+  const discovered = reachAcquire(funcs, steps, api);
+  if (!discovered) {
     const only = base(3, 'full', { label: 'the code as called, no acquire reached' });
-    return { steps, scenarios: [only, ...flipScenarios(run, only)], noAcquire: true, ran };
+    return { scenarios: [only, ...flipScenarios(run, only)], noAcquire: true, ran };
   }
+  const { flips, reached } = discovered;
   const bound = new Map<number, Map<string, number>>();
   for (const n of [0, 1, 3]) {
-    const b = bindCount(funcs, steps, api, flips, n);
+    const b = bindCount(funcs, steps, api, flips, reached, n);
     if (b) bound.set(n, b);
   }
   const fallback = bound.get(3) ?? new Map<string, number>();
@@ -192,7 +194,7 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   if (failing) scenarios.push(...flipScenarios(run, failing).slice(0, MAX_FLIPS / 2));
   if (happy)
     for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(run, u).slice(0, MAX_FLIPS / 2));
-  return { steps, scenarios, noAcquire: false, ran };
+  return { scenarios, noAcquire: false, ran };
 }
 
 /** The same scenario with each decision its before run made flipped, one at a time. */
@@ -262,4 +264,4 @@ function pairScenarios(single: Scenario[]): Scenario[] {
   return out;
 }
 
-export const shortKey = (k: string) => (k.length > 70 ? `${k.slice(0, 67)}…` : k);
+const shortKey = (k: string) => (k.length > 70 ? `${k.slice(0, 67)}…` : k);

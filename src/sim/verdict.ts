@@ -36,7 +36,7 @@ export interface Divergence {
   scenario: string;
   /** One line saying what differs. */
   detail: string;
-  /** The last events of each run, for the reader. */
+  /** The last lines of each run's page log, for the reader. */
   before: string[];
   after: string[];
 }

@@ -38,10 +38,16 @@ class Program {
     this.roots = [...funcs.keys()].filter((n) => !called.has(n) || analysis.facts.functions.get(n)?.addressTaken || exported(n));
   }
 
-  reach(from: string): Set<string> {
+  private readonly reached = new Map<string, ReadonlySet<string>>();
+
+  /** `from` and every function it calls, directly or not. */
+  reach(from: string): ReadonlySet<string> {
+    const cached = this.reached.get(from);
+    if (cached) return cached;
     const seen = new Set([from]);
     const work = [from];
     while (work.length) for (const c of this.graph.get(work.pop()!) ?? []) if (!seen.has(c)) (seen.add(c), work.push(c));
+    this.reached.set(from, seen);
     return seen;
   }
 

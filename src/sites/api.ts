@@ -2,7 +2,6 @@
  * The mm API vocabulary: acquire variants with their argument layouts, release calls, page
  * sources that are not GUP, and calls that merely carry a page through (domain reference §1, §6).
  */
-import type { Node } from '../parse/kernel-c.ts';
 
 export type AcquireFamily = 'gup' | 'pin';
 
@@ -15,7 +14,7 @@ export interface AcquireLayout {
   mm?: number;
   start: number;
   count: number;
-  /** gup_flags, or the pre-5.2/pre-4.9 `int write` (see `writeArg`). */
+  /** gup_flags; in the fast variants possibly a pre-5.2 `int write` (told apart by the acquire transform). */
   flags?: number;
   /** Index of an old `int write` argument (and `force`), when the call predates gup_flags. */
   write?: number;
@@ -29,8 +28,11 @@ export interface AcquireLayout {
 
 const TASK_RE = /(^|->|\.)(current|tsk|task|p|t)$|task$/;
 
-/** Layout of an acquire call, or undefined if the name/arity is not one we know. */
-export function acquireLayout(name: string, args: Node[]): AcquireLayout | undefined {
+/**
+ * Layout of an acquire call, or undefined if the name/arity is not one we know. Only the
+ * arguments' texts matter, so the simulator can ask with its lowered call.
+ */
+export function acquireLayout(name: string, args: ReadonlyArray<{ readonly text: string }>): AcquireLayout | undefined {
   const n = args.length;
   const family: AcquireFamily = name.startsWith('pin_') ? 'pin' : 'gup';
   const base = name.replace(/^(__get_|get_|pin_)/, '');

@@ -23,18 +23,21 @@ export const unparen = (node: Node): Node => {
 };
 
 export type Loop =
-  | { kind: 'for'; node: Node; body: Node }
-  | { kind: 'while'; node: Node; body: Node }
-  | { kind: 'do'; node: Node; body: Node }
+  | { kind: 'for' | 'while' | 'do'; node: Node; body: Node }
   | { kind: 'macro'; node: Node; body: Node; name: string; call: Node };
 
+const LOOP_KINDS = new Map<string, 'for' | 'while' | 'do'>([
+  ['for_statement', 'for'],
+  ['while_statement', 'while'],
+  ['do_statement', 'do'],
+]);
+
 /** The loop whose body (directly) is `stmt`, if any. */
-export function loopOfBody(stmt: Node): Loop | undefined {
+function loopOfBody(stmt: Node): Loop | undefined {
   const p = stmt.parent;
   if (!p) return undefined;
-  if (p.type === 'for_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'for', node: p, body: stmt };
-  if (p.type === 'while_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'while', node: p, body: stmt };
-  if (p.type === 'do_statement' && p.childForFieldName('body')?.id === stmt.id) return { kind: 'do', node: p, body: stmt };
+  const kind = LOOP_KINDS.get(p.type);
+  if (kind && p.childForFieldName('body')?.id === stmt.id) return { kind, node: p, body: stmt };
   const m = macroLoopOfBody(stmt);
   if (m) return { kind: 'macro', node: m.header, body: m.body, name: m.name, call: m.call };
   return undefined;

@@ -7,8 +7,8 @@ import { bodyStatements, descendants, norm, unparen } from './ast.ts';
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Split a condition into its top-level `op`-joined operands. */
-function operands(cond: Node, op: '&&' | '||'): Node[] {
+/** Split a condition into its top-level `op`-joined operands (parentheses dropped). */
+export function operands(cond: Node, op: '&&' | '||'): Node[] {
   const e = unparen(cond);
   if (e.type === 'binary_expression' && e.childForFieldName('operator')?.text === op)
     return [...operands(e.childForFieldName('left')!, op), ...operands(e.childForFieldName('right')!, op)];
@@ -58,8 +58,8 @@ export function knownNonNegative(x: string, at: Node): boolean {
     if (n.type === 'if_statement') {
       const cond = n.childForFieldName('condition')!;
       if (n.childForFieldName('consequence')?.id === child.id && impliesNonNegative(cond, x)) return true;
-      if (n.childForFieldName('alternative')?.id === child.id && coversNegative(cond, x)) return true;
     }
+    // The alternative of an `if` is its else_clause.
     if (n.type === 'else_clause' && n.parent?.type === 'if_statement') {
       if (coversNegative(n.parent.childForFieldName('condition')!, x)) return true;
     }

@@ -39,7 +39,6 @@ export interface FnInfo {
   names: Set<string>;
   /** Declared type of each local/parameter, e.g. 'struct page **'. */
   types: Map<string, string>;
-  isStatic: boolean;
   callers: number;
   addressTaken: boolean;
 }
@@ -365,7 +364,7 @@ export class FileFacts {
       return;
     }
     const out = OUTPARAM_SOURCES[name];
-    if (out !== undefined && out >= 0 && args[out]) {
+    if (out !== undefined && args[out]) {
       const k = this.keyOf(args[out], fn);
       if (k) this.seed(k, `src:${name}`);
       return;
@@ -399,7 +398,7 @@ export class FileFacts {
         if (done.has(i) || !this.written.has(b.param)) return;
         done.add(i);
         this.edge(b.param, b.arg);
-        if (!this.written.has(b.arg)) this.written.add(b.arg);
+        this.written.add(b.arg);
         changed = true;
       });
     }
@@ -487,8 +486,7 @@ function declaratorIdentifier(decl: Node): Node | undefined {
 function typeOf(typeNode: Node | null, decl: Node): string {
   let stars = '';
   for (let d: Node | null = decl; d && d.type !== 'identifier'; d = d.childForFieldName('declarator'))
-    if (d.type === 'pointer_declarator') stars += '*';
-    else if (d.type === 'array_declarator') stars += '*';
+    if (d.type === 'pointer_declarator' || d.type === 'array_declarator') stars += '*';
   return `${typeNode?.text ?? '?'} ${stars}`.trim();
 }
 
@@ -500,18 +498,22 @@ function declaredName(decl: Node): string | undefined {
   return d?.text;
 }
 
-export function functionName(def: Node): string | undefined {
+/** The `name(params)` declarator of a function definition, under any pointer declarators. */
+function functionDeclarator(def: Node): Node | null {
   let d = def.childForFieldName('declarator');
   while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
-  return d?.childForFieldName('declarator')?.text;
+  return d;
+}
+
+export function functionName(def: Node): string | undefined {
+  return functionDeclarator(def)?.childForFieldName('declarator')?.text;
 }
 
 function describeFunction(def: Node): FnInfo | undefined {
   const name = functionName(def);
   const body = def.childForFieldName('body');
   if (!name || !body) return undefined;
-  let d = def.childForFieldName('declarator');
-  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  const d = functionDeclarator(def);
   const params: string[] = [];
   const types = new Map<string, string>();
   for (const p of d?.childForFieldName('parameters')?.namedChildren ?? []) {
@@ -530,13 +532,5 @@ function describeFunction(def: Node): FnInfo | undefined {
       types.set(n, typeOf(decl.childForFieldName('type'), d2.type === 'init_declarator' ? d2.childForFieldName('declarator')! : d2));
     }
   }
-  for (const f of body.descendantsOfType('for_statement')) {
-    const init = f.childForFieldName('initializer');
-    if (init?.type === 'declaration') for (const d2 of init.childrenForFieldName('declarator')) {
-      const n = declaredName(d2);
-      if (n) names.add(n);
-    }
-  }
-  const isStatic = def.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
-  return { name, node: def, body, params, names, types, isStatic, callers: 0, addressTaken: false };
+  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false };
 }

@@ -3,7 +3,7 @@
  * the hazards found here refuse it whatever the target (target-specific checks live in the
  * planner).
  */
-import type { Node, Tree } from '../parse/kernel-c.ts';
+import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
 import { EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf } from './ast.ts';
 import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
@@ -68,10 +68,10 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
   const facts = new FileFacts(tree.rootNode);
   const parent = facts.acquires.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const releaseTags = new Map(facts.releases.map((r) => [r, pageTags(facts, r)]));
   const releaseIds = new Map<ReleaseCall, number[]>();
   const orphans: FileAnalysis['orphans'] = [];
-  for (const r of facts.releases) {
-    const tags = pageTags(facts, r);
+  for (const [r, tags] of releaseTags) {
     const ids = tags.map(tagAcquire).filter((x): x is number => x !== undefined);
     if (!ids.length) {
       orphans.push({ release: r, sources: tags.map(describeSource) });
@@ -95,17 +95,19 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
     g.releases.sort((a, b) => a.call.startIndex - b.call.startIndex);
   });
 
-  const fileHazards = fileLevelHazards(text, facts);
+  const fileHazards = fileLevelHazards(text, tree, facts);
   // File-wide hazards are reported at each group's own acquire, naming where they come from.
-  for (const g of groups) g.hazards.push(...fileHazards.map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts));
+  for (const g of groups)
+    g.hazards.push(...fileHazards.map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
   return { text, tree, facts, groups, orphans, atomicReleases: atomicReleases(facts) };
 }
 
-function fileLevelHazards(text: string, facts: FileFacts): Diagnostic[] {
+function fileLevelHazards(text: string, tree: Tree, facts: FileFacts): Diagnostic[] {
   const out: Diagnostic[] = [];
   const mmu = MMU_NOTIFIER_RE.exec(text);
   if (mmu) {
-    const line = text.slice(0, mmu.index).split('\n').length;
+    // The parsed copy keeps every newline where it was.
+    const line = tree.pointAt(mmu.index).row + 1;
     out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}, line ${line}): it drops pages from its invalidate callback and needs no pin` });
   }
   for (const name of EMITTED_NAMES) {
@@ -115,7 +117,7 @@ function fileLevelHazards(text: string, facts: FileFacts): Diagnostic[] {
   return out;
 }
 
-function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
+function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCall, string[]>): Diagnostic[] {
   const out: Diagnostic[] = [];
   const ids = new Set(g.acquires.map((a) => a.id));
   const mine = (tags: Iterable<string>) => [...tags].some((t) => ids.has(tagAcquire(t) ?? -1));
@@ -127,8 +129,7 @@ function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
     out.push({ code: 'no-release', line: lineOf(a.call), message: `no release of the pages from ${a.name}() in this file: they are released elsewhere` });
   }
   for (const r of g.releases) {
-    const tags = pageTags(facts, r);
-    const other = tags.filter((t) => tagAcquire(t) === undefined);
+    const other = releaseTags.get(r)!.filter((t) => tagAcquire(t) === undefined);
     if (other.length)
       out.push({ code: 'mixed-provenance', line: lineOf(r.call), message: `${r.name}() here also releases pages from ${other.map(describeSource).join(', ')}` });
     if (g.family === 'pin' && r.api.family === 'get')
@@ -141,7 +142,7 @@ function groupHazards(g: PinGroup, facts: FileFacts): Diagnostic[] {
   for (const e of facts.externalCalls) {
     const arg = e.args.find((a) => {
       const k = facts.keyOf(a, e.fn);
-      return k !== undefined && mine([...facts.tagsOfKey(k)].filter((t) => PAGE_TAG.test(t)));
+      return k !== undefined && mine(facts.tagsOfKey(k));
     });
     if (arg)
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which takes over the page reference` });
@@ -171,7 +172,7 @@ export function hasRealError(node: Node): boolean {
 function afterIteratorMacro(missing: Node): boolean {
   for (let n = missing.parent, i = 0; n && i < 3; n = n.parent, i++) {
     const call = n.type === 'call_expression' ? n : n.type === 'expression_statement' ? n.firstNamedChild : undefined;
-    if (call?.type === 'call_expression' && /(^|_)for_each(_|$)/.test(callName(call) ?? '')) return true;
+    if (call?.type === 'call_expression' && isIteratorMacro(callName(call) ?? '')) return true;
   }
   return false;
 }
@@ -181,13 +182,26 @@ function afterIteratorMacro(missing: Node): boolean {
  * unlock in the same function, or inside a function reached only from such places (H8).
  */
 function atomicReleases(facts: FileFacts): Set<number> {
+  // Per function, its lock (+1) and unlock (-1) calls in document order: found once, asked often.
+  const lockCalls = new Map<FnInfo, Array<{ at: number; step: 1 | -1 }>>();
+  const locksOf = (fn: FnInfo) => {
+    let calls = lockCalls.get(fn);
+    if (!calls) {
+      calls = [];
+      for (const c of fn.body.descendantsOfType('call_expression')) {
+        const name = callName(c) ?? '';
+        if (ATOMIC_ENTER_RE.test(name)) calls.push({ at: c.startIndex, step: 1 });
+        else if (ATOMIC_LEAVE_RE.test(name)) calls.push({ at: c.startIndex, step: -1 });
+      }
+      lockCalls.set(fn, calls);
+    }
+    return calls;
+  };
   const lockedAt = (fn: FnInfo, at: number): boolean => {
     let depth = 0;
-    for (const c of fn.body.descendantsOfType('call_expression')) {
-      if (c.startIndex >= at) break;
-      const name = callName(c) ?? '';
-      if (ATOMIC_ENTER_RE.test(name)) depth++;
-      else if (ATOMIC_LEAVE_RE.test(name)) depth = Math.max(0, depth - 1);
+    for (const c of locksOf(fn)) {
+      if (c.at >= at) break;
+      depth = Math.max(0, depth + c.step);
     }
     return depth > 0;
   };
