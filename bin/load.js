@@ -15,9 +15,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // native addon, …) resolve exactly as they do from src/.
 const CACHE = join(ROOT, 'node_modules', '.cache', 'gup2pin');
 
-/** Entry points by name; each is bundled on its own (a worker script goes here too). */
+/** Entry points by name; each is bundled on its own. */
 export const ENTRIES = {
   cli: 'src/cli.ts',
+  worker: 'src/parallel/worker.ts',
 };
 
 /** Imports the named entry point and returns its module namespace. */
@@ -26,7 +27,7 @@ export async function loadEntry(name) {
   if (!entry) throw new Error(`unknown entry point: ${name}`);
   if (process.env.GUP2PIN_NO_CACHE !== '1') {
     try {
-      const file = await bundle(name, entry);
+      const file = await bundle(name);
       // tsx maps crash stacks back to src/*.ts; the inline source map keeps that.
       process.setSourceMapsEnabled(true);
       return await import(pathToFileURL(file).href);
@@ -71,43 +72,58 @@ function sourceKey() {
   return (key = h.digest('hex').slice(0, 20));
 }
 
-/** Path of the bundle of `entry` for the current sources, built first if absent. */
-async function bundle(name, entry) {
-  const file = join(CACHE, `${name}-${sourceKey()}.mjs`);
+/**
+ * Path of the bundle of `name` for the current sources. A missing one is built together with
+ * every other missing entry: the CLI's first run also readies the worker bundle its threads load.
+ */
+async function bundle(name) {
+  const fileOf = (n) => join(CACHE, `${n}-${sourceKey()}.mjs`);
+  const file = fileOf(name);
   if (existsSync(file)) return file;
   // A read-only install fails here, before paying for a build it could not keep.
   mkdirSync(CACHE, { recursive: true });
   accessSync(CACHE, constants.W_OK);
 
+  const missing = Object.keys(ENTRIES).filter((n) => n === name || !existsSync(fileOf(n)));
   const esbuild = await import('esbuild');
-  let result;
+  let built;
   try {
-    result = await esbuild.build({
-      absWorkingDir: ROOT,
-      entryPoints: [join(ROOT, entry)],
-      outfile: file, // not written (write: false); sets where source map paths are relative to
-      write: false,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      sourcemap: 'inline',
-      sourcesContent: false,
-      logLevel: 'silent',
-    });
+    built = await Promise.all(
+      missing.map((n) =>
+        esbuild.build({
+          absWorkingDir: ROOT,
+          entryPoints: [join(ROOT, ENTRIES[n])],
+          outfile: fileOf(n), // not written (write: false); sets where source map paths are relative to
+          write: false,
+          bundle: true,
+          platform: 'node',
+          format: 'esm',
+          target: 'node20',
+          packages: 'external',
+          sourcemap: 'inline',
+          sourcesContent: false,
+          logLevel: 'silent',
+        }),
+      ),
+    );
   } finally {
     // The esbuild service process would otherwise live as long as this run.
     await esbuild.stop();
   }
-  const js = result.outputFiles.find((o) => o.path.endsWith('.mjs'));
+  missing.forEach((n, i) => {
+    writeAtomic(fileOf(n), built[i].outputFiles.find((o) => o.path.endsWith('.mjs')).contents);
+    prune(n, fileOf(n));
+  });
+  return file;
+}
 
-  // Atomic: a concurrent process sees no bundle or a whole one; two builders just both rename.
+/** A concurrent process sees no bundle or a whole one; two builders just both rename. */
+function writeAtomic(file, contents) {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     const fd = openSync(tmp, 'w');
     try {
-      writeFileSync(fd, js.contents);
+      writeFileSync(fd, contents);
       fsyncSync(fd); // never rename an empty file into place if the machine goes down
     } finally {
       closeSync(fd);
@@ -117,8 +133,6 @@ async function bundle(name, entry) {
     rmSync(tmp, { force: true });
     throw e;
   }
-  prune(name, file);
-  return file;
 }
 
 /** Removes this entry's bundles for other keys, and temp files a crashed build left behind. */

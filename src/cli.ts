@@ -7,8 +7,8 @@ import { unifiedDiff } from './emit/diff.ts';
 import { reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
-import { explain, verifyTexts, type VerifyInput } from './sim/verify.ts';
-import type { FileAnalysis } from './sites/groups.ts';
+import { defaultJobs } from './parallel/pool.ts';
+import { checkConversion, type Check } from './sim/index.ts';
 import { analyzeText, run, type RunResult } from './run.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 
@@ -19,6 +19,7 @@ interface Common {
   quiet: boolean;
   core: boolean;
   verify: boolean;
+  jobs: number;
 }
 
 /** Each path the run could not use, and why, on stderr (the command then exits 2). */
@@ -26,43 +27,44 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
   for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
 }
 
-function execute(argv: Common): { result: RunResult; api: TargetApi; errors: number } {
+async function execute(argv: Common, check?: { explain: boolean }): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
-  const result = run(argv.paths, api, resolve(argv.root), { core: argv.core, verify: argv.verify });
+  if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
+  const result = await run(argv.paths, api, resolve(argv.root), { core: argv.core, verify: argv.verify, check, jobs: argv.jobs });
   reportProblems(result.problems);
   // Not proven is not silent: a converted group the simulator could not model is named.
   for (const f of result.files)
-    for (const g of f.plan.groups) {
-      const v = f.verification.get(g.group.id);
+    for (const g of f.groups) {
+      const v = f.verification.get(g.id);
       if (g.verdict === 'converted' && v?.verdict === 'unverifiable')
-        process.stderr.write(`gup2pin: ${f.display}:${g.group.line}: converted but not verified: ${v.reason}\n`);
+        process.stderr.write(`gup2pin: ${f.display}:${g.line}: converted but not verified: ${v.reason}\n`);
     }
   return { result, api, errors: result.problems.length };
 }
 
-function diffCommand(argv: Common): number {
-  const { result, errors } = execute(argv);
+async function diffCommand(argv: Common): Promise<number> {
+  const { result, errors } = await execute(argv);
   let changed = false;
   for (const f of result.files) {
-    const d = unifiedDiff(f.display, f.original, f.plan.output);
+    const d = unifiedDiff(f.display, f.original, f.output);
     if (d) {
       process.stdout.write(d);
       changed = true;
     }
   }
-  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result))}\n`);
+  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}\n`);
   return errors ? 2 : changed ? 1 : 0;
 }
 
-function applyCommand(argv: Common): number {
-  const run = execute(argv);
+async function applyCommand(argv: Common): Promise<number> {
+  const run = await execute(argv);
   const { result } = run;
   let { errors } = run;
   let written = 0;
   for (const f of result.files) {
-    if (f.plan.output === f.original) continue;
+    if (f.output === f.original) continue;
     try {
-      writeAtomic(f.path, f.original, f.plan.output);
+      writeAtomic(f.path, f.original, f.output);
       written++;
       if (!argv.quiet) process.stdout.write(`converted ${f.display}\n`);
     } catch (e) {
@@ -70,7 +72,7 @@ function applyCommand(argv: Common): number {
       process.stderr.write(`gup2pin: ${f.display}: not written: ${(e as Error).message}\n`);
     }
   }
-  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result))}, ${written} written\n`);
+  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}, ${written} written\n`);
   return errors ? 2 : 0;
 }
 
@@ -79,13 +81,6 @@ interface VerifyArgs extends Common {
   after?: string;
   patch?: string;
   explain: boolean;
-}
-
-interface Pair {
-  display: string;
-  before: string;
-  after: string;
-  analysis?: FileAnalysis;
 }
 
 /** A file named on the command line, or a usage error naming it. */
@@ -97,54 +92,53 @@ function readArgument(path: string): string {
   }
 }
 
-/** Before/after pairs to verify: our own conversions, two files, or a patch against a tree. */
-function verifyInputs(argv: VerifyArgs): { pairs: Pair[]; api: TargetApi; errors: number } {
+/** Verdicts to print per file: on our own conversions, on two files, or on a patch against a tree. */
+async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display: string; checks: Check[] }>; errors: number }> {
   const root = resolve(argv.root);
+  const check = (display: string, before: string, after: string, api: TargetApi) => ({
+    display,
+    // --explain simulates each group again: parse and analyse the before text once, not per group.
+    checks: checkConversion({ text: before, analysis: argv.explain ? analyzeText(before) : undefined }, after, api, argv.explain),
+  });
   if (argv.before || argv.after) {
     if (!argv.before || !argv.after) throw new UsageError('--before and --after go together');
     const api = resolveTarget(argv.target, [argv.after]);
-    return { pairs: [{ display: argv.after, before: readArgument(argv.before), after: readArgument(argv.after) }], api, errors: 0 };
+    return { files: [check(argv.after, readArgument(argv.before), readArgument(argv.after), api)], errors: 0 };
   }
   if (argv.patch) {
     const text = readArgument(argv.patch);
     const api = resolveTarget(argv.target, [root]);
     const { files, problems } = filesFromPatch(text, root);
     reportProblems(problems);
-    return { pairs: files, api, errors: problems.length };
+    return { files: files.map((f) => check(f.display, f.before, f.after, api)), errors: problems.length };
   }
   if (!argv.paths?.length) throw new UsageError('name PATHs to verify, or --before/--after, or --patch');
   // Our own conversions, before the simulator filters them: verify reports what it would catch.
-  const { result, api, errors } = execute({ ...argv, verify: false });
-  return { pairs: result.files.map((f) => ({ display: f.display, before: f.original, after: f.plan.output, analysis: f.analysis })), api, errors };
+  const { result, errors } = await execute({ ...argv, verify: false }, { explain: argv.explain });
+  return { files: result.files.map((f) => ({ display: f.display, checks: f.checks ?? [] })), errors };
 }
 
-function verifyCommand(argv: VerifyArgs): number {
+async function verifyCommand(argv: VerifyArgs): Promise<number> {
   const started = Date.now();
-  const { pairs, api, errors } = verifyInputs(argv);
+  const { files, errors } = await verifyChecks(argv);
   const counts = emptyCounts();
-  for (const pair of pairs) {
-    // --explain simulates each group again: parse and analyse a --before/--patch text once, not per call.
-    const before: VerifyInput = { text: pair.before, analysis: pair.analysis ?? (argv.explain ? analyzeText(pair.before) : undefined) };
-    for (const v of verifyTexts(before, pair.after, api)) {
-      count(counts, v);
-      for (const line of verdictLines(pair.display, v)) process.stdout.write(`${line}\n`);
-      if (argv.explain && v.group >= 0 && v.verdict !== 'unverifiable') {
-        const story = explain(before, pair.after, api, v.group);
-        if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
-      }
+  for (const file of files)
+    for (const { verification, story } of file.checks) {
+      count(counts, verification);
+      for (const line of verdictLines(file.display, verification)) process.stdout.write(`${line}\n`);
+      if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
     }
-  }
-  if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${pairs.length} files, ${Date.now() - started} ms\n`);
+  if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${files.length} files, ${Date.now() - started} ms\n`);
   return errors ? 2 : counts.notEquivalent ? 1 : 0;
 }
 
-function scanCommand(argv: Common & { json: boolean }): number {
-  const { result, api, errors } = execute(argv);
+async function scanCommand(argv: Common & { json: boolean }): Promise<number> {
+  const { result, api, errors } = await execute(argv);
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify(reportJson(result, api), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(reportJson(result.files, api), null, 2)}\n`);
   } else {
     for (const f of result.files) for (const line of reportLines(f)) process.stdout.write(`${line}\n`);
-    process.stdout.write(`${summaryLine(summarize(result))} (target ${versionLabel(api.version)})\n`);
+    process.stdout.write(`${summaryLine(summarize(result.files))} (target ${versionLabel(api.version)})\n`);
   }
   return errors ? 2 : 0;
 }
@@ -163,18 +157,19 @@ export async function main(args: string[]): Promise<number> {
       .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', default: '.' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
       .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
-      .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' });
+      .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), defaultDescription: 'the number of cores', describe: 'threads working on files (output is the same for any number)' });
   const parser = yargs(args)
     .scriptName('gup2pin')
     .usage('$0 <command> PATH…\n\nConvert get_user_pages()/put_page() call sites to pin_user_pages()/unpin_user_page*().')
-    .command('diff <paths..>', 'print a unified diff of every conversion (exit 1 if any)', common, (a) => {
-      code = diffCommand(a as unknown as Common);
+    .command('diff <paths..>', 'print a unified diff of every conversion (exit 1 if any)', common, async (a) => {
+      code = await diffCommand(a as unknown as Common);
     })
-    .command('apply <paths..>', 'convert in place (atomic per file, idempotent)', common, (a) => {
-      code = applyCommand(a as unknown as Common);
+    .command('apply <paths..>', 'convert in place (atomic per file, idempotent)', common, async (a) => {
+      code = await applyCommand(a as unknown as Common);
     })
-    .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }), (a) => {
-      code = scanCommand(a as unknown as Common & { json: boolean });
+    .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }), async (a) => {
+      code = await scanCommand(a as unknown as Common & { json: boolean });
     })
     .command(
       'verify [paths..]',
@@ -186,8 +181,8 @@ export async function main(args: string[]): Promise<number> {
           .option('after', { type: 'string', describe: '… and after it' })
           .option('patch', { type: 'string', describe: 'review a conversion patch against the tree at --root' })
           .option('explain', { type: 'boolean', default: false, describe: 'tell the writeback-during-DMA story for each group, before vs after' }),
-      (a) => {
-        code = verifyCommand(a as unknown as VerifyArgs);
+      async (a) => {
+        code = await verifyCommand(a as unknown as VerifyArgs);
       },
     )
     .demandCommand(1, 'name a command: diff, apply, scan or verify')

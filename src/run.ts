@@ -1,27 +1,28 @@
 /**
- * The runner: paths → per-file results. Owns the file system reads; everything after the read
- * (parse, analyse, plan) is pure, so diff/apply/scan are three views of one plan.
+ * The runner: paths → per-file results. One file's work (read, prefilter, parse, analyse, plan,
+ * verify) is `processFile`, pure after the read and self-contained, so the pool can hand files
+ * to worker threads; diff/apply/scan/verify are views of the records it returns.
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
+import { fileReport, type FileReport } from './emit/report.ts';
+import { mapInPool } from './parallel/pool.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
-import { planVerified } from './sim/index.ts';
 import type { GroupVerification } from './sim/verdict.ts';
+import { checkConversion, planVerified, type Check } from './sim/index.ts';
 import { analyze, type FileAnalysis } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
 
-export interface FileResult {
+export interface FileResult extends FileReport {
   /** Absolute path. */
   path: string;
-  /** Path as shown to the user (relative to --root). */
-  display: string;
   original: string;
-  plan: FilePlan;
-  /** Simulator verdict per pin group id (empty with --no-verify). */
-  verification: Map<number, GroupVerification>;
-  analysis: FileAnalysis;
+  /** The converted text (=== original when nothing converts). */
+  output: string;
+  /** `verify`: the simulator's verdict on each changed group of our own conversion. */
+  checks?: Check[];
 }
 
 export interface RunResult {
@@ -36,7 +37,20 @@ export interface RunOptions {
   core?: boolean;
   /** Simulate every conversion and refuse those that are not equivalent: on by default. */
   verify?: boolean;
+  /** `verify`: plan without the simulator, then report its verdict on each changed group. */
+  check?: { explain: boolean };
+  /** Threads working on files (1: all in this thread). */
+  jobs?: number;
 }
+
+/** What a worker needs besides the file: plain data, sent once per worker. */
+export interface FileJob {
+  api: TargetApi;
+  options: Omit<RunOptions, 'jobs'>;
+}
+
+/** One file's outcome: a result, a problem to report, or nothing (not a candidate). */
+export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | null;
 
 /**
  * Core kernel code (mm/, kernel/, fs/, ipc/, security/) that upstream deliberately left on
@@ -45,37 +59,46 @@ export interface RunOptions {
  */
 const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
 
-export function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): RunResult {
+export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const { files, problems } = walk(paths);
+  const { jobs = 1, ...fileOptions } = options;
+  const items = files.map((path) => ({ path, display: relative(root, path) || path }));
+  const job: FileJob = { api, options: fileOptions };
+  const outcomes = await mapInPool(items, jobs, job, (item) => processFile(item.path, item.display, job));
   const results: FileResult[] = [];
-  for (const path of files) {
-    const display = relative(root, path) || path;
-    let text: string;
-    try {
-      const buf = readFileSync(path);
-      if (buf.length > MAX_BYTES) {
-        // Generated register headers are huge and never call GUP: only mention real candidates.
-        if (CANDIDATE_RE.test(buf.toString('latin1'))) problems.push({ path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` });
-        continue;
-      }
-      if (buf.includes(0)) continue; // binary, not C
-      text = buf.toString('utf8');
-    } catch (e) {
-      problems.push({ path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
-      continue;
-    }
-    if (!CANDIDATE_RE.test(text)) continue;
-    let result;
-    try {
-      result = processText(text, api, { core: !options.core && CORE_DIR_RE.test(display) }, { verify: options.verify ?? true });
-    } catch (e) {
-      // A bug of ours must cost one file, never the run (and never a half-written file).
-      problems.push({ path: display, reason: `internal error, file left alone: ${(e as Error).message}` });
-      continue;
-    }
-    if (result.plan.groups.length || result.plan.notGup.length) results.push({ path, display, original: text, ...result });
+  for (const o of outcomes) {
+    if (!o) continue;
+    if ('problem' in o) problems.push(o.problem);
+    else results.push(o.result);
   }
   return { files: results, problems };
+}
+
+/** Read one file and, if it is a candidate, plan (and verify) its conversion. */
+export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
+  let text: string;
+  try {
+    const buf = readFileSync(path);
+    if (buf.length > MAX_BYTES) {
+      // Generated register headers are huge and never call GUP: only mention real candidates.
+      return CANDIDATE_RE.test(buf.toString('latin1')) ? { problem: { path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` } } : null;
+    }
+    if (buf.includes(0)) return null; // binary, not C
+    text = buf.toString('utf8');
+  } catch (e) {
+    return { problem: { path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
+  }
+  if (!CANDIDATE_RE.test(text)) return null;
+  try {
+    const policy = { core: !options.core && CORE_DIR_RE.test(display) };
+    const { plan, verification, analysis } = processText(text, api, policy, { verify: !options.check && (options.verify ?? true) });
+    if (!plan.groups.length && !plan.notGup.length) return null;
+    const checks = options.check ? checkConversion({ text, analysis }, plan.output, api, options.check.explain) : undefined;
+    return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks } };
+  } catch (e) {
+    // A bug of ours must cost one file, never the run (and never a half-written file).
+    return { problem: { path: display, reason: `internal error, file left alone: ${(e as Error).message}` } };
+  }
 }
 
 /** Parse and analyse one C text. */

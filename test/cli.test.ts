@@ -3,7 +3,7 @@
  * real `git apply` and `patch -p1`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +164,28 @@ describe('targets and errors', () => {
     const r = gup2pin(['--help'], tmpdir());
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('gup2pin diff <paths..>');
+  });
+});
+
+describe('worker threads (--jobs)', () => {
+  // Every fixture, laid out as a tree: enough files that the worker threads get a share.
+  const everything = () => tree(readdirSync(FIXTURES).filter((n) => statSync(join(FIXTURES, n)).isDirectory()));
+
+  it('prints byte-identical output whatever the number of threads', () => {
+    const root = everything();
+    for (const command of [['diff'], ['scan', '--json'], ['verify']]) {
+      const one = gup2pin([...command, '--target', '6.5', '--jobs', '1', 'drivers'], root);
+      const three = gup2pin([...command, '--target', '6.5', '--jobs', '3', 'drivers'], root);
+      expect(three.stdout).toBe(one.stdout);
+      expect(three.code).toBe(one.code);
+      expect(three.stdout.length).toBeGreaterThan(1000);
+    }
+  });
+
+  it('refuses a --jobs that is not a whole number of threads', () => {
+    const r = gup2pin(['scan', '--jobs', '0', 'drivers'], tree(['hfi1']));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('gup2pin: --jobs takes a whole number of threads, at least 1 (got 0)\n');
   });
 });
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { reportLines } from '../src/emit/report.ts';
+import { fileReport, reportLines } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
@@ -25,7 +25,8 @@ export function convert(text: string, target: string) {
 /** Scan lines for a fixture's before.c, paths shown as `before.c`. */
 export function scanLines(name: string, target: string, file = 'before.c'): string[] {
   const original = read(name, file);
-  return reportLines({ path: file, display: file, original, ...processText(original, apiFor(parseVersion(target))) });
+  const { plan, verification } = processText(original, apiFor(parseVersion(target)));
+  return reportLines(fileReport(file, plan, verification));
 }
 
 /** Expected scan lines: scan.<target>.txt if the fixture has one, else scan.txt. */

@@ -1,10 +1,61 @@
-/** Scan reports: coccicheck-style lines (`file:line: verdict code: reason`) and JSON. */
+/**
+ * Scan reports: coccicheck-style lines (`file:line: verdict code: reason`) and JSON, built from
+ * plain per-file records — a worker thread makes them, the main thread prints them.
+ */
 import { callName, lineOf } from '../sites/ast.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
-import type { GroupResult } from '../plan/plan.ts';
+import type { FilePlan, GroupResult, Verdict } from '../plan/plan.ts';
 import type { GroupVerification } from '../sim/verdict.ts';
-import type { FileResult, RunResult } from '../run.ts';
 import { versionLabel, type TargetApi } from '../target.ts';
+
+/** One pin group as reported: plain data, nothing that points into a syntax tree. */
+export interface GroupReport {
+  id: number;
+  line: number;
+  verdict: Verdict;
+  family: 'gup' | 'pin';
+  acquires: Array<{ line: number; function: string; call: string; variant: string }>;
+  releases: Array<{ line: number; function: string; call: string | undefined; api: string; transform: string | null }>;
+  diagnostics: Diagnostic[];
+  /** Release transforms in the order they rewrote, for the scan line. */
+  transforms: string[];
+  differences: string[];
+}
+
+/** What one file contributes to every report. */
+export interface FileReport {
+  display: string;
+  groups: GroupReport[];
+  notGup: Diagnostic[];
+  /** Simulator verdict per pin group id (empty with --no-verify). */
+  verification: Map<number, GroupVerification>;
+}
+
+const diag = (d: Diagnostic): Diagnostic => ({ code: d.code, line: d.line, message: d.message });
+
+function groupReport(g: GroupResult): GroupReport {
+  return {
+    id: g.group.id,
+    line: g.group.line,
+    verdict: g.verdict,
+    family: g.group.family,
+    acquires: g.group.acquires.map((a) => ({ line: lineOf(a.call), function: a.fn.name, call: a.name, variant: a.layout.variant })),
+    releases: g.group.releases.map((r) => ({
+      line: lineOf(r.call),
+      function: r.fn.name,
+      call: callName(r.call),
+      api: r.name,
+      transform: g.rewrites.find((w) => w.line === lineOf(r.call))?.transform ?? null,
+    })),
+    diagnostics: g.diagnostics.map(diag),
+    transforms: [...new Set(g.rewrites.map((r) => r.transform))],
+    differences: g.differences,
+  };
+}
+
+export function fileReport(display: string, plan: FilePlan, verification: Map<number, GroupVerification>): FileReport {
+  return { display, groups: plan.groups.map(groupReport), notGup: plan.notGup.map(diag), verification };
+}
 
 export interface Summary {
   converted: number;
@@ -13,15 +64,15 @@ export interface Summary {
   files: number;
 }
 
-export function summarize(run: RunResult): Summary {
-  const s: Summary = { converted: 0, refused: 0, alreadyPinned: 0, files: run.files.length };
-  for (const f of run.files) {
-    for (const g of f.plan.groups) {
+export function summarize(files: readonly FileReport[]): Summary {
+  const s: Summary = { converted: 0, refused: 0, alreadyPinned: 0, files: files.length };
+  for (const f of files) {
+    for (const g of f.groups) {
       if (g.verdict === 'converted') s.converted++;
       else if (g.verdict === 'refused') s.refused++;
       else s.alreadyPinned++;
     }
-    s.refused += f.plan.notGup.length;
+    s.refused += f.notGup.length;
   }
   return s;
 }
@@ -29,33 +80,30 @@ export function summarize(run: RunResult): Summary {
 export const summaryLine = (s: Summary) =>
   `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${s.files} files`;
 
-function groupLine(g: GroupResult): { line: number; text: string } {
-  const acq = g.group.acquires.map((a) => `${a.name}()`);
-  const names = [...new Set(acq)].join(', ');
+function groupLine(g: GroupReport): { line: number; text: string } {
+  const names = [...new Set(g.acquires.map((a) => `${a.call}()`))].join(', ');
   if (g.verdict === 'refused') {
     const d = g.diagnostics[0];
     const more = g.diagnostics.length > 1 ? ` (+${g.diagnostics.length - 1} more)` : '';
     return { line: d.line, text: `refused ${d.code}: ${d.message}${more}` };
   }
-  const releases = g.group.releases.map((r) => lineOf(r.call));
+  const releases = g.releases.map((r) => r.line);
   const at = releases.length ? `line${releases.length > 1 ? 's' : ''} ${releases.join(', ')}` : 'no line';
   if (g.verdict === 'already-pinned') {
-    const rel = [...new Set(g.group.releases.map((r) => `${r.name}()`))].join(', ');
-    return { line: g.group.line, text: `already-pinned ok: ${names} released with ${rel || 'nothing'} at ${at}` };
+    const rel = [...new Set(g.releases.map((r) => `${r.api}()`))].join(', ');
+    return { line: g.line, text: `already-pinned ok: ${names} released with ${rel || 'nothing'} at ${at}` };
   }
-  const transforms = ['acquire', ...new Set(g.rewrites.map((r) => r.transform))].join('+');
+  const transforms = ['acquire', ...g.transforms].join('+');
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
-  return { line: g.group.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}` };
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}` };
 }
 
-export function reportLines(file: FileResult): string[] {
-  const rows: Array<{ line: number; text: string }> = file.plan.groups.map(groupLine);
-  for (const d of file.plan.notGup) rows.push({ line: d.line, text: `refused ${d.code}: ${d.message}` });
+export function reportLines(file: FileReport): string[] {
+  const rows: Array<{ line: number; text: string }> = file.groups.map(groupLine);
+  for (const d of file.notGup) rows.push({ line: d.line, text: `refused ${d.code}: ${d.message}` });
   rows.sort((a, b) => a.line - b.line);
   return rows.map((r) => `${file.display}:${r.line}: ${r.text}`);
 }
-
-const diag = (d: Diagnostic) => ({ code: d.code, line: d.line, message: d.message });
 
 function verificationJson(v: GroupVerification | undefined) {
   if (!v) return null;
@@ -68,29 +116,24 @@ function verificationJson(v: GroupVerification | undefined) {
   };
 }
 
-export function reportJson(run: RunResult, api: TargetApi) {
+export function reportJson(files: readonly FileReport[], api: TargetApi) {
   return {
     target: { ...api, version: versionLabel(api.version) },
-    files: run.files.map((f) => ({
+    files: files.map((f) => ({
       path: f.display,
-      groups: f.plan.groups.map((g) => ({
-        id: g.group.id,
-        line: g.group.line,
+      groups: f.groups.map((g) => ({
+        id: g.id,
+        line: g.line,
         verdict: g.verdict,
-        family: g.group.family,
-        acquires: g.group.acquires.map((a) => ({ line: lineOf(a.call), function: a.fn.name, call: a.name, variant: a.layout.variant })),
-        releases: g.group.releases.map((r) => ({
-          line: lineOf(r.call),
-          function: r.fn.name,
-          call: callName(r.call),
-          transform: g.rewrites.find((w) => w.line === lineOf(r.call))?.transform ?? null,
-        })),
-        diagnostics: g.diagnostics.map(diag),
+        family: g.family,
+        acquires: g.acquires,
+        releases: g.releases.map((r) => ({ line: r.line, function: r.function, call: r.call, transform: r.transform })),
+        diagnostics: g.diagnostics,
         differences: g.differences,
-        verification: verificationJson(f.verification.get(g.group.id)),
+        verification: verificationJson(f.verification.get(g.id)),
       })),
-      notGup: f.plan.notGup.map(diag),
+      notGup: f.notGup,
     })),
-    summary: summarize(run),
+    summary: summarize(files),
   };
 }

@@ -8,7 +8,7 @@ import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
 import { DIVERGENCE_REASONS, type GroupVerification } from './verdict.ts';
-import { verifyTexts } from './verify.ts';
+import { explain, verifyTexts, type Story, type VerifyInput } from './verify.ts';
 
 const MAX_ROUNDS = 3;
 
@@ -35,4 +35,17 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     plan = planFile(analysis, api, { ...policy, forced });
   }
   return { plan, verification };
+}
+
+/** `gup2pin verify`: the verdict on one changed group, and with --explain its writeback story. */
+export interface Check {
+  verification: GroupVerification;
+  story?: Story;
+}
+
+export function checkConversion(before: VerifyInput, after: string, api: TargetApi, withStories: boolean): Check[] {
+  return verifyTexts(before, after, api).map((v) => ({
+    verification: v,
+    story: withStories && v.group >= 0 && v.verdict !== 'unverifiable' ? explain(before, after, api, v.group) : undefined,
+  }));
 }
