@@ -7,6 +7,7 @@ import { unifiedDiff } from './emit/diff.ts';
 import { reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
+import { Progress } from './emit/progress.ts';
 import { defaultJobs } from './parallel/pool.ts';
 import { checkConversion, type Check } from './sim/index.ts';
 import { analyzeText, run, type RunResult } from './run.ts';
@@ -30,7 +31,13 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
 async function execute(argv: Common, check?: { explain: boolean }): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
-  const result = await run(argv.paths, api, resolve(argv.root), { core: argv.core, verify: argv.verify, check, jobs: argv.jobs });
+  const result = await run(argv.paths, api, resolve(argv.root), {
+    core: argv.core,
+    verify: argv.verify,
+    check,
+    jobs: argv.jobs,
+    progress: Progress.wanted(process.stderr, argv.quiet) ? process.stderr : undefined,
+  });
   reportProblems(result.problems);
   // Not proven is not silent: a converted group the simulator could not model is named.
   for (const f of result.files)

@@ -13,6 +13,9 @@ export const C_FILE_RE = /\.[ch]$/;
 
 export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_user_pages\w*|put_user_pages?\w*)\s*\(/;
 
+/** A substring of every name CANDIDATE_RE matches: searched for in the raw bytes first. */
+export const CANDIDATE_BYTES = Buffer.from('_user_page');
+
 export interface WalkProblem {
   path: string;
   reason: string;

@@ -36,7 +36,14 @@ const SLICE_MS = 5;
  * `here(item)` for every item, some of them run by `jobs - 1` workers (bin/worker.js →
  * src/parallel/worker.ts) that call the same function with `job`.
  */
-export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: unknown, here: (item: I) => O): Promise<Array<O | null>> {
+export interface PoolEvents<O> {
+  /** Each non-null outcome as it arrives, in completion order. */
+  outcome?: (o: O) => void;
+  /** Now and then (when this thread looks up from its own items): how many items are claimed. */
+  tick?: (claimed: number) => void;
+}
+
+export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: unknown, here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<Array<O | null>> {
   const out = new Array<O | null>(items.length).fill(null);
   const threads = Math.max(0, Math.min(jobs - 1, items.length - 1));
   const cursor = new Int32Array(new SharedArrayBuffer(4));
@@ -45,8 +52,11 @@ export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: un
     const worker = new Worker(workerScript(), { workerData: start });
     const done = new Promise<void>((resolve, reject) => {
       worker.on('message', (reply: WorkerReply<O>) => {
-        if (reply === 'done') resolve();
-        else for (const [i, o] of reply.results) out[i] = o;
+        if (reply === 'done') return resolve();
+        for (const [i, o] of reply.results) {
+          out[i] = o;
+          on.outcome?.(o);
+        }
       });
       // A worker that dies takes the items it claimed with it: say so rather than guess.
       worker.on('error', reject);
@@ -57,9 +67,11 @@ export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: un
 
   let slice = performance.now();
   for (let i = claim(cursor, items.length); i >= 0; i = claim(cursor, items.length)) {
-    out[i] = here(items[i]);
-    if (threads > 0 && performance.now() - slice > SLICE_MS) {
-      await new Promise(setImmediate);
+    const o = (out[i] = here(items[i]));
+    if (o !== null) on.outcome?.(o);
+    if (performance.now() - slice > SLICE_MS) {
+      on.tick?.(Math.min(Atomics.load(cursor, 0), items.length));
+      if (threads > 0) await new Promise(setImmediate);
       slice = performance.now();
     }
   }
