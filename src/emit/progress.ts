@@ -1,7 +1,7 @@
 /**
  * A one-line progress display on stderr for long runs (a whole tree): files scanned of the
- * total, files with GUP calls and pin groups found so far, rate and ETA. Only on a terminal: a redirected
- * stderr gets nothing, so logs and tests stay clean.
+ * total, files with GUP calls and pin groups found so far, rate and ETA. Only on a terminal:
+ * a redirected stderr gets nothing, so logs and tests stay clean.
  */
 const REDRAW_MS = 100;
 
