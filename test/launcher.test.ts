@@ -31,7 +31,7 @@ function gup2pin(args: string[], env: Record<string, string> = {}): Promise<Outc
   });
 }
 const tsx = (args: string[]) => gup2pin(args, { GUP2PIN_NO_CACHE: '1' });
-const bundles = () => readdirSync(cache).filter((f) => f.startsWith('cli-'));
+const bundles = (entry = 'cli') => readdirSync(cache).filter((f) => f.startsWith(`${entry}-`));
 
 const SCAN = ['scan', 'vfio'];
 let expected: Outcome;
@@ -54,6 +54,8 @@ describe('launcher cache', () => {
     rmSync(cache, { recursive: true, force: true });
     expect(await gup2pin(SCAN)).toEqual(expected);
     expect(bundles()).toHaveLength(1);
+    // Built with the CLI's, so worker threads never race to build their own.
+    expect(bundles('worker')).toHaveLength(1);
     expect(await gup2pin(SCAN)).toEqual(expected);
     const diff = await tsx(['diff', 'vfio']);
     expect(diff.code).toBe(1);
@@ -78,8 +80,9 @@ describe('launcher cache', () => {
     rmSync(cache, { recursive: true, force: true });
     const runs = await Promise.all(Array.from({ length: 4 }, () => gup2pin(SCAN)));
     for (const r of runs) expect(r).toEqual(expected);
-    expect(readdirSync(cache)).toEqual(bundles()); // no temp files left
+    expect(readdirSync(cache).sort()).toEqual([...bundles(), ...bundles('worker')].sort()); // no temp files left
     expect(bundles()).toHaveLength(1);
+    expect(bundles('worker')).toHaveLength(1);
   });
 
   it('falls back to tsx when the cache directory cannot be created', async () => {

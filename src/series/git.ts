@@ -1,0 +1,40 @@
+/**
+ * What a series asks of the repository it is made for: history (subject prefixes), identity
+ * (Signed-off-by) and the base commit. Every call tolerates "not a git checkout" or "no git".
+ */
+import { execFileSync } from 'node:child_process';
+
+export interface GitContext {
+  /** The repository (or kernel tree) root. */
+  root: string;
+  /** Environment for git (tests pass one without the user's config). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** stdout of git, or undefined when git fails (not a checkout, no such config, no git). */
+export function gitOutput(ctx: GitContext, args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd: ctx.root, env: ctx.env ?? process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  } catch {
+    return undefined;
+  }
+}
+
+export const isGitCheckout = (ctx: GitContext) => gitOutput(ctx, ['rev-parse', '--is-inside-work-tree'])?.trim() === 'true';
+
+/** Recent subjects of commits touching `files`, newest first. */
+export function logSubjects(ctx: GitContext, files: readonly string[], limit = 200): string[] {
+  if (!isGitCheckout(ctx)) return [];
+  const out = gitOutput(ctx, ['log', '--no-merges', `--max-count=${limit}`, '--format=%s', '--', ...files]);
+  return out ? out.split('\n').filter(Boolean) : [];
+}
+
+export function configValue(ctx: GitContext, key: string): string | undefined {
+  return gitOutput(ctx, ['config', '--get', key])?.trim() || undefined;
+}
+
+/** `--base REV` as format-patch prints it: the full commit id. */
+export function resolveCommit(ctx: GitContext, rev: string): string | undefined {
+  if (/^[0-9a-f]{40}$/.test(rev)) return rev;
+  return gitOutput(ctx, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])?.trim() || undefined;
+}
