@@ -1,5 +1,5 @@
 /** Command-line front end: argument parsing and output only; the work is in run()/plan. */
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import yargs from 'yargs';
 import { readFileSync } from 'node:fs';
 import { writeAtomic } from './emit/apply.ts';
@@ -10,7 +10,11 @@ import { filesFromPatch } from './review/patch.ts';
 import { Progress } from './emit/progress.ts';
 import { defaultJobs } from './parallel/pool.ts';
 import { checkConversion, type Check } from './sim/index.ts';
-import { analyzeText, run, type RunResult } from './run.ts';
+import { analyzeText, run, type RunOptions, type RunResult } from './run.ts';
+import { convertedFileFromReport } from './series/converted.ts';
+import { InvalidIdentityError, MissingIdentityError } from './series/identity.ts';
+import { buildSeries, SeriesError, writeSeries } from './series/series.ts';
+import type { Split } from './series/grouping.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 
 interface Common {
@@ -28,13 +32,13 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
   for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
 }
 
-async function execute(argv: Common, check?: { explain: boolean }): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
+async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'requireProof'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
   const result = await run(argv.paths, api, resolve(argv.root), {
     core: argv.core,
     verify: argv.verify,
-    check,
+    ...extra,
     jobs: argv.jobs,
     progress: Progress.wanted(process.stderr, argv.quiet) ? process.stderr : undefined,
   });
@@ -121,7 +125,7 @@ async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display:
   }
   if (!argv.paths?.length) throw new UsageError('name PATHs to verify, or --before/--after, or --patch');
   // Our own conversions, before the simulator filters them: verify reports what it would catch.
-  const { result, errors } = await execute({ ...argv, verify: false }, { explain: argv.explain });
+  const { result, errors } = await execute({ ...argv, verify: false }, { check: { explain: argv.explain } });
   return { files: result.files.map((f) => ({ display: f.display, checks: f.checks ?? [] })), errors };
 }
 
@@ -138,6 +142,52 @@ async function verifyCommand(argv: VerifyArgs): Promise<number> {
   if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${files.length} files, ${Date.now() - started} ms\n`);
   return errors ? 2 : counts.notEquivalent ? 1 : 0;
 }
+
+interface SeriesArgs extends Common {
+  output: string;
+  from?: string;
+  to: string[];
+  cc: string[];
+  subjectPrefix: string;
+  rerollCount?: number;
+  base?: string;
+  maintainers?: string;
+  coverLetter: boolean;
+  split?: Split;
+}
+
+async function seriesCommand(argv: SeriesArgs): Promise<number> {
+  // Only proven conversions go out to a maintainer; the rest are listed as not converted.
+  const { result, api, errors } = await execute(argv, { requireProof: true });
+  const files = result.files.map((f) => convertedFileFromReport(f.display, f.original, f.output, f));
+  let written: string[];
+  try {
+    const series = buildSeries(files, {
+      target: api,
+      root: resolve(argv.root),
+      from: argv.from,
+      to: argv.to,
+      cc: argv.cc,
+      subjectPrefix: argv.subjectPrefix,
+      version: argv.rerollCount,
+      base: argv.base,
+      maintainersFile: argv.maintainers,
+      coverLetter: argv.coverLetter,
+      split: argv.split,
+      verified: argv.verify,
+    });
+    written = series.patches.length ? writeSeries(series, resolve(argv.output)) : [];
+  } catch (e) {
+    if (e instanceof MissingIdentityError || e instanceof InvalidIdentityError || e instanceof SeriesError) throw new UsageError(e.message);
+    throw e;
+  }
+  // Like git format-patch: the files written, one per line.
+  for (const path of written) process.stdout.write(`${relativeToCwd(path)}\n`);
+  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}, ${written.length ? `${written.length} mails written` : 'nothing converted: no series written'}\n`);
+  return errors ? 2 : 0;
+}
+
+const relativeToCwd = (path: string) => relative(process.cwd(), path) || path;
 
 async function scanCommand(argv: Common & { json: boolean }): Promise<number> {
   const { result, api, errors } = await execute(argv);
@@ -175,6 +225,25 @@ export async function main(args: string[]): Promise<number> {
     .command('apply <paths..>', 'convert in place (atomic per file, idempotent)', common, async (a) => {
       code = await applyCommand(a as unknown as Common);
     })
+    .command(
+      'series <paths..>',
+      'write the conversions as a patch series (git format-patch layout, To/Cc from MAINTAINERS)',
+      (y) =>
+        common(y)
+          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'directory to write the patches into' })
+          .option('from', { type: 'string', describe: 'author and Signed-off-by, "Name <email>" (default: git config user.name/user.email)' })
+          .option('to', { type: 'string', array: true, default: [], describe: 'add a To: address to every mail' })
+          .option('cc', { type: 'string', array: true, default: [], describe: 'add a Cc: address to every mail' })
+          .option('subject-prefix', { type: 'string', default: 'PATCH', describe: 'the [PATCH] part of the subjects' })
+          .option('reroll-count', { alias: 'v', type: 'number', describe: 'mark the series as the N-th version ([PATCH vN], vN-0001-…)' })
+          .option('base', { type: 'string', describe: 'add a base-commit: trailer for this revision' })
+          .option('maintainers', { type: 'string', describe: 'MAINTAINERS file (default: the one at --root)' })
+          .option('cover-letter', { type: 'boolean', default: true, describe: 'write 0000-cover-letter.patch (--no-cover-letter skips it)' })
+          .option('split', { choices: ['file', 'dir', 'section'] as const, describe: 'one patch per file, directory or MAINTAINERS section (default: section, else dir)' }),
+      async (a) => {
+        code = await seriesCommand(a as unknown as SeriesArgs);
+      },
+    )
     .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }), async (a) => {
       code = await scanCommand(a as unknown as Common & { json: boolean });
     })
@@ -192,7 +261,7 @@ export async function main(args: string[]): Promise<number> {
         code = await verifyCommand(a as unknown as VerifyArgs);
       },
     )
-    .demandCommand(1, 'name a command: diff, apply, scan or verify')
+    .demandCommand(1, 'name a command: diff, apply, series, scan or verify')
     .strict()
     .help()
     .version(false)

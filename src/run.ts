@@ -38,6 +38,8 @@ export interface RunOptions {
   core?: boolean;
   /** Simulate every conversion and refuse those that are not equivalent: on by default. */
   verify?: boolean;
+  /** Refuse converted groups the simulator cannot model too (a series takes proven ones only). */
+  requireProof?: boolean;
   /** `verify`: plan without the simulator, then report its verdict on each changed group. */
   check?: { explain: boolean };
   /** Threads working on files (1: all in this thread). */
@@ -105,7 +107,8 @@ export function processFile(path: string, display: string, { api, options }: Fil
   if (!CANDIDATE_RE.test(text)) return null;
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display) };
-    const { plan, verification, analysis } = processText(text, api, policy, { verify: !options.check && (options.verify ?? true) });
+    const verify = !options.check && (options.verify ?? true);
+    const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check ? checkConversion({ text, analysis }, plan.output, api, options.check.explain) : undefined;
     return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks } };
@@ -124,9 +127,9 @@ export function processText(
   text: string,
   api: TargetApi,
   policy: Policy = { core: false },
-  options: { verify?: boolean } = {},
+  options: { verify?: boolean; requireProof?: boolean } = {},
 ): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
   const analysis = analyzeText(text);
-  if (options.verify) return { ...planVerified(analysis, api, policy), analysis };
+  if (options.verify) return { ...planVerified(analysis, api, policy, options.requireProof), analysis };
   return { plan: planFile(analysis, api, policy), verification: new Map(), analysis };
 }

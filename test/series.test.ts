@@ -3,8 +3,9 @@
  * series applied with `git am` in a clean clone (the result must be what `gup2pin apply` writes),
  * and git format-patch of the same commits laid out like ours.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { processText } from '../src/run.ts';
 import { convertedFile, type ConvertedFile } from '../src/series/converted.ts';
@@ -299,6 +300,36 @@ describe('series options', () => {
 
   it('makes nothing when nothing converted', () => {
     expect(buildSeries(files.filter((f) => f.after === f.before), options())).toEqual({ patches: [] });
+  });
+});
+
+describe('the gup2pin series command', () => {
+  const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
+  const run = (args: string[], cwd: string, env: NodeJS.ProcessEnv = GIT_ENV) => spawnSync(BIN, args, { cwd, encoding: 'utf8', env });
+
+  it('writes the series, lists the files like git format-patch, and git am gives what apply writes', () => {
+    const out = scratchDir('gup2pin-cli-out-');
+    const r = run(['series', '--target', '6.5', '-o', out, '--from', FROM, 'drivers'], repo);
+    expect(r.stderr).toBe('5 converted, 1 refused, 0 already pinned, 6 files, 6 mails written\n');
+    expect(r.status).toBe(0);
+    const listed = r.stdout.trim().split('\n');
+    expect(listed.map((l) => basename(l))).toEqual(readdirSync(out).sort());
+    expect(listed[0]).toBe(join(relative(repo, out), '0000-cover-letter.patch'));
+
+    const applied = clone();
+    expect(run(['apply', '-q', '--target', '6.5', 'drivers'], applied).status).toBe(0);
+    const am = clone();
+    git(am, 'am', '-q', ...listed.slice(1).map((l) => join(repo, l)));
+    for (const t of TREE) expect(readFileSync(join(am, t.path), 'utf8'), t.path).toBe(readFileSync(join(applied, t.path), 'utf8'));
+  });
+
+  it('names the missing identity and writes nothing', () => {
+    const dir = clone();
+    const out = join(scratchDir('gup2pin-cli-out-'), 'series');
+    const r = run(['series', '--target', '6.5', '-o', out, 'drivers'], dir, { ...GIT_ENV, HOME: dir });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('gup2pin: no author identity: pass --from "Name <email>" or set git config user.name and user.email\n');
+    expect(existsSync(out)).toBe(false);
   });
 });
 

@@ -5,6 +5,7 @@ import { Oracle } from '../src/sim/interp.ts';
 import { lowerFile } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
 import { configFor, type Scenario } from '../src/sim/scenarios.ts';
+import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
 const DRIVER = `
@@ -61,5 +62,41 @@ describe('sessions', () => {
     expect(o.log).toContain('xr_register() failed: nothing to tear down');
     expect(o.errors).toEqual([]);
     expect(o.folios.map((f) => f.held)).toEqual([0]);
+  });
+});
+
+describe('proof required (gup2pin series)', () => {
+  // The release loop itself is modelled; the list walk beside it is not.
+  const UNMODELLED = `static int demo(unsigned long uaddr, int n, struct llist_node *list)
+{
+	struct page *pages[8];
+	struct thing *t, *next;
+	int i, got;
+
+	got = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+	if (got <= 0)
+		return got;
+	llist_for_each_entry_safe(t, next, list, node) {
+		t->count++;
+	}
+	for (i = 0; i < got; ++i)
+		put_page(pages[i]);
+	return 0;
+}
+`;
+  const plan = (requireProof: boolean) => processText(UNMODELLED, apiFor(parseVersion('6.5')), { core: false }, { verify: true, requireProof });
+
+  it('converts a group the simulator cannot model, saying it is unverified', () => {
+    const { plan: p, verification } = plan(false);
+    expect(p.groups.map((g) => g.verdict)).toEqual(['converted']);
+    expect(verification.get(p.groups[0].group.id)?.reason).toBe('the simulator does not model iterator macro llist_for_each_entry_safe()');
+  });
+
+  it('refuses it when only proven conversions are wanted', () => {
+    const { plan: p } = plan(true);
+    expect(p.output).toBe(UNMODELLED);
+    expect(p.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([
+      ['refused', [{ code: 'unverified', line: 7, message: 'not proven equivalent: the simulator does not model iterator macro llist_for_each_entry_safe()' }]],
+    ]);
   });
 });

@@ -32,6 +32,11 @@ const converts: Case[] = [
     after: fn('\tstruct page *pages[8];\n\tint got;\n\n\tgot = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got > 0) {\n\t\tif (dirty)\n\t\t\tput_user_pages_dirty_lock(pages, got);\n\t\telse\n\t\t\tput_user_pages(pages, got);\n\t}\n\treturn got;\n'),
   },
   {
+    name: 'whole-loop: a replacement longer than 80 columns is wrapped, aligned with the open parenthesis',
+    before: fn('\tstruct page **pages = ctx->shared_tlb_pages;\n\tint i;\n\n\tif (get_user_pages_fast(uaddr, ctx->num_shared_tlb_pages, FOLL_WRITE, pages) != ctx->num_shared_tlb_pages)\n\t\treturn -EFAULT;\n\tif (dirty) {\n\t\tfor (i = 0; i < ctx->num_shared_tlb_pages; i++) {\n\t\t\tset_page_dirty_lock(ctx->shared_tlb_pages[i]);\n\t\t\tput_page(ctx->shared_tlb_pages[i]);\n\t\t}\n\t}\n\treturn 0;\n'),
+    after: fn('\tstruct page **pages = ctx->shared_tlb_pages;\n\n\tif (pin_user_pages_fast(uaddr, ctx->num_shared_tlb_pages, FOLL_WRITE, pages) != ctx->num_shared_tlb_pages)\n\t\treturn -EFAULT;\n\tif (dirty) {\n\t\tunpin_user_pages_dirty_lock(ctx->shared_tlb_pages,\n\t\t\t\t\t    ctx->num_shared_tlb_pages, true);\n\t}\n\treturn 0;\n'),
+  },
+  {
     name: 'page-pair: per-element dirty condition keeps the loop',
     before: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++) {\n\t\tif (i & 1)\n\t\t\tset_page_dirty_lock(pages[i]);\n\t\tput_page(pages[i]);\n\t}\n\treturn 0;\n'),
     after: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = pin_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++) {\n\t\tunpin_user_pages_dirty_lock(&pages[i], 1, i & 1);\n\t}\n\treturn 0;\n'),

@@ -78,5 +78,65 @@ export function render(rep: Replacement, api: TargetApi, indent: string): string
       ? [`if (${rep.count} > 0) {`, ...body.map((l) => `\t${l}`), '}']
       : [`if (${rep.count} > 0)`, `\t${body[0]}`];
   }
-  return body.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+  return body
+    .flatMap((l) => wrapCall(l, indent))
+    .map((l, i) => (i === 0 ? l : indent + l))
+    .join('\n');
+}
+
+/** Documentation/process/coding-style.rst: the preferred limit on the length of a line. */
+const MAX_COLUMNS = 80;
+
+/** Display width with 8-column tabs. */
+function columns(text: string): number {
+  let w = 0;
+  for (const ch of text) w = ch === '\t' ? w + 8 - (w % 8) : w + 1;
+  return w;
+}
+
+/** Arguments split at the commas outside any bracket. */
+function splitArguments(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start).trim());
+  return out;
+}
+
+/**
+ * A call statement too long for 80 columns, broken after commas with the continuation lines
+ * aligned with the open parenthesis, as checkpatch --strict wants. `line` is relative to
+ * `indent` (tabs); other lines, and indents with spaces, are returned as they are.
+ */
+function wrapCall(line: string, indent: string): string[] {
+  const m = /^(\t*)([A-Za-z_]\w*\()(.*)\);$/.exec(line);
+  if (!m || columns(indent + line) <= MAX_COLUMNS || /[^\t]/.test(indent)) return [line];
+  const head = m[1] + m[2];
+  const open = columns(indent + head);
+  const continuation = '\t'.repeat(Math.floor(open / 8) - indent.length) + ' '.repeat(open % 8);
+  const args = splitArguments(m[3]);
+  const lines: string[] = [];
+  let current = head;
+  args.forEach((arg, i) => {
+    const tail = i === args.length - 1 ? ');' : ',';
+    const fresh = current === head || current === continuation;
+    const joined = fresh ? current + arg : `${current} ${arg}`;
+    if (fresh || columns(indent + joined + tail) <= MAX_COLUMNS) current = joined;
+    else {
+      lines.push(current);
+      current = continuation + arg;
+    }
+    current += tail;
+  });
+  lines.push(current);
+  return lines;
 }

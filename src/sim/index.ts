@@ -13,6 +13,7 @@ import { explain, verifyTexts, type Story, type VerifyInput } from './verify.ts'
 const MAX_ROUNDS = 3;
 
 export function refusalFor(v: GroupVerification): Diagnostic {
+  if (v.verdict === 'unverifiable') return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}` };
   const d = v.divergence!;
   return {
     code: 'not-equivalent',
@@ -21,7 +22,11 @@ export function refusalFor(v: GroupVerification): Diagnostic {
   };
 }
 
-export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
+/**
+ * Plan, simulate, and re-plan without every converted group that fails; with `requireProof`
+ * (a patch series) a group the simulator cannot model fails too.
+ */
+export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy, requireProof = false): { plan: FilePlan; verification: Map<number, GroupVerification> } {
   let plan = planFile(analysis, api, policy);
   const verification = new Map<number, GroupVerification>();
   const forced = new Map(policy.forced ?? []);
@@ -29,7 +34,7 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
     const results = verifyTexts({ text: analysis.text, analysis }, plan.output, api);
     for (const r of results) verification.set(r.group, r);
-    const failing = results.filter((r) => r.verdict === 'not-equivalent' && converted.has(r.group));
+    const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (requireProof && r.verdict === 'unverifiable')));
     if (!failing.length) break;
     for (const r of failing) forced.set(r.group, [refusalFor(r)]);
     plan = planFile(analysis, api, { ...policy, forced });

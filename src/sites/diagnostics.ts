@@ -22,6 +22,7 @@ export const DIAGNOSTIC_CODES = {
   'core-kernel': 'core kernel code (mm/, kernel/, fs/) converts only on request (H9)',
   'mixed-family': 'pages from get_user_pages*() and pin_user_pages*() meet in one release',
   'not-equivalent': 'the page/DMA simulator finds the conversion changes behaviour',
+  'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
