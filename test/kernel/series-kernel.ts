@@ -14,9 +14,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { CANDIDATE_RE, walk } from '../../src/discover/walk.ts';
-import { processText } from '../../src/run.ts';
-import { convertedFile, type ConvertedFile } from '../../src/series/converted.ts';
+import { defaultJobs } from '../../src/parallel/pool.ts';
+import { run } from '../../src/run.ts';
+import { convertedFileFromReport, type ConvertedFile } from '../../src/series/converted.ts';
 import { fileDiff } from '../../src/series/format-patch.ts';
 import { loadMaintainers } from '../../src/series/maintainers.ts';
 import { recipientsForPatch } from '../../src/series/recipients.ts';
@@ -25,8 +25,6 @@ import { resolveTarget, versionLabel } from '../../src/target.ts';
 
 const tree = resolve(process.argv[2] ?? process.env.LINUX_TREE ?? '/work/corpus/linux-source-6.1');
 const paths = process.argv.slice(3);
-/** The runner's policy: core kernel users convert only with --core. */
-const CORE_DIR_RE = /(^|\/)(mm|kernel|fs|ipc|security)\//;
 
 function sh(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
@@ -55,19 +53,13 @@ function ensurePerl() {
   execFileSync('apt-get', ['install', '-y', '-qq', 'perl'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
-function convertTree(): { files: ConvertedFile[]; candidates: number } {
+/** What `gup2pin series` converts: the same run, proven conversions only. */
+async function convertTree(): Promise<{ files: ConvertedFile[]; candidates: number }> {
   const api = resolveTarget('auto', [tree]);
-  const files: ConvertedFile[] = [];
-  let candidates = 0;
-  for (const abs of walk(paths.length ? paths.map((p) => resolve(tree, p)) : [tree]).files) {
-    const text = readFileSync(abs, 'utf8');
-    if (!CANDIDATE_RE.test(text)) continue;
-    candidates++;
-    const path = relative(tree, abs);
-    const result = processText(text, api, { core: CORE_DIR_RE.test(path) }, { verify: true });
-    if (result.plan.groups.length || result.plan.notGup.length) files.push(convertedFile(path, text, result));
-  }
-  return { files, candidates };
+  const targets = paths.length ? paths.map((p) => resolve(tree, p)) : [tree];
+  const { files, problems } = await run(targets, api, tree, { requireProof: true, jobs: defaultJobs() });
+  for (const p of problems) console.error(`${p.path}: ${p.reason}`);
+  return { files: files.map((f) => convertedFileFromReport(f.display, f.original, f.output, f)), candidates: files.length };
 }
 
 /** checkpatch.pl's closing tally: `total: 0 errors, 1 warnings, 2 checks, 40 lines checked`. */
@@ -98,17 +90,17 @@ function agreement(patch: string, ours: string[]): 'same' | 'tie-order' | undefi
   return undefined;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   ensureTree(tree);
   ensurePerl();
   const started = Date.now();
-  const { files, candidates } = convertTree();
+  const { files, candidates } = await convertTree();
   const api = resolveTarget('auto', [tree]);
   const series = buildSeries(files, { target: api, root: tree, from: 'Gup Twopin <gup2pin@example.org>', date: new Date() });
   const out = mkdtempSync(join(tmpdir(), 'gup2pin-series-'));
   writeSeries(series, out);
   const converted = files.reduce((n, f) => n + (f.after === f.before ? 0 : f.converted.length), 0);
-  console.log(`tree ${tree} (target ${versionLabel(api.version)}): ${candidates} candidate files, ${converted} groups converted in ${files.filter((f) => f.after !== f.before).length} files, ${series.patches.length} patches in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(`tree ${tree} (target ${versionLabel(api.version)}): ${candidates} files with GUP calls, ${converted} groups converted in ${files.filter((f) => f.after !== f.before).length} files, ${series.patches.length} patches in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
   let errors = 0;
   let warnings = 0;
@@ -222,4 +214,4 @@ function splitAgrees(mail: Mail, withRoles: string[]): boolean {
   return true;
 }
 
-process.exitCode = main();
+process.exitCode = await main();
