@@ -16,6 +16,7 @@ import { InvalidIdentityError, MissingIdentityError } from './series/identity.ts
 import { buildSeries, SeriesError, writeSeries } from './series/series.ts';
 import type { Split } from './series/grouping.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
+import { timesLine } from './timing.ts';
 
 interface Common {
   paths: string[];
@@ -25,6 +26,7 @@ interface Common {
   core: boolean;
   verify: boolean;
   jobs: number;
+  timings: boolean;
 }
 
 /** Each path the run could not use, and why, on stderr (the command then exits 2). */
@@ -53,17 +55,36 @@ async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'requireP
   return { result, api, errors: result.problems.length };
 }
 
+/** When main() began: the wall time of --timings. */
+let started = 0;
+
+/** Output work: the emit stage of --timings. */
+function emitting(result: RunResult, work: () => void): void {
+  const start = performance.now();
+  work();
+  result.times.emit += performance.now() - start;
+}
+
+/** --timings: where the time went, per stage, summed over the threads. */
+function reportTimings(argv: Common, result: RunResult): void {
+  const wall = (performance.now() - started) / 1000;
+  if (argv.timings) process.stderr.write(`gup2pin: timings (ms, summed over threads): ${timesLine(result.times)}; ${wall.toFixed(2)} s wall\n`);
+}
+
 async function diffCommand(argv: Common): Promise<number> {
   const { result, errors } = await execute(argv);
   let changed = false;
-  for (const f of result.files) {
-    const d = unifiedDiff(f.display, f.original, f.output);
-    if (d) {
-      process.stdout.write(d);
-      changed = true;
+  emitting(result, () => {
+    for (const f of result.files) {
+      const d = unifiedDiff(f.display, f.original, f.output);
+      if (d) {
+        process.stdout.write(d);
+        changed = true;
+      }
     }
-  }
+  });
   if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}\n`);
+  reportTimings(argv, result);
   return errors ? 2 : changed ? 1 : 0;
 }
 
@@ -72,18 +93,21 @@ async function applyCommand(argv: Common): Promise<number> {
   const { result } = run;
   let { errors } = run;
   let written = 0;
-  for (const f of result.files) {
-    if (f.output === f.original) continue;
-    try {
-      writeAtomic(f.path, f.original, f.output);
-      written++;
-      if (!argv.quiet) process.stdout.write(`converted ${f.display}\n`);
-    } catch (e) {
-      errors++;
-      process.stderr.write(`gup2pin: ${f.display}: not written: ${(e as Error).message}\n`);
+  emitting(result, () => {
+    for (const f of result.files) {
+      if (f.output === f.original) continue;
+      try {
+        writeAtomic(f.path, f.original, f.output);
+        written++;
+        if (!argv.quiet) process.stdout.write(`converted ${f.display}\n`);
+      } catch (e) {
+        errors++;
+        process.stderr.write(`gup2pin: ${f.display}: not written: ${(e as Error).message}\n`);
+      }
     }
-  }
+  });
   if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}, ${written} written\n`);
+  reportTimings(argv, result);
   return errors ? 2 : 0;
 }
 
@@ -191,16 +215,20 @@ const relativeToCwd = (path: string) => relative(process.cwd(), path) || path;
 
 async function scanCommand(argv: Common & { json: boolean }): Promise<number> {
   const { result, api, errors } = await execute(argv);
-  if (argv.json) {
-    process.stdout.write(`${JSON.stringify(reportJson(result.files, api), null, 2)}\n`);
-  } else {
-    for (const f of result.files) for (const line of reportLines(f)) process.stdout.write(`${line}\n`);
-    process.stdout.write(`${summaryLine(summarize(result.files))} (target ${versionLabel(api.version)})\n`);
-  }
+  emitting(result, () => {
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify(reportJson(result.files, api), null, 2)}\n`);
+    } else {
+      for (const f of result.files) for (const line of reportLines(f)) process.stdout.write(`${line}\n`);
+      process.stdout.write(`${summaryLine(summarize(result.files))} (target ${versionLabel(api.version)})\n`);
+    }
+  });
+  reportTimings(argv, result);
   return errors ? 2 : 0;
 }
 
 export async function main(args: string[]): Promise<number> {
+  started = performance.now();
   // `gup2pin diff . | head` closes the pipe early: stop quietly, as diff(1) does.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
@@ -215,6 +243,7 @@ export async function main(args: string[]): Promise<number> {
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
       .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
       .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })
+      .option('timings', { type: 'boolean', default: false, describe: 'print the time spent per stage (walk, read, parse, sites, plan, verify, emit) on stderr' })
       .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), defaultDescription: 'the number of cores', describe: 'threads working on files (output is the same for any number)' });
   const parser = yargs(args)
     .scriptName('gup2pin')

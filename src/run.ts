@@ -15,6 +15,7 @@ import type { GroupVerification } from './sim/verdict.ts';
 import { checkConversion, planVerified, type Check } from './sim/index.ts';
 import { analyze, type FileAnalysis } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
+import { STAGES, addTimes, emptyTimes, threadTimes, timed, type StageTimes } from './timing.ts';
 
 export interface FileResult extends FileReport {
   /** Absolute path. */
@@ -29,6 +30,8 @@ export interface FileResult extends FileReport {
 export interface RunResult {
   files: FileResult[];
   problems: WalkProblem[];
+  /** Time per stage, summed over threads (milliseconds). */
+  times: StageTimes;
 }
 
 const MAX_BYTES = 8 << 20;
@@ -65,13 +68,14 @@ export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | nu
 const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
 
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
-  const { files, problems } = walk(paths);
+  const before = { ...threadTimes };
+  const { files, problems } = timed('walk', () => walk(paths));
   const { jobs = 1, progress: stream, ...fileOptions } = options;
   const items = files.map((path) => ({ path, display: relative(root, path) || path }));
   const job: FileJob = { api, options: fileOptions };
   const progress = stream && new Progress(stream, items.length);
   const counts = { matched: 0, groups: 0 };
-  const outcomes = await mapInPool(items, jobs, job, (item) => processFile(item.path, item.display, job), {
+  const { outcomes, summaries } = await mapInPool(items, jobs, job, (item) => processFile(item.path, item.display, job), {
     outcome: (o) => {
       if ('result' in o) (counts.matched++, (counts.groups += o.result.groups.length));
     },
@@ -84,11 +88,14 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     if ('problem' in o) problems.push(o.problem);
     else results.push(o.result);
   }
-  return { files: results, problems };
+  const times = emptyTimes();
+  for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
+  for (const t of summaries) addTimes(times, t as StageTimes);
+  return { files: results, problems, times };
 }
 
-/** Read one file and, if it is a candidate, plan (and verify) its conversion. */
-export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
+/** The text of a file worth parsing, or why not: nothing to say (null), or a problem. */
+function readCandidate(path: string, display: string): string | FileOutcome {
   let text: string;
   try {
     const buf = readFileSync(path);
@@ -104,13 +111,20 @@ export function processFile(path: string, display: string, { api, options }: Fil
   } catch (e) {
     return { problem: { path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
   }
-  if (!CANDIDATE_RE.test(text)) return null;
+  return CANDIDATE_RE.test(text) ? text : null;
+}
+
+/** Read one file and, if it is a candidate, plan (and verify) its conversion. */
+export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
+  const read = timed('read', () => readCandidate(path, display));
+  if (typeof read !== 'string') return read;
+  const text = read;
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display) };
     const verify = !options.check && (options.verify ?? true);
     const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;
-    const checks = options.check ? checkConversion({ text, analysis }, plan.output, api, options.check.explain) : undefined;
+    const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, plan.output, api, options.check!.explain));
     return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).
@@ -120,7 +134,8 @@ export function processFile(path: string, display: string, { api, options }: Fil
 
 /** Parse and analyse one C text. */
 export function analyzeText(text: string): FileAnalysis {
-  return analyze(text, parseC(text));
+  const tree = timed('parse', () => parseC(text));
+  return timed('sites', () => analyze(text, tree));
 }
 
 export function processText(
@@ -130,6 +145,6 @@ export function processText(
   options: { verify?: boolean; requireProof?: boolean } = {},
 ): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
   const analysis = analyzeText(text);
-  if (options.verify) return { ...planVerified(analysis, api, policy, options.requireProof), analysis };
-  return { plan: planFile(analysis, api, policy), verification: new Map(), analysis };
+  if (options.verify) return { ...timed('verify', () => planVerified(analysis, api, policy, options.requireProof)), analysis };
+  return { plan: timed('plan', () => planFile(analysis, api, policy)), verification: new Map(), analysis };
 }

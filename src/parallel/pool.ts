@@ -20,8 +20,8 @@ export interface WorkerStart<I> {
   job: unknown;
 }
 
-/** A worker's messages: outcomes by index (nulls are left out), then 'done'. */
-export type WorkerReply<O> = { results: Array<[number, O]> } | 'done';
+/** A worker's messages: outcomes by index (nulls are left out), then its summary (timings). */
+export type WorkerReply<O> = { results: Array<[number, O]> } | { done: unknown };
 
 /** Claims the next item: every thread takes from the same shared cursor, so none waits to be fed. */
 export function claim(cursor: Int32Array, length: number): number {
@@ -43,16 +43,22 @@ export interface PoolEvents<O> {
   tick?: (claimed: number) => void;
 }
 
-export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: unknown, here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<Array<O | null>> {
+export async function mapInPool<I, O>(
+  items: readonly I[],
+  jobs: number,
+  job: unknown,
+  here: (item: I) => O | null,
+  on: PoolEvents<O> = {},
+): Promise<{ outcomes: Array<O | null>; summaries: unknown[] }> {
   const out = new Array<O | null>(items.length).fill(null);
   const threads = Math.max(0, Math.min(jobs - 1, items.length - 1));
   const cursor = new Int32Array(new SharedArrayBuffer(4));
   const start: WorkerStart<I> = { items, cursor: cursor.buffer as SharedArrayBuffer, job };
   const workers = Array.from({ length: threads }, () => {
     const worker = new Worker(workerScript(), { workerData: start });
-    const done = new Promise<void>((resolve, reject) => {
+    const done = new Promise<unknown>((resolve, reject) => {
       worker.on('message', (reply: WorkerReply<O>) => {
-        if (reply === 'done') return resolve();
+        if ('done' in reply) return resolve(reply.done);
         for (const [i, o] of reply.results) {
           out[i] = o;
           on.outcome?.(o);
@@ -75,12 +81,13 @@ export async function mapInPool<I, O>(items: readonly I[], jobs: number, job: un
       slice = performance.now();
     }
   }
+  let summaries: unknown[];
   try {
-    await Promise.all(workers.map((w) => w.done));
+    summaries = await Promise.all(workers.map((w) => w.done));
   } finally {
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
-  return out;
+  return { outcomes: out, summaries };
 }
 
 let script: string | undefined;

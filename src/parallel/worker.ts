@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { claim, type WorkerReply, type WorkerStart } from './pool.ts';
 import { processFile, type FileJob, type FileOutcome } from '../run.ts';
+import { threadTimes } from '../timing.ts';
 
 type Item = { path: string; display: string };
 
@@ -17,5 +18,5 @@ export function serve(): void {
     const outcome = processFile(items[i].path, items[i].display, job as FileJob);
     if (outcome) port.postMessage({ results: [[i, outcome]] } satisfies WorkerReply<FileOutcome>);
   }
-  port.postMessage('done' satisfies WorkerReply<FileOutcome>);
+  port.postMessage({ done: threadTimes } satisfies WorkerReply<FileOutcome>);
 }

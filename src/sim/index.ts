@@ -7,6 +7,7 @@ import { planFile, type FilePlan, type Policy } from '../plan/plan.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
+import { timed } from '../timing.ts';
 import { DIVERGENCE_REASONS, type GroupVerification } from './verdict.ts';
 import { explain, verifyTexts, type Story, type VerifyInput } from './verify.ts';
 
@@ -27,7 +28,7 @@ export function refusalFor(v: GroupVerification): Diagnostic {
  * (a patch series) a group the simulator cannot model fails too.
  */
 export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy, requireProof = false): { plan: FilePlan; verification: Map<number, GroupVerification> } {
-  let plan = planFile(analysis, api, policy);
+  let plan = timed('plan', () => planFile(analysis, api, policy));
   const verification = new Map<number, GroupVerification>();
   const forced = new Map(policy.forced ?? []);
   for (let round = 0; round < MAX_ROUNDS && plan.output !== analysis.text; round++) {
@@ -37,7 +38,7 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (requireProof && r.verdict === 'unverifiable')));
     if (!failing.length) break;
     for (const r of failing) forced.set(r.group, [refusalFor(r)]);
-    plan = planFile(analysis, api, { ...policy, forced });
+    plan = timed('plan', () => planFile(analysis, api, { ...policy, forced }));
   }
   return { plan, verification };
 }
