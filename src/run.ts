@@ -3,12 +3,12 @@
  * verify) is `processFile`, pure after the read and self-contained, so the pool can hand files
  * to worker threads; diff/apply/scan/verify are views of the records it returns.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CANDIDATE_BYTES, CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
-import { mapInPool } from './parallel/pool.ts';
+import { Pool } from './parallel/pool.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
@@ -69,29 +69,58 @@ const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
 
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const before = { ...threadTimes };
-  const { files, problems } = timed('walk', () => walk(paths));
-  const { jobs = 1, progress: stream, ...fileOptions } = options;
-  const items = files.map((path) => ({ path, display: relative(root, path) || path }));
+  const { jobs = 1, progress, ...fileOptions } = options;
   const job: FileJob = { api, options: fileOptions };
-  const progress = stream && new Progress(stream, items.length);
+  // Started before the walk, so the workers load while it runs; not for a lone file.
+  const pool = new Pool<FileItem, NonNullable<FileOutcome>>(worthThreads(paths) ? jobs - 1 : 0, job);
+  let walked: ReturnType<typeof walk>;
+  let mapped: Awaited<ReturnType<typeof pool.map>>;
+  try {
+    walked = timed('walk', () => walk(paths));
+    const items = walked.files.map((path) => ({ path, display: relative(root, path) || path }));
+    mapped = await processAll(pool, items, job, progress && new Progress(progress, items.length));
+  } finally {
+    await pool.close();
+  }
+  const results: FileResult[] = [];
+  for (const o of mapped.outcomes) {
+    if (!o) continue;
+    if ('problem' in o) walked.problems.push(o.problem);
+    else results.push(o.result);
+  }
+  const times = emptyTimes();
+  for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
+  for (const t of mapped.summaries) addTimes(times, t as StageTimes);
+  return { files: results, problems: walked.problems, times };
+}
+
+/** Every file through the pool, with the progress line fed as outcomes arrive. */
+async function processAll(pool: Pool<FileItem, NonNullable<FileOutcome>>, items: FileItem[], job: FileJob, progress: Progress | undefined) {
   const counts = { matched: 0, groups: 0 };
-  const { outcomes, summaries } = await mapInPool(items, jobs, job, (item) => processFile(item.path, item.display, job), {
+  const mapped = await pool.map(items, (item) => processFile(item.path, item.display, job), {
     outcome: (o) => {
       if ('result' in o) (counts.matched++, (counts.groups += o.result.groups.length));
     },
     tick: (claimed) => progress?.update({ ...counts, scanned: claimed }),
   });
   progress?.clear();
-  const results: FileResult[] = [];
-  for (const o of outcomes) {
-    if (!o) continue;
-    if ('problem' in o) problems.push(o.problem);
-    else results.push(o.result);
+  return mapped;
+}
+
+/** A file to process, with its path as shown to the user. */
+export interface FileItem {
+  path: string;
+  display: string;
+}
+
+/** Threads pay off for a directory, or several files; a lone file is done here. */
+function worthThreads(paths: string[]): boolean {
+  if (paths.length > 1) return true;
+  try {
+    return statSync(paths[0]).isDirectory();
+  } catch {
+    return false;
   }
-  const times = emptyTimes();
-  for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
-  for (const t of summaries) addTimes(times, t as StageTimes);
-  return { files: results, problems, times };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * An order-keeping parallel map over worker threads. The calling thread works through the same
- * queue, so a run too small to be worth a thread never waits for one to start, and on two cores
- * one worker plus this thread keep both busy. Output order is input order whatever the timing.
+ * An order-keeping parallel map over worker threads. The workers are started first, so they
+ * load while the caller walks the tree; the calling thread then works through the same queue,
+ * so a run too small to be worth a thread never waits for one to start, and on two cores one
+ * worker plus this thread keep both busy. Output order is input order whatever the timing.
  * Outcomes that are null (most files of a tree: not a candidate) never cross threads.
  */
 import { existsSync } from 'node:fs';
@@ -12,12 +13,11 @@ import { Worker } from 'node:worker_threads';
 
 export const defaultJobs = (): number => availableParallelism();
 
-/** What a worker is started with: the whole list, the shared cursor, and the job's own data. */
-export interface WorkerStart<I> {
+/** What a worker is sent once the caller has its list: the items and the shared cursor. */
+export interface WorkerBatch<I> {
   items: readonly I[];
   /** Int32Array over a SharedArrayBuffer: [0] is the next unclaimed item. */
   cursor: SharedArrayBuffer;
-  job: unknown;
 }
 
 /** A worker's messages: outcomes by index (nulls are left out), then its summary (timings). */
@@ -32,10 +32,6 @@ export function claim(cursor: Int32Array, length: number): number {
 /** How long this thread works before it lets waiting worker replies in. */
 const SLICE_MS = 5;
 
-/**
- * `here(item)` for every item, some of them run by `jobs - 1` workers (bin/worker.js →
- * src/parallel/worker.ts) that call the same function with `job`.
- */
 export interface PoolEvents<O> {
   /** Each non-null outcome as it arrives, in completion order. */
   outcome?: (o: O) => void;
@@ -43,51 +39,64 @@ export interface PoolEvents<O> {
   tick?: (claimed: number) => void;
 }
 
-export async function mapInPool<I, O>(
-  items: readonly I[],
-  jobs: number,
-  job: unknown,
-  here: (item: I) => O | null,
-  on: PoolEvents<O> = {},
-): Promise<{ outcomes: Array<O | null>; summaries: unknown[] }> {
-  const out = new Array<O | null>(items.length).fill(null);
-  const threads = Math.max(0, Math.min(jobs - 1, items.length - 1));
-  const cursor = new Int32Array(new SharedArrayBuffer(4));
-  const start: WorkerStart<I> = { items, cursor: cursor.buffer as SharedArrayBuffer, job };
-  const workers = Array.from({ length: threads }, () => {
-    const worker = new Worker(workerScript(), { workerData: start });
-    const done = new Promise<unknown>((resolve, reject) => {
-      worker.on('message', (reply: WorkerReply<O>) => {
-        if ('done' in reply) return resolve(reply.done);
-        for (const [i, o] of reply.results) {
-          out[i] = o;
-          on.outcome?.(o);
-        }
-      });
-      // A worker that dies takes the items it claimed with it: say so rather than guess.
-      worker.on('error', reject);
-      worker.on('exit', (code) => reject(new Error(`a worker thread exited (code ${code}) before it finished`)));
-    });
-    return { worker, done };
-  });
+/**
+ * `threads` workers (bin/worker.js → src/parallel/worker.ts) started with `job` as workerData;
+ * `map` runs once, the workers calling for each item what the caller calls as `here`.
+ */
+export class Pool<I, O> {
+  private readonly workers: Worker[];
 
-  let slice = performance.now();
-  for (let i = claim(cursor, items.length); i >= 0; i = claim(cursor, items.length)) {
-    const o = (out[i] = here(items[i]));
-    if (o !== null) on.outcome?.(o);
-    if (performance.now() - slice > SLICE_MS) {
-      on.tick?.(Math.min(Atomics.load(cursor, 0), items.length));
-      if (threads > 0) await new Promise(setImmediate);
-      slice = performance.now();
+  constructor(threads: number, job: unknown) {
+    this.workers = Array.from({ length: threads }, () => new Worker(workerScript(), { workerData: job }));
+  }
+
+  async map(items: readonly I[], here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[] }> {
+    const out = new Array<O | null>(items.length).fill(null);
+    const cursor = new Int32Array(new SharedArrayBuffer(4));
+    // One item is not worth a thread: keep the workers idle and stop them.
+    const workers = items.length > 1 ? this.workers : [];
+    const finished = workers.map((worker) => {
+      const done = new Promise<unknown>((resolve, reject) => {
+        worker.on('message', (reply: WorkerReply<O>) => {
+          if ('done' in reply) return resolve(reply.done);
+          for (const [i, o] of reply.results) {
+            out[i] = o;
+            on.outcome?.(o);
+          }
+        });
+        // A worker that dies takes the items it claimed with it: say so rather than guess.
+        worker.on('error', reject);
+        worker.on('exit', (code) => reject(new Error(`a worker thread exited (code ${code}) before it finished`)));
+      });
+      const batch: WorkerBatch<I> = { items, cursor: cursor.buffer as SharedArrayBuffer };
+      worker.postMessage(batch);
+      return done;
+    });
+
+    let slice = performance.now();
+    for (let i = claim(cursor, items.length); i >= 0; i = claim(cursor, items.length)) {
+      const o = (out[i] = here(items[i]));
+      if (o !== null) on.outcome?.(o);
+      if (performance.now() - slice > SLICE_MS) {
+        on.tick?.(Math.min(Atomics.load(cursor, 0), items.length));
+        if (workers.length) await new Promise(setImmediate);
+        slice = performance.now();
+      }
     }
+    let summaries: unknown[];
+    try {
+      summaries = await Promise.all(finished);
+    } finally {
+      await this.close();
+    }
+    return { outcomes: out, summaries };
   }
-  let summaries: unknown[];
-  try {
-    summaries = await Promise.all(workers.map((w) => w.done));
-  } finally {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+
+  /** Stop the workers (one still starting up is simply stopped). */
+  async close(): Promise<void> {
+    for (const w of this.workers) w.removeAllListeners('exit');
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
-  return { outcomes: out, summaries };
 }
 
 let script: string | undefined;
