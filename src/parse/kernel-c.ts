@@ -75,11 +75,15 @@ function argSpans(text: string, open: number, close: number): Array<[number, num
   return spans;
 }
 
-/** Same-length rewrite of `text` that tree-sitter-c parses well. */
+/**
+ * Same-length rewrite of `text` that tree-sitter-c parses well. The changes are few and far
+ * between, so they are collected per position (later ones win) and spliced into slices of
+ * the original rather than rebuilding the text one character at a time.
+ */
 export function tolerate(text: string): string {
-  const out = text.split('');
+  const changed = new Map<number, string>();
   const blank = (from: number, to: number) => {
-    for (let i = from; i < to; i++) if (out[i] !== '\n') out[i] = ' ';
+    for (let i = from; i < to; i++) if (text[i] !== '\n') changed.set(i, ' ');
   };
   for (const m of text.matchAll(wordRe)) blank(m.index!, m.index! + m[0].length);
   for (const m of text.matchAll(callRe)) {
@@ -99,9 +103,17 @@ export function tolerate(text: string): string {
     while (i < e && /\s/.test(text[i])) i++;
     let j = e;
     while (j > i && /\s/.test(text[j - 1])) j--;
-    for (let k = i; k < j; k++) if (/[\s*]/.test(text[k]) && text[k] !== '\n') out[k] = '_';
+    for (let k = i; k < j; k++) if (/[\s*]/.test(text[k]) && text[k] !== '\n') changed.set(k, '_');
   }
-  return out.join('');
+  if (!changed.size) return text;
+  const pieces: string[] = [];
+  let from = 0;
+  for (const at of [...changed.keys()].sort((a, b) => a - b)) {
+    pieces.push(text.slice(from, at), changed.get(at)!);
+    from = at + 1;
+  }
+  pieces.push(text.slice(from));
+  return pieces.join('');
 }
 
 let parser: Parser | undefined;
