@@ -6,10 +6,13 @@
  * normal path and each flip is one error path.
  */
 import { versionAtLeast, type TargetApi } from '../target.ts';
-import { structPointer, type Block, type Expr, type Func, type Stmt } from './lower.ts';
-import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, objectOf, show, symOf, type Loc, type Val } from './memory.ts';
-import { CONSTANTS, ITERATORS, builtin } from './mm-api.ts';
+import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDecl } from './lower.ts';
+import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, notAnAddress, objectAt, show, symOf, type Loc, type Val } from './memory.ts';
+import { ITERATORS, builtin, type Builtin } from './mm-api.ts';
 import { Page, PageModel, type Folio } from './pages.ts';
+
+type CallExpr = Extract<Expr, { t: 'call' }>;
+type IdExpr = Extract<Expr, { t: 'id' }>;
 
 /** How an opaque decision or value is settled in one run. */
 export class Oracle {
@@ -27,6 +30,18 @@ export class Oracle {
     seededIndices?: ReadonlyMap<string, number>,
   ) {
     this.indices = new Map(seededIndices);
+    for (const key of bindings.keys()) this.boundLengths.add(key.length);
+  }
+
+  /**
+   * Lengths of the bound keys: few inputs are ever bound, and most keys asked about are new
+   * strings that a map lookup would have to hash first.
+   */
+  private readonly boundLengths = new Set<number>();
+
+  /** The number the scenario binds the opaque input `key` to, if any. */
+  bound(key: string): number | undefined {
+    return this.boundLengths.has(key.length) ? this.bindings.get(key) : undefined;
   }
 
   /** Array indices the run chose for opaque index values. */
@@ -98,11 +113,73 @@ const STEP_LIMIT = 200_000;
 const DEPTH_LIMIT = 24;
 const ERRNO_MAX = 4095;
 
+/**
+ * A call's variables, by slot (Func.locals). A variable's value is kept in the frame; only once
+ * its address is taken does it get a cell in memory, which from then on holds the value. Most
+ * variables never need one, and making one for every declaration was a good part of the cost of
+ * running code.
+ */
 interface Frame {
   fn: Func;
-  vars: Map<string, Obj>;
-  aggregates: Set<string>;
-  types: Map<string, string>;
+  names: FrameNames;
+  /** Undefined until the declaration runs; UNSET while its initialiser is evaluated. */
+  values: Array<Val | typeof UNSET | undefined>;
+  cells?: Array<Obj | undefined>;
+  /** Declared as an array or a struct by value: the variable stands for its storage. */
+  aggregate?: boolean[];
+  types: Array<string | undefined>;
+}
+
+const UNSET = Symbol('unset');
+
+/** The strings a function's frames use, built once per function rather than on every call. */
+interface FrameNames {
+  /** `fn.var`: the label of each variable's cell. */
+  labels: string[];
+  /** Where each parameter lives. */
+  paramSlots: number[];
+  /** Opaque value of a parameter the caller did not pass. */
+  missingArgs: string[];
+  /** Opaque value of a variable declared without an initialiser. */
+  uninit: string[];
+  /** The parameters' types by slot, copied for each call's `types`. */
+  paramTypes: Array<string | undefined>;
+}
+
+const frameNames = new WeakMap<Func, FrameNames>();
+
+function namesOf(fn: Func): FrameNames {
+  let names = frameNames.get(fn);
+  if (!names) {
+    const labels = fn.locals.map((v) => `${fn.name}.${v}`);
+    const paramTypes = new Array<string | undefined>(labels.length);
+    for (const p of fn.params) paramTypes[fn.locals.indexOf(p.name)] = p.type;
+    names = {
+      labels,
+      paramSlots: fn.params.map((p) => fn.locals.indexOf(p.name)),
+      missingArgs: fn.params.map((p) => `param:${fn.name}:${p.name}`),
+      uninit: labels.map((l) => `uninit:${l}`),
+      paramTypes,
+    };
+    frameNames.set(fn, names);
+  }
+  return names;
+}
+
+const models = new WeakMap<CallExpr, Builtin | null>();
+
+/** The model of a call site's kernel function, if the simulator has one: looked up once per site. */
+function modelOf(call: CallExpr): Builtin | undefined {
+  let b = models.get(call);
+  if (b === undefined) models.set(call, (b = builtin(call.name!) ?? null));
+  return b ?? undefined;
+}
+
+/** A local variable's storage. */
+function newCell(label: string): Obj {
+  const cell = new Obj(label);
+  cell.isCell = true;
+  return cell;
 }
 
 export class Machine {
@@ -118,7 +195,13 @@ export class Machine {
   readonly gupCounts: Val[] = [];
   gupCalls = 0;
   usedPins = false;
-  private readonly globals = new Map<string, Obj>();
+  /** Global variables by the number of their name in the file (see the `id` expression). */
+  private readonly globals: Array<Obj | undefined> = [];
+  /**
+   * The last call of each name: a looping run makes the same calls over and over, and they share
+   * one text rather than thousands of copies that would all have to survive garbage collection.
+   */
+  private readonly lastEvents = new Map<string, { args: Val[]; text: string }>();
   private readonly callCounts = new Map<string, number>();
   private readonly byType = new Map<string, Val>();
   private openFolio?: Folio;
@@ -138,7 +221,7 @@ export class Machine {
   // ---- values ---------------------------------------------------------------------------
 
   atom(key: string): Val {
-    const bound = this.cfg.oracle.bindings.get(key);
+    const bound = this.cfg.oracle.bound(key);
     return bound ?? new Sym(derivedKey(key), [key]);
   }
 
@@ -151,7 +234,7 @@ export class Machine {
   alloc(label: string, zeroed: boolean, length?: number): Ptr {
     const o = new Obj(`${label}#${++this.allocs}`);
     o.zeroed = zeroed;
-    o.length = length;
+    if (length !== undefined) o.length = length;
     o.onHeap = true;
     this.heap.push(o);
     return new Ptr(o, 0);
@@ -185,39 +268,49 @@ export class Machine {
   // ---- memory -----------------------------------------------------------------------------
 
   load(loc: Loc): Val {
-    const { obj } = loc;
+    return loc.field !== undefined ? this.loadField(loc.obj, loc.field) : this.loadSlot(loc.obj, loc.slot);
+  }
+
+  private loadSlot(obj: Obj, slot: number): Val {
     if (obj.freed) throw new Fault(`read of freed memory ${obj.label}`);
-    if (loc.field !== undefined) return this.loadField(obj, loc.field);
-    if (obj instanceof FieldCell && !obj.array && loc.slot === 0) return this.loadField(obj.owner, obj.name);
-    const v = obj.slots.get(loc.slot);
+    if (obj instanceof FieldCell && !obj.array && slot === 0) return this.loadField(obj.owner, obj.name);
+    const v = obj.slot(slot);
     if (v !== undefined) return v;
-    return this.autoValue(obj, `[${loc.slot}]`);
+    return this.autoValue(obj, `[${slot}]`);
   }
 
   private loadField(obj: Obj, name: string): Val {
     if (obj.freed) throw new Fault(`read of freed memory ${obj.label}`);
-    const v = obj.fields.get(name);
+    const v = obj.field(name);
     return v !== undefined ? v : this.autoValue(obj, `.${name}`);
   }
 
   private autoValue(obj: Obj, suffix: string): Val {
     if (obj.zeroed) return 0;
-    let v = obj.auto.get(suffix);
-    if (v === undefined) obj.auto.set(suffix, (v = this.atom(`${obj.label}${suffix}`)));
+    let v = obj.autoValue(suffix);
+    if (v === undefined) obj.setAutoValue(suffix, (v = this.atom(`${obj.label}${suffix}`)));
     return v;
   }
 
   store(loc: Loc, v: Val) {
-    const { obj } = loc;
+    if (loc.field !== undefined) this.storeField(loc.obj, loc.field, v);
+    else this.storeSlot(loc.obj, loc.slot, v);
+  }
+
+  private storeSlot(obj: Obj, slot: number, v: Val) {
     if (obj.freed) throw new Fault(`write to freed memory ${obj.label}`);
-    if (loc.field !== undefined) obj.fields.set(loc.field, v);
-    else if (obj instanceof FieldCell && !obj.array && loc.slot === 0) obj.owner.fields.set(obj.name, v);
-    else obj.slots.set(loc.slot, v);
+    if (obj instanceof FieldCell && !obj.array && slot === 0) obj.owner.setField(obj.name, v);
+    else obj.setSlot(slot, v);
+  }
+
+  private storeField(obj: Obj, name: string, v: Val) {
+    if (obj.freed) throw new Fault(`write to freed memory ${obj.label}`);
+    obj.setField(name, v);
   }
 
   deref(p: Val, what: string): Val {
     const b = baseOf(p, what);
-    return this.load({ obj: b.obj, slot: b.off });
+    return this.loadSlot(b.obj, b.off);
   }
 
   // ---- running --------------------------------------------------------------------------
@@ -226,15 +319,16 @@ export class Machine {
   invoke(name: string, args: Val[]): Val {
     const fn = this.funcs.get(name);
     if (!fn) throw new Fault(`no function ${name}`);
+    return this.run(fn, args);
+  }
+
+  private run(fn: Func, args: Val[]): Val {
     if (++this.depth > DEPTH_LIMIT) throw new Fault(`call depth over ${DEPTH_LIMIT} (recursion?)`);
     const saved = this.frame;
-    const frame: Frame = { fn, vars: new Map(), aggregates: new Set(), types: new Map(fn.params.map((p) => [p.name, p.type])) };
-    fn.params.forEach((p, i) => {
-      const cell = new Obj(`${fn.name}.${p.name}`);
-      cell.isCell = true;
-      cell.slots.set(0, args[i] ?? this.atom(`param:${fn.name}:${p.name}`));
-      frame.vars.set(p.name, cell);
-    });
+    const names = namesOf(fn);
+    // Every field from the start: frames of one shape keep the code using them optimised.
+    const frame: Frame = { fn, names, values: new Array(fn.locals.length), cells: undefined, aggregate: undefined, types: names.paramTypes.slice() };
+    for (let i = 0; i < fn.params.length; i++) frame.values[names.paramSlots[i]] = args[i] ?? this.atom(names.missingArgs[i]);
     this.frame = frame;
     try {
       const c = this.exec(fn.body);
@@ -259,7 +353,7 @@ export class Machine {
         this.eval(s.e);
         return undefined;
       case 'decl':
-        for (const v of s.vars) this.declare(v.name, v.type, v.aggregate, v.length, v.init);
+        for (const v of s.vars) this.declare(v);
         return undefined;
       case 'block':
         return this.execBlock(s, 0);
@@ -305,18 +399,22 @@ export class Machine {
         return new Goto(s.label);
       case 'switch':
         return this.execSwitch(s);
-      case 'macroloop': {
-        const it = Object.hasOwn(ITERATORS, s.name) ? ITERATORS[s.name] : undefined;
-        if (!it) {
-          this.unsupported.add(`iterator macro ${s.name}()`);
-          return undefined;
-        }
-        return it(this, s.args, () => {
-          const c = this.exec(s.body);
-          return c === BREAK ? 'break' : c === undefined || c === CONTINUE ? 'next' : { stop: c };
-        }) as Completion;
-      }
+      case 'macroloop':
+        return this.execMacroLoop(s);
     }
+  }
+
+  // Not inline in exec(): a closure over `s` there would cost every statement a context.
+  private execMacroLoop(s: Extract<Stmt, { t: 'macroloop' }>): Completion {
+    const it = Object.hasOwn(ITERATORS, s.name) ? ITERATORS[s.name] : undefined;
+    if (!it) {
+      this.unsupported.add(`iterator macro ${s.name}()`);
+      return undefined;
+    }
+    return it(this, s.args, () => {
+      const c = this.exec(s.body);
+      return c === BREAK ? 'break' : c === undefined || c === CONTINUE ? 'next' : { stop: c };
+    }) as Completion;
   }
 
   /** Statements from `start` on; a `goto` to a label of this block resumes there. */
@@ -352,47 +450,88 @@ export class Machine {
     return c === BREAK ? undefined : c;
   }
 
-  declare(name: string, type: string, aggregate: boolean, length?: Expr, init?: Expr) {
+  private declare({ slot, aggregate, type, length, init }: VarDecl) {
     const frame = this.frame!;
-    const cell = new Obj(`${frame.fn.name}.${name}`);
-    cell.isCell = true;
-    frame.vars.set(name, cell);
+    // A new variable, so a new cell if its address is taken.
+    if (frame.cells) frame.cells[slot] = undefined;
+    frame.values[slot] = UNSET;
+    if (aggregate || frame.aggregate) (frame.aggregate ??= [])[slot] = aggregate;
     if (aggregate) {
-      frame.aggregates.add(name);
       const len = length ? this.eval(length) : undefined;
-      const p = this.alloc(`${frame.fn.name}.${name}`, false, typeof len === 'number' ? len : undefined);
-      cell.slots.set(0, p);
+      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], false, typeof len === 'number' ? len : undefined));
       return;
     }
-    frame.aggregates.delete(name);
-    frame.types.set(name, type);
-    if (init) this.assignVar(name, cell, this.eval(init));
-    else cell.slots.set(0, this.atom(`uninit:${frame.fn.name}.${name}`));
+    frame.types[slot] = type;
+    if (init) this.assignVar(slot, this.eval(init));
+    else this.setLocal(frame, slot, this.atom(frame.names.uninit[slot]));
   }
 
   /**
    * A struct the code allocates is the one later entry points of the session get: what
    * `xmr_register()` builds is what `xmr_unmap_table()` tears down.
    */
-  private assignVar(name: string, cell: Obj, v: Val) {
-    cell.slots.set(0, v);
-    const type = this.frame?.types.get(name);
+  private assignVar(slot: number, v: Val) {
+    const frame = this.frame!;
+    this.setLocal(frame, slot, v);
+    const type = frame.types[slot];
     if (type && v instanceof Ptr && v.obj.onHeap && !v.obj.label.startsWith('arg(')) this.remember(type, v);
   }
 
-  private variable(name: string): Obj | undefined {
-    const local = this.frame?.vars.get(name);
-    if (local) return local;
-    return this.globals.get(name);
+  /** The local variable in `slot` if its declaration has run (else the name means a global). */
+  private local(slot: number | undefined): Frame | undefined {
+    const frame = this.frame;
+    return slot !== undefined && frame?.values[slot] !== undefined ? frame : undefined;
   }
 
-  private global(name: string): Obj {
-    let g = this.globals.get(name);
+  private getLocal(frame: Frame, slot: number): Val {
+    const cell = frame.cells?.[slot];
+    if (cell) return this.loadSlot(cell, 0);
+    const v = frame.values[slot]!;
+    // Read inside its own initialiser: what an unwritten cell reads as.
+    return v === UNSET ? this.loadSlot(this.cellOf(frame, slot), 0) : v;
+  }
+
+  private setLocal(frame: Frame, slot: number, v: Val) {
+    const cell = frame.cells?.[slot];
+    // An undefined value (a model given too few arguments) is what an unwritten cell holds.
+    if (cell || v === undefined) (cell ?? this.cellOf(frame, slot)).setSlot(0, v);
+    else frame.values[slot] = v;
+  }
+
+  /** The value of the local variable in `slot` as its cell holds it, unchecked (undefined if unset). */
+  private rawLocal(frame: Frame, slot: number): Val | undefined {
+    const cell = frame.cells?.[slot];
+    if (cell) return cell.slot(0);
+    const v = frame.values[slot];
+    return v === UNSET ? undefined : v;
+  }
+
+  /** The cell of a local variable, made when its address is first taken. */
+  private cellOf(frame: Frame, slot: number): Obj {
+    const cells = (frame.cells ??= []);
+    let cell = cells[slot];
+    if (!cell) {
+      cell = newCell(frame.names.labels[slot]);
+      const v = frame.values[slot];
+      if (v !== UNSET) cell.setSlot(0, v!);
+      cells[slot] = cell;
+    }
+    return cell;
+  }
+
+  /** Where the variable `e` lives as memory: its cell, or a global's (created if new). */
+  private variableCell(e: IdExpr): Obj {
+    const frame = this.local(e.slot);
+    return frame ? this.cellOf(frame, e.slot!) : this.global(e);
+  }
+
+  private global({ name, global }: IdExpr): Obj {
+    let g = this.globals[global];
     if (!g) {
       g = new Obj(`global.${name}`);
       g.isCell = true;
-      g.slots.set(0, this.atom(`id:${name}`));
-      this.globals.set(name, g);
+      g.setSlot(0, this.atom(`id:${name}`));
+      this.globals[global] = g;
     }
     return g;
   }
@@ -410,10 +549,8 @@ export class Machine {
 
   loc(e: Expr): Loc {
     switch (e.t) {
-      case 'id': {
-        const v = this.variable(e.name) ?? this.global(e.name);
-        return { obj: v, slot: 0 };
-      }
+      case 'id':
+        return { obj: this.variableCell(e), slot: 0 };
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
         const i = this.index(e.i);
@@ -444,7 +581,10 @@ export class Machine {
       const i = this.index(e.e.i);
       return typeof i === 'number' ? element(base.obj, base.off + i) : base.obj.cell(`[${show(i)}]`);
     }
-    return objectOf(this.eval(e.e), `${e.arrow ? '->' : '.'}${e.name}`);
+    const owner = this.eval(e.e);
+    if (owner instanceof Ptr || owner instanceof Sym) return objectAt(owner);
+    // Spelled out only for the fault: fields are accessed too often to build the text each time.
+    throw notAnAddress(owner, `${e.arrow ? '->' : '.'}${e.name}`);
   }
 
   /** An array member decays to the address of its first element, which lives in the struct. */
@@ -463,10 +603,10 @@ export class Machine {
   addressOf(e: Expr): Val {
     switch (e.t) {
       case 'id': {
-        const v = this.variable(e.name);
-        if (v && this.frame?.aggregates.has(e.name)) return v.slots.get(0)!;
-        if (!v && this.funcs.has(e.name)) return this.atom(`&${e.name}`);
-        return new Ptr(v ?? this.global(e.name), 0);
+        const frame = this.local(e.slot);
+        if (frame?.aggregate?.[e.slot!]) return this.rawLocal(frame, e.slot!)!;
+        if (!frame && !this.globals[e.global] && e.callee) return this.atom(`&${e.name}`);
+        return new Ptr(this.variableCell(e), 0);
       }
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
@@ -490,12 +630,13 @@ export class Machine {
       case 'str':
         return this.atom(`str:${e.text.slice(0, 40)}`);
       case 'id': {
-        const v = this.variable(e.name);
-        if (v) return this.load({ obj: v, slot: 0 });
-        const c = Object.hasOwn(CONSTANTS, e.name) ? CONSTANTS[e.name] : undefined;
-        if (c !== undefined) return c;
-        if (this.funcs.has(e.name)) return this.atom(`&${e.name}`);
-        return this.load({ obj: this.global(e.name), slot: 0 });
+        const frame = this.local(e.slot);
+        if (frame) return this.getLocal(frame, e.slot!);
+        const g = this.globals[e.global];
+        if (g) return this.loadSlot(g, 0);
+        if (e.constant !== undefined) return e.constant;
+        if (e.callee) return this.atom(`&${e.name}`);
+        return this.loadSlot(this.global(e), 0);
       }
       case 'bin':
         if (e.op === '&&' || e.op === '||') return this.cond(e) ? 1 : 0;
@@ -507,6 +648,7 @@ export class Machine {
         return e.op === '-' ? -v : e.op === '~' ? -v - 1 : v;
       }
       case 'upd': {
+        if (e.e.t === 'id' && this.local(e.e.slot)) return this.updateLocal(e.e.slot!, e.op, e.prefix);
         const loc = this.loc(e.e);
         const old = this.load(loc);
         const nv = this.binary(e.op === '++' ? '+' : '-', old, 1);
@@ -514,10 +656,10 @@ export class Machine {
         return e.prefix ? nv : old;
       }
       case 'asg': {
+        if (e.l.t === 'id' && this.local(e.l.slot)) return this.assignLocal(e.l.slot!, e.op, e.r);
         const loc = this.loc(e.l);
-        const v = e.op === '=' ? this.eval(e.r) : this.binary(e.op.slice(0, -1), this.load(loc), this.eval(e.r));
-        if (e.l.t === 'id' && loc.obj.isCell && this.frame?.vars.get(e.l.name) === loc.obj) this.assignVar(e.l.name, loc.obj, v);
-        else this.store(loc, v);
+        const v = e.op === undefined ? this.eval(e.r) : this.binary(e.op, this.load(loc), this.eval(e.r));
+        this.store(loc, v);
         return v;
       }
       case 'cond':
@@ -535,7 +677,7 @@ export class Machine {
         return this.addressOf(e.e);
       case 'fld':
         if (e.array) return this.embeddedArray(e);
-        return this.load(this.loc(e));
+        return this.loadField(this.fieldOwner(e), e.name);
       case 'idx':
         return this.load(this.loc(e));
       case 'call':
@@ -547,6 +689,25 @@ export class Machine {
         this.unsupported.add(`expression \`${e.text.slice(0, 40)}\``);
         return this.atom(`?${e.text.slice(0, 60)}`);
     }
+  }
+
+  /** `x = r` or `x op= r` on a local variable. */
+  private assignLocal(slot: number, op: string | undefined, r: Expr): Val {
+    const frame = this.frame!;
+    const v = op === undefined ? this.eval(r) : this.binary(op, this.getLocal(frame, slot), this.eval(r));
+    this.assignVar(slot, v);
+    return v;
+  }
+
+  /** `x++` and company on a local variable: a store, like any other (not an assignment). */
+  private updateLocal(slot: number, op: '++' | '--', prefix: boolean): Val {
+    const frame = this.frame!;
+    const old = this.getLocal(frame, slot);
+    const nv = this.binary(op === '++' ? '+' : '-', old, 1);
+    const cell = frame.cells?.[slot];
+    if (cell) this.storeSlot(cell, 0, nv);
+    else this.setLocal(frame, slot, nv);
+    return prefix ? nv : old;
   }
 
   binary(op: string, l: Val, r: Val): Val {
@@ -562,27 +723,33 @@ export class Machine {
     }
     if (l instanceof Ptr && r instanceof Ptr && l.obj === r.obj) {
       if (op === '-') return l.off - r.off;
-      if (/^(==|!=|<|>|<=|>=)$/.test(op)) return arith(op, l.off, r.off);
+      if (COMPARISONS.has(op)) return arith(op, l.off, r.off);
     }
     if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
     // x + 0, x - 0, x * 1, x << 0 are x: keep keys of equal values equal.
-    if (r === 0 && /^(\+|-|<<|>>|\||\^)$/.test(op)) return l;
-    if (r === 1 && /^(\*|\/)$/.test(op)) return l;
+    if (r === 0 && ZERO_IS_IDENTITY.has(op)) return l;
+    if (r === 1 && (op === '*' || op === '/')) return l;
     if (l === 0 && (op === '+' || op === '|')) return r;
     if (l === 1 && op === '*') return r;
     return symOf(`(${show(l)}${op}${show(r)})`, l, r);
   }
 
-  private call(e: Extract<Expr, { t: 'call' }>): Val {
+  private call(e: CallExpr): Val {
     const name = e.name;
     if (!name) {
-      const args = e.args.map((a) => this.eval(a));
+      const args = this.evalAll(e.args);
       return this.opaque(`(*${exprLabel(e.fn)})`, args);
     }
-    if (this.funcs.has(name) && !this.variable(name)) return this.invoke(name, e.args.map((a) => this.eval(a)));
-    const b = builtin(name);
-    if (b) return b(this, e.args.map((a) => this.eval(a)), e);
-    return this.opaque(name, e.args.map((a) => this.eval(a)));
+    if (e.callee && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
+    const b = modelOf(e);
+    if (b) return b(this, this.evalAll(e.args), e);
+    return this.opaque(name, this.evalAll(e.args));
+  }
+
+  private evalAll(es: Expr[]): Val[] {
+    const vs: Val[] = [];
+    for (const e of es) vs.push(this.eval(e));
+    return vs;
   }
 
   /** A call the simulator cannot see into: an event both runs must make alike. */
@@ -595,7 +762,17 @@ export class Machine {
 
   /** A call both runs must make alike, in the same order with the same arguments. */
   record(name: string, args: Val[]) {
-    this.events.push(`${name}(${args.map(show).join(', ')})`);
+    const last = this.lastEvents.get(name);
+    if (last && sameValues(last.args, args)) {
+      this.events.push(last.text);
+      return;
+    }
+    const text = `${name}(${args.map(show).join(', ')})`;
+    if (last) {
+      last.args = args;
+      last.text = text;
+    } else this.lastEvents.set(name, { args, text });
+    this.events.push(text);
   }
 
   /** The device runs while pages are held: it writes into them (and writeback may strike). */
@@ -630,6 +807,23 @@ export class Machine {
   }
 }
 
+/** Values that show() the same: the same number, opaque value or address. */
+function sameValues(xs: Val[], ys: Val[]): boolean {
+  if (xs.length !== ys.length) return false;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    const y = ys[i];
+    if (x !== y && !(x instanceof Ptr && y instanceof Ptr && x.obj === y.obj && x.off === y.off)) return false;
+  }
+  return true;
+}
+
+const COMPARISONS = new Set(['==', '!=', '<', '>', '<=', '>=']);
+/** Operators for which `x op 0` is `x`. */
+const ZERO_IS_IDENTITY = new Set(['+', '-', '<<', '>>', '|', '^']);
+
+const isInt32 = (x: number) => (x | 0) === x;
+
 function arith(op: string, l: number, r: number): number {
   switch (op) {
     case '+': return l + r;
@@ -639,9 +833,10 @@ function arith(op: string, l: number, r: number): number {
     case '%': return r === 0 ? NaN : l % r;
     case '<<': return l * 2 ** r;
     case '>>': return Math.floor(l / 2 ** r);
-    case '&': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) & BigInt(Math.trunc(r))));
-    case '|': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) | BigInt(Math.trunc(r))));
-    case '^': return Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) ^ BigInt(Math.trunc(r))));
+    // Within 32 bits JavaScript's own operators give the 64-bit result.
+    case '&': return isInt32(l) && isInt32(r) ? l & r : Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) & BigInt(Math.trunc(r))));
+    case '|': return isInt32(l) && isInt32(r) ? l | r : Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) | BigInt(Math.trunc(r))));
+    case '^': return isInt32(l) && isInt32(r) ? l ^ r : Number(BigInt.asIntN(64, BigInt(Math.trunc(l)) ^ BigInt(Math.trunc(r))));
     case '==': return l === r ? 1 : 0;
     case '!=': return l !== r ? 1 : 0;
     case '<': return l < r ? 1 : 0;

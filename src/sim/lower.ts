@@ -7,15 +7,24 @@
 import { macroLoopAt, type Node } from '../parse/kernel-c.ts';
 import { callArgs, callName } from '../sites/ast.ts';
 import { functionName } from '../sites/dataflow.ts';
+import { CONSTANTS } from './constants.ts';
 
 export type Expr =
   | { t: 'num'; v: number }
   | { t: 'str'; text: string }
-  | { t: 'id'; name: string }
+  /**
+   * A name, resolved once here: `slot`, the function's local variable of this name if it declares
+   * one (see Func.locals); `global`, the name's number in the file, for when it means a global
+   * variable; `constant`, the value of the kernel constant of this name; `callee`, the function
+   * of this name the file defines. Which applies is decided as the code runs (a local before its
+   * declaration is not one yet).
+   */
+  | { t: 'id'; name: string; slot?: number; global: number; constant?: number; callee?: Func }
   | { t: 'bin'; op: string; l: Expr; r: Expr }
   | { t: 'un'; op: string; e: Expr }
   | { t: 'upd'; op: '++' | '--'; prefix: boolean; e: Expr }
-  | { t: 'asg'; op: string; l: Expr; r: Expr }
+  /** `op`: the operator of a compound assignment (`+` for `+=`); none for `=`. */
+  | { t: 'asg'; op?: string; l: Expr; r: Expr }
   | { t: 'cond'; c: Expr; a: Expr; b: Expr }
   | { t: 'cast'; type: string; e: Expr }
   | { t: 'sizeof'; text: string }
@@ -24,7 +33,8 @@ export type Expr =
   | { t: 'idx'; e: Expr; i: Expr }
   /** `array`: the field is an array embedded in the struct, so it reads as its own address. */
   | { t: 'fld'; e: Expr; name: string; arrow: boolean; array?: boolean }
-  | { t: 'call'; name?: string; fn: Expr; args: Expr[]; texts: string[]; line: number }
+  /** The called name resolved as for `id` (global -1 for a call through a pointer). */
+  | { t: 'call'; name?: string; fn: Expr; args: Expr[]; texts: string[]; line: number; slot?: number; global: number; callee?: Func }
   | { t: 'comma'; l: Expr; r: Expr }
   | { t: 'opaque'; text: string };
 
@@ -35,6 +45,8 @@ export interface VarDecl {
   aggregate: boolean;
   length?: Expr;
   init?: Expr;
+  /** Index of the variable in Func.locals. */
+  slot: number;
 }
 
 export type Stmt =
@@ -55,6 +67,8 @@ export type Stmt =
   | { t: 'nop' };
 
 export type Block = Extract<Stmt, { t: 'block' }>;
+type IdExpr = Extract<Expr, { t: 'id' }>;
+type CallExpr = Extract<Expr, { t: 'call' }>;
 
 export interface Param {
   name: string;
@@ -69,6 +83,11 @@ export interface Func {
   /** Source text of the whole definition: two versions differ iff their texts do. */
   text: string;
   line: number;
+  /**
+   * Names of the parameters and local variables, each once, parameters first: a frame keeps its
+   * variables in an array indexed like this, so running the code never looks a name up.
+   */
+  locals: string[];
 }
 
 const num = (text: string): number => {
@@ -80,6 +99,12 @@ const num = (text: string): number => {
 const field = (n: Node, name: string) => n.childForFieldName(name);
 
 function lowerExpr(n: Node | null | undefined): Expr {
+  const e = uniformExpr(exprNode(n));
+  if (e.t === 'id' || (e.t === 'call' && e.name)) current.uses.push(e);
+  return e;
+}
+
+function exprNode(n: Node | null | undefined): Expr {
   if (!n) return { t: 'opaque', text: '' };
   switch (n.type) {
     case 'number_literal': {
@@ -97,7 +122,7 @@ function lowerExpr(n: Node | null | undefined): Expr {
     case 'concatenated_string':
       return { t: 'str', text: n.text };
     case 'identifier':
-      return { t: 'id', name: n.text };
+      return { t: 'id', name: n.text, ...fileName(n.text) };
     case 'parenthesized_expression':
       return lowerExpr(n.namedChildren.find((c) => c.type !== 'comment'));
     case 'binary_expression':
@@ -108,8 +133,10 @@ function lowerExpr(n: Node | null | undefined): Expr {
       const op = field(n, 'operator')!;
       return { t: 'upd', op: op.text as '++' | '--', prefix: op.startIndex === n.startIndex, e: lowerExpr(field(n, 'argument')) };
     }
-    case 'assignment_expression':
-      return { t: 'asg', op: field(n, 'operator')!.text, l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    case 'assignment_expression': {
+      const op = field(n, 'operator')!.text;
+      return { t: 'asg', op: op === '=' ? undefined : op.slice(0, -1), l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    }
     case 'conditional_expression':
       return { t: 'cond', c: lowerExpr(field(n, 'condition')), a: lowerExpr(field(n, 'consequence')), b: lowerExpr(field(n, 'alternative')) };
     case 'cast_expression':
@@ -131,9 +158,11 @@ function lowerExpr(n: Node | null | undefined): Expr {
     }
     case 'call_expression': {
       const argNodes = callArgs(n);
+      const name = callName(n);
       return {
         t: 'call',
-        name: callName(n),
+        name,
+        global: name ? fileName(name).global : -1,
         fn: lowerExpr(field(n, 'function')),
         args: argNodes.map(lowerExpr),
         texts: argNodes.map((a) => a.text),
@@ -145,6 +174,31 @@ function lowerExpr(n: Node | null | undefined): Expr {
     default:
       return { t: 'opaque', text: n.text };
   }
+}
+
+/**
+ * The node with every field any expression node has, in one order. The interpreter reads these
+ * fields at a great many places; objects of one shape keep each of those reads fast, where a
+ * shape per kind of node would make them all generic lookups.
+ */
+function uniformExpr<E extends Expr>(e: E): E {
+  const x: Record<string, unknown> = e;
+  const all = {
+    t: x.t, v: x.v, text: x.text, name: x.name, slot: x.slot, global: x.global, constant: x.constant, callee: x.callee,
+    op: x.op, prefix: x.prefix, l: x.l, r: x.r, e: x.e, c: x.c, a: x.a, b: x.b, i: x.i, type: x.type, arrow: x.arrow,
+    array: x.array, fn: x.fn, args: x.args, texts: x.texts, line: x.line,
+  };
+  return all as unknown as E;
+}
+
+/** The same for statements. */
+function uniformStmt<S extends Stmt>(s: S): S {
+  const x: Record<string, unknown> = s;
+  const all = {
+    t: x.t, vars: x.vars, e: x.e, line: x.line, body: x.body, labels: x.labels, c: x.c, a: x.a, b: x.b, init: x.init,
+    u: x.u, label: x.label, name: x.name, s: x.s, cases: x.cases, args: x.args,
+  };
+  return all as unknown as S;
 }
 
 /** The declared name and whether the declarator makes it a pointer/array. */
@@ -173,13 +227,16 @@ function lowerDecl(n: Node): Stmt {
     const init = d.type === 'init_declarator' ? field(d, 'value') : null;
     const info = declarator(d.type === 'init_declarator' ? field(d, 'declarator')! : d);
     if (!info.name) continue;
-    vars.push({
+    const v: VarDecl = {
       name: info.name,
       type: `${type} ${'*'.repeat(info.pointer)}`.trim(),
       aggregate: info.isArray || (byValue && !info.pointer),
       length: info.array ? lowerExpr(info.array) : undefined,
       init: init && init.type !== 'initializer_list' ? lowerExpr(init) : undefined,
-    });
+      slot: -1, // numbered by numberLocals()
+    };
+    vars.push(v);
+    current.decls.push(v);
   }
   return { t: 'decl', vars };
 }
@@ -190,7 +247,7 @@ function block(body: Stmt[]): Block {
   body.forEach((s, i) => {
     for (let l = s; l.t === 'label'; l = l.s) labels.set(l.name, i);
   });
-  return { t: 'block', body, labels };
+  return uniformStmt({ t: 'block', body, labels });
 }
 
 /** Statements of a block, with iterator-macro headers joined to their bodies. */
@@ -201,7 +258,7 @@ function lowerBlock(children: Node[]): Block {
     const c = named[i];
     const loop = macroLoopAt(c);
     if (loop && named[i + 1]?.id === loop.body.id) {
-      body.push({ t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 });
+      body.push(uniformStmt({ t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 }));
       i++;
       continue;
     }
@@ -211,6 +268,10 @@ function lowerBlock(children: Node[]): Block {
 }
 
 function lowerStmt(n: Node | null | undefined): Stmt {
+  return uniformStmt(stmtNode(n));
+}
+
+function stmtNode(n: Node | null | undefined): Stmt {
   if (!n) return { t: 'nop' };
   switch (n.type) {
     case 'compound_statement':
@@ -234,7 +295,7 @@ function lowerStmt(n: Node | null | undefined): Stmt {
       const init = field(n, 'initializer');
       return {
         t: 'for',
-        init: init ? (init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init), line: 0 }) : undefined,
+        init: init ? uniformStmt(init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init), line: 0 }) : undefined,
         c: field(n, 'condition') ? lowerExpr(field(n, 'condition')) : undefined,
         u: field(n, 'update') ? lowerExpr(field(n, 'update')) : undefined,
         body: lowerStmt(field(n, 'body')),
@@ -287,7 +348,7 @@ function lowerStmt(n: Node | null | undefined): Stmt {
       return { t: 'nop' };
     default:
       // Preprocessor lines, inline asm, nested function-like oddities: not simulated.
-      return { t: 'expr', e: { t: 'opaque', text: n.text }, line: n.startPosition.row + 1 };
+      return { t: 'expr', e: uniformExpr({ t: 'opaque', text: n.text }), line: n.startPosition.row + 1 };
   }
 }
 
@@ -316,6 +377,22 @@ function signature(def: Node): { returnType: string; params: Param[] } {
  */
 let embeddedArrays = new Set<string>();
 
+/** What the function being lowered declares, and where its code uses a name (set by lowerFile()). */
+interface FunctionNames {
+  decls: VarDecl[];
+  uses: Array<IdExpr | CallExpr>;
+}
+let current: FunctionNames = { decls: [], uses: [] };
+
+/** The names used in the file being lowered, numbered, with the constant each is (set by lowerFile()). */
+let fileNames = new Map<string, { global: number; constant?: number }>();
+
+function fileName(name: string): { global: number; constant?: number } {
+  let known = fileNames.get(name);
+  if (!known) fileNames.set(name, (known = { global: fileNames.size, constant: Object.hasOwn(CONSTANTS, name) ? CONSTANTS[name] : undefined }));
+  return known;
+}
+
 function arrayFieldNames(root: Node): Set<string> {
   const arrays = new Set<string>();
   const others = new Set<string>();
@@ -339,19 +416,38 @@ function arrayFieldNames(root: Node): Set<string> {
 export function lowerFile(root: Node): Map<string, Func> {
   const out = new Map<string, Func>();
   embeddedArrays = arrayFieldNames(root);
+  fileNames = new Map();
+  const uses: Array<IdExpr | CallExpr> = [];
   for (const def of root.descendantsOfType('function_definition')) {
     const name = functionName(def);
     const body = field(def, 'body');
     if (!name || !body || out.has(name)) continue;
-    out.set(name, {
-      name,
-      ...signature(def),
-      body: lowerStmt(body),
-      text: def.text,
-      line: def.startPosition.row + 1,
-    });
+    const { returnType, params } = signature(def);
+    current = { decls: [], uses: [] };
+    const lowered = lowerStmt(body);
+    out.set(name, { name, returnType, params, body: lowered, text: def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
+    for (const e of current.uses) uses.push(e);
   }
+  for (const e of uses) e.callee = out.get(e.name!);
   return out;
+}
+
+/**
+ * Give every parameter and declared variable of a function a slot, and every use of one its
+ * slot. C block scopes are not modelled: a name means the same variable (the latest declaration
+ * run) anywhere in the function; a name the function never declares is a global.
+ */
+function numberLocals(params: Param[], { decls, uses }: FunctionNames): string[] {
+  const slots = new Map<string, number>();
+  const add = (name: string) => {
+    let i = slots.get(name);
+    if (i === undefined) slots.set(name, (i = slots.size));
+    return i;
+  };
+  for (const p of params) add(p.name);
+  for (const v of decls) v.slot = add(v.name);
+  for (const e of uses) e.slot = slots.get(e.name!);
+  return [...slots.keys()];
 }
 
 const structPointers = new Map<string, string | undefined>();

@@ -5,75 +5,163 @@
  */
 
 /** Something that went wrong in the simulated program itself (NULL dereference, runaway loop). */
-export class Fault extends Error {}
+export class Fault extends Error {
+  constructor(message: string) {
+    // A verdict on the simulated code, not a bug here: its stack trace is never wanted, and
+    // capturing one for every run that stops early is a noticeable cost.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
+}
 
 export type Val = number | Ptr | Sym;
 
+/** What an object holds besides slot 0, and its rarer properties. */
+interface Contents {
+  slots?: Map<number, Val>;
+  fields?: Map<string, Val>;
+  auto?: Map<string, Val>;
+  cells?: Map<string, FieldCell>;
+  elems?: Map<number, Obj>;
+  length?: number;
+  list?: Obj[];
+  parent?: Obj;
+  onList?: Obj;
+}
+
 export class Obj {
-  // Created on first use: most objects are variable cells that only ever use slot 0.
-  private fieldMap?: Map<string, Val>;
-  private slotMap?: Map<number, Val>;
-  private autoMap?: Map<string, Val>;
-
-  get fields(): Map<string, Val> {
-    return (this.fieldMap ??= new Map());
-  }
-
-  get slots(): Map<number, Val> {
-    return (this.slotMap ??= new Map());
-  }
-
-  /** Elements of an array of structs (`sg[3].length`), distinct from pointer slots. */
-  private elems?: Map<number, Obj>;
+  // Many objects (variable cells, globals) only ever use slot 0: it is kept apart, and the rest
+  // is made on first write, so those stay small.
+  private slot0?: Val;
+  private hasSlot0 = false;
+  private more?: Contents;
   freed = false;
   /** kzalloc/kcalloc memory reads as 0 where nothing was stored. */
   zeroed = false;
-  /** Declared element count, when known (ARRAY_SIZE). */
-  length?: number;
-  /** A list head's entries, in order (list_add_tail & co.). */
-  list?: Obj[];
-  /** For an embedded member (`&buf->list`): the containing object, for container_of(). */
-  parent?: Obj;
-  /** The list this embedded list node is on. */
-  onList?: Obj;
   /** Local variable cells are not memory the comparison looks at. */
   isCell = false;
   /** Allocated by the simulated code (kmalloc & co.) or an entry point's argument. */
   onHeap = false;
-  /** Opaque values read where nothing was stored, cached so every read agrees. */
-  get auto(): Map<string, Val> {
-    return (this.autoMap ??= new Map());
-  }
-  /** Storage of each field whose address was taken or that is an embedded struct. */
-  private cells?: Map<string, FieldCell>;
 
+  constructor(readonly label: string) {}
+
+  private get contents(): Contents {
+    // Every field from the start: one shape for all of them keeps the code using them optimised.
+    this.more ??= {
+      slots: undefined, fields: undefined, auto: undefined, cells: undefined, elems: undefined,
+      length: undefined, list: undefined, parent: undefined, onList: undefined,
+    };
+    return this.more;
+  }
+
+  slot(i: number): Val | undefined {
+    return i === 0 ? this.slot0 : this.more?.slots?.get(i);
+  }
+
+  setSlot(i: number, v: Val) {
+    if (i === 0) {
+      this.slot0 = v;
+      this.hasSlot0 = true;
+    } else (this.contents.slots ??= new Map()).set(i, v);
+  }
+
+  /** Stored slots, in no particular order. */
+  slots(): Array<[number, Val]> {
+    const out: Array<[number, Val]> = this.hasSlot0 ? [[0, this.slot0!]] : [];
+    if (this.more?.slots) for (const e of this.more.slots) out.push(e);
+    return out;
+  }
+
+  field(name: string): Val | undefined {
+    return this.more?.fields?.get(name);
+  }
+
+  setField(name: string, v: Val) {
+    (this.contents.fields ??= new Map()).set(name, v);
+  }
+
+  fields(): Iterable<[string, Val]> {
+    return this.more?.fields ?? [];
+  }
+
+  /** Opaque values read where nothing was stored, cached so every read agrees. */
+  autoValue(suffix: string): Val | undefined {
+    return this.more?.auto?.get(suffix);
+  }
+
+  setAutoValue(suffix: string, v: Val) {
+    (this.contents.auto ??= new Map()).set(suffix, v);
+  }
+
+  autoValues(): Iterable<Val> {
+    return this.more?.auto?.values() ?? [];
+  }
+
+  /** Storage of a field whose address was taken or that is an embedded struct. */
   cell(name: string): FieldCell {
-    this.cells ??= new Map();
-    let c = this.cells.get(name);
-    if (!c) this.cells.set(name, (c = new FieldCell(this, name)));
+    const cells = (this.contents.cells ??= new Map());
+    let c = cells.get(name);
+    if (!c) cells.set(name, (c = new FieldCell(this, name)));
     return c;
   }
 
   fieldCells(): Iterable<[string, FieldCell]> {
-    return this.cells ?? [];
+    return this.more?.cells ?? [];
   }
 
-  constructor(readonly label: string) {}
-
+  /** Element `i` of an array of structs (`sg[3].length`), distinct from pointer slots. */
   elem(i: number): Obj {
-    this.elems ??= new Map();
-    let e = this.elems.get(i);
+    const elems = (this.contents.elems ??= new Map());
+    let e = elems.get(i);
     if (!e) {
       e = new Obj(`${this.label}[${i}]`);
       e.parent = this;
       e.zeroed = this.zeroed;
-      this.elems.set(i, e);
+      elems.set(i, e);
     }
     return e;
   }
 
   elements(): Iterable<[number, Obj]> {
-    return this.elems ?? [];
+    return this.more?.elems ?? [];
+  }
+
+  /** Declared element count, when known (ARRAY_SIZE). */
+  get length(): number | undefined {
+    return this.more?.length;
+  }
+
+  set length(n: number | undefined) {
+    this.contents.length = n;
+  }
+
+  /** A list head's entries, in order (list_add_tail & co.). */
+  get list(): Obj[] | undefined {
+    return this.more?.list;
+  }
+
+  set list(l: Obj[] | undefined) {
+    this.contents.list = l;
+  }
+
+  /** For an embedded member (`&buf->list`): the containing object, for container_of(). */
+  get parent(): Obj | undefined {
+    return this.more?.parent;
+  }
+
+  set parent(p: Obj | undefined) {
+    this.contents.parent = p;
+  }
+
+  /** The list this embedded list node is on. */
+  get onList(): Obj | undefined {
+    return this.more?.onList;
+  }
+
+  set onList(l: Obj | undefined) {
+    this.contents.onList = l;
   }
 }
 
@@ -117,10 +205,21 @@ export function derivedKey(text: string): string {
 }
 
 export function symOf(key: string, ...inputs: Val[]): Sym {
-  const atoms = new Set<string>();
-  for (const v of inputs) if (v instanceof Sym) for (const a of v.atoms) atoms.add(a);
-  return new Sym(derivedKey(key), [...atoms]);
+  let atoms: readonly string[] = NO_ATOMS;
+  let merged: Set<string> | undefined;
+  for (const v of inputs) {
+    if (!(v instanceof Sym) || v.atoms === atoms) continue;
+    // A value's atoms are already distinct: one opaque input's list serves as it is.
+    if (atoms === NO_ATOMS) atoms = v.atoms;
+    else {
+      merged ??= new Set(atoms);
+      for (const a of v.atoms) merged.add(a);
+    }
+  }
+  return new Sym(derivedKey(key), merged ? [...merged] : atoms);
 }
+
+const NO_ATOMS: readonly string[] = [];
 
 /** Stable, human-readable text of a value, used in traces and comparisons. */
 export function show(v: Val | undefined): string {
@@ -140,11 +239,20 @@ export const element = (obj: Obj, i: number): Obj => (i ? obj.elem(i) : obj);
 export function baseOf(v: Val, what: string): { obj: Obj; off: number } {
   if (v instanceof Ptr) return { obj: v.obj, off: v.off };
   if (v instanceof Sym) return { obj: (v.obj ??= new Obj(v.key)), off: 0 };
-  throw new Fault(v === 0 ? `NULL dereference (${what})` : `dereference of the integer ${v} (${what})`);
+  throw notAnAddress(v, what);
 }
 
 /** The object `v` points at (an element of an array of structs when it points past the first). */
 export function objectOf(v: Val, what: string): Obj {
-  const b = baseOf(v, what);
-  return element(b.obj, b.off);
+  if (v instanceof Ptr || v instanceof Sym) return objectAt(v);
+  throw notAnAddress(v, what);
+}
+
+export function objectAt(v: Ptr | Sym): Obj {
+  return v instanceof Ptr ? element(v.obj, v.off) : (v.obj ??= new Obj(v.key));
+}
+
+/** Dereferencing `v`, which is not an address, for `what`. */
+export function notAnAddress(v: Val, what: string): Fault {
+  return new Fault(v === 0 ? `NULL dereference (${what})` : `dereference of the integer ${v} (${what})`);
 }

@@ -4,7 +4,8 @@
  * and lists, allocators, locks and the macros counting code leans on. Everything else is an
  * opaque call.
  */
-import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout } from '../sites/api.ts';
+import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout, type AcquireLayout } from '../sites/api.ts';
+import { ERRNO } from './constants.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
 import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
@@ -15,28 +16,16 @@ export type Builtin = (m: Machine, args: Val[], call: Call) => Val;
 export type LoopStep = () => 'break' | 'next' | { stop: unknown };
 export type Iterator = (m: Machine, args: Expr[], body: LoopStep) => unknown;
 
-const ERRNO: Record<string, number> = {
-  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, EAGAIN: 11, ENOMEM: 12, EFAULT: 14,
-  EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, ERANGE: 34, ENOSYS: 38,
-  EOVERFLOW: 75, EOPNOTSUPP: 95, ETIMEDOUT: 110, ERESTARTSYS: 512,
-};
-
-export const CONSTANTS: Record<string, number> = {
-  ...ERRNO,
-  NULL: 0, true: 1, false: 0,
-  PAGE_SIZE: 4096, PAGE_SHIFT: 12, PAGE_MASK: -4096,
-  FOLL_WRITE: 0x01, FOLL_TOUCH: 0x02, FOLL_GET: 0x04, FOLL_DUMP: 0x08, FOLL_FORCE: 0x10,
-  FOLL_NOWAIT: 0x20, FOLL_NOFAULT: 0x80, FOLL_HWPOISON: 0x100, FOLL_ANON: 0x8000,
-  FOLL_LONGTERM: 0x10000, FOLL_PIN: 0x40000, FOLL_FAST_ONLY: 0x80000,
-  UINT_MAX: 0xffffffff, INT_MAX: 0x7fffffff, ULONG_MAX: Number.MAX_SAFE_INTEGER, SIZE_MAX: Number.MAX_SAFE_INTEGER,
-};
-
 
 // ---- GUP -----------------------------------------------------------------------------------
 
 function gup(name: string): Builtin {
+  // Which argument is which depends only on the call site: worked out once per site.
+  const layouts = new WeakMap<Call, AcquireLayout | undefined>();
+  const pagesArg = `${name} pages`;
   return (m, args, call) => {
-    const layout = acquireLayout(name, call.texts.map((text) => ({ text })));
+    if (!layouts.has(call)) layouts.set(call, acquireLayout(name, call.texts.map((text) => ({ text }))));
+    const layout = layouts.get(call);
     if (!layout) {
       m.unsupported.add(`${name}() with ${args.length} arguments`);
       return m.opaque(name, args);
@@ -55,7 +44,7 @@ function gup(name: string): Builtin {
     const index = ++m.gupCalls;
     let k = n === 0 ? 0 : n < 0 ? -ERRNO.EINVAL : m.cfg.gup(index, n);
     if (layout.variant.includes('fast_only') && k < 0) k = 0;
-    const base = baseOf(args[layout.pages], `${name} pages`);
+    const base = baseOf(args[layout.pages], pagesArg);
     const got: string[] = [];
     for (let i = 0; i < k; i++) {
       const page = m.userPage();
@@ -63,7 +52,7 @@ function gup(name: string): Builtin {
       m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
       got.push(page.label);
     }
-    m.pages.note(`${name}(${n} pages) = ${k}${got.length ? `: ${got.join(' ')} ${layout.family === 'pin' ? 'pinned' : 'referenced'}` : ''}`);
+    if (m.pages.logging) m.pages.note(`${name}(${n} pages) = ${k}${got.length ? `: ${got.join(' ')} ${layout.family === 'pin' ? 'pinned' : 'referenced'}` : ''}`);
     return k;
   };
 }
@@ -351,10 +340,10 @@ const BUILTINS: Record<string, Builtin> = {
   // scatterlists
   sg_alloc_table: (m, a) => (newSgTable(m, a[0], a[1], 'sg_alloc_table'), 0),
   sg_alloc_table_from_pages: (m, a) => sgFromPages(m, a),
-  __sg_alloc_table_from_pages: (m, a) => (sgFromPages(m, a), objectOf(a[0], 'sg_table').fields.get('sgl')!),
+  __sg_alloc_table_from_pages: (m, a) => (sgFromPages(m, a), objectOf(a[0], 'sg_table').field('sgl')!),
   sg_alloc_table_from_pages_segment: (m, a) => sgFromPages(m, a),
   sg_free_table: (m, a) => {
-    const sgl = objectOf(a[0], 'sg_table').fields.get('sgl');
+    const sgl = objectOf(a[0], 'sg_table').field('sgl');
     if (sgl instanceof Ptr) sgl.obj.freed = true;
     m.record('sg_free_table', [a[0]]);
     return 0;
@@ -362,9 +351,9 @@ const BUILTINS: Record<string, Builtin> = {
   sg_init_table: ignore,
   sg_set_page: (m, a) => {
     const e = objectOf(a[0], 'scatterlist');
-    e.fields.set('page', a[1]);
-    e.fields.set('length', a[2]);
-    e.fields.set('offset', a[3]);
+    e.setField('page', a[1]);
+    e.setField('length', a[2]);
+    e.setField('offset', a[3]);
     return 0;
   },
   sg_page: (m, a) => m.load({ obj: objectOf(a[0], 'scatterlist'), field: 'page' }),
@@ -435,9 +424,9 @@ function newSgTable(m: Machine, table: Val, n: Val, op: string): Ptr {
   m.pages.sleep(op);
   const t = objectOf(table, 'sg_table');
   const sgl = m.alloc('sgl', true, typeof n === 'number' ? n : undefined);
-  t.fields.set('sgl', sgl);
-  t.fields.set('nents', n);
-  t.fields.set('orig_nents', n);
+  t.setField('sgl', sgl);
+  t.setField('nents', n);
+  t.setField('orig_nents', n);
   return sgl;
 }
 
@@ -448,8 +437,8 @@ function sgFromPages(m: Machine, a: Val[]): Val {
     const src = baseOf(a[1], 'pages');
     for (let i = 0; i < n; i++) {
       const e = element(sgl.obj, i);
-      e.fields.set('page', m.load({ obj: src.obj, slot: src.off + i }));
-      e.fields.set('length', 4096);
+      e.setField('page', m.load({ obj: src.obj, slot: src.off + i }));
+      e.setField('length', 4096);
     }
   }
   return 0;
@@ -530,7 +519,7 @@ function sgPages(m: Machine, sglV: Val, nents: number, iterLoc: Val, body: LoopS
     const pages = typeof len === 'number' ? Math.max(1, Math.ceil(len / 4096)) : 1;
     for (let j = 0; j < pages; j++) {
       const p = m.page(page, 'for_each_sg_page');
-      iter.fields.set('__page', j === 0 || !p ? page : new Ptr(m.nthPage(p, j), 0));
+      iter.setField('__page', j === 0 || !p ? page : new Ptr(m.nthPage(p, j), 0));
       const r = body();
       if (r === 'break') return undefined;
       if (r !== 'next') return r.stop;

@@ -22,7 +22,8 @@ export interface Outcome {
   unknownReleases: string[];
   returns: string[];
   folios: FolioState[];
-  memory: string[];
+  /** Every heap object, dumped only by a comparison that gets that far (most runs never do). */
+  heap: Obj[];
   unpinned: string[];
   unsupported: string[];
   log: string[];
@@ -72,7 +73,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     unknownReleases: m.unknownReleases,
     returns,
     folios: m.pages.folios.map((f) => ({ label: f.label, held: f.held, dirty: f.dirty, dirtyLog: f.dirtyLog })),
-    memory: dumpMemory(m.heap),
+    heap: m.heap,
     unpinned: [...m.pages.unpinnedWhileHeld].map((f) => f.label),
     unsupported: [...m.unsupported],
     log: m.pages.log,
@@ -101,15 +102,15 @@ function dumpMemory(heap: Obj[]): string[] {
     if (seen.has(o) || o.freed || o.isCell) continue;
     seen.add(o);
     const parts: string[] = [];
-    for (const [k, v] of o.fields) {
+    for (const [k, v] of o.fields()) {
       parts.push(`${k}=${show(v)}`);
       visit(v);
     }
-    for (const [i, v] of o.slots) {
+    for (const [i, v] of o.slots()) {
       parts.push(`[${i}]=${show(v)}`);
       visit(v);
     }
-    for (const v of o.auto.values()) visit(v);
+    for (const v of o.autoValues()) visit(v);
     for (const [, c] of o.fieldCells()) work.push(c);
     for (const [, e] of o.elements()) work.push(e);
     if (parts.length) lines.push(`${o.label}: ${parts.sort().join(' ')}`);
@@ -132,8 +133,10 @@ const countBy = (xs: string[]) => {
 export function compare(b: Outcome, a: Outcome): Comparison {
   const differences = new Set<IntendedDifference>();
   const diverge = (reason: DivergenceReason, detail: string): Comparison => ({ divergence: { reason, detail }, differences });
-  const unsupported = [...new Set([...b.unsupported, ...a.unsupported])];
-  if (unsupported.length) return { differences, unsupported: unsupported.join(', ') };
+  if (b.unsupported.length || a.unsupported.length) {
+    const unsupported = new Set([...b.unsupported, ...a.unsupported]);
+    return { differences, unsupported: [...unsupported].join(', ') };
+  }
 
   // Both runs spun until the step limit: where each stopped says nothing about the code.
   if (a.fault && a.fault === b.fault && /step limit/.test(a.fault)) return { differences };
@@ -157,7 +160,7 @@ export function compare(b: Outcome, a: Outcome): Comparison {
     if (f.held < g.held) return diverge('over-release', `${f.label}: after releases ${g.held - f.held} more time${g.held - f.held > 1 ? 's' : ''} than before`);
   }
 
-  if (b.unknownReleases.join('\n') !== a.unknownReleases.join('\n')) {
+  if (!sameText(b.unknownReleases, a.unknownReleases)) {
     const i = firstDifference(b.unknownReleases, a.unknownReleases);
     const releases = (xs: string[]) => xs.filter((x) => x.startsWith('release(')).length;
     const more = releases(a.unknownReleases) - releases(b.unknownReleases);
@@ -172,22 +175,30 @@ export function compare(b: Outcome, a: Outcome): Comparison {
     if (d) return diverge('dirty', d);
   }
 
-  if (b.events.join('\n') !== a.events.join('\n')) {
+  if (!sameText(b.events, a.events)) {
     const i = firstDifference(b.events, a.events);
     return diverge('calls', `call ${i + 1}: before ${b.events[i] ?? '(none)'}, after ${a.events[i] ?? '(none)'}`);
   }
-  if (b.returns.join('\n') !== a.returns.join('\n')) {
+  if (!sameText(b.returns, a.returns)) {
     const i = firstDifference(b.returns, a.returns);
     return diverge('return', `before ${b.returns[i] ?? '(nothing)'}, after ${a.returns[i] ?? '(nothing)'}`);
   }
-  if (b.memory.join('\n') !== a.memory.join('\n')) {
-    const bs = new Set(b.memory);
-    const line = a.memory.find((l) => !bs.has(l)) ?? b.memory.find((l) => !a.memory.includes(l))!;
+  const bm = dumpMemory(b.heap);
+  const am = dumpMemory(a.heap);
+  if (!sameText(bm, am)) {
+    const bs = new Set(bm);
+    const line = am.find((l) => !bs.has(l)) ?? bm.find((l) => !am.includes(l))!;
     return diverge('memory', `memory differs: ${line}`);
   }
   if (a.usedPins && a.unpinned.length)
     return diverge('not-pinned', `${a.unpinned.join(', ')} held while the device writes, but page_maybe_dma_pinned() is false`);
   return { differences };
+}
+
+/** `x.join('\n') === y.join('\n')`, without building the texts when the lines are the same. */
+function sameText(x: string[], y: string[]): boolean {
+  if (x.length === y.length && x.every((line, i) => line === y[i])) return true;
+  return x.join('\n') === y.join('\n');
 }
 
 function firstDifference(x: string[], y: string[]): number {

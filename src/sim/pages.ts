@@ -81,6 +81,7 @@ export interface PageModelOptions {
 }
 
 const FIRST_PFN = 0x1000;
+const LOG_LINES = 2000;
 /** How far past the run's pages a pfn still names a real page (someone else's). */
 const NEAR = 16;
 
@@ -102,7 +103,12 @@ export class PageModel {
   constructor(readonly options: PageModelOptions) {}
 
   note(line: string) {
-    if (this.log.length < 2000) this.log.push(line);
+    if (this.logging) this.log.push(line);
+  }
+
+  /** Whether note() still records: a loop past the cap need not build lines only to drop them. */
+  get logging(): boolean {
+    return this.log.length < LOG_LINES;
   }
 
   newFolio(order: number, mapping: 'anon' | 'file', dirty = false): Folio {
