@@ -1,10 +1,12 @@
 /** The simulator's session rules, on small drivers written for the purpose. */
 import { describe, expect, it } from 'vitest';
 import { parseC } from '../src/parse/kernel-c.ts';
+import type { Relation } from '../src/sim/facts.ts';
 import { Oracle } from '../src/sim/interp.ts';
 import { lowerFile } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
 import { configFor, type Scenario } from '../src/sim/scenarios.ts';
+import { verifyTexts } from '../src/sim/verify.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
@@ -97,6 +99,211 @@ describe('proof required (gup2pin series)', () => {
     expect(p.output).toBe(UNMODELLED);
     expect(p.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([
       ['refused', [{ code: 'unverified', line: 7, message: 'not proven equivalent: the simulator does not model iterator macro llist_for_each_entry_safe()' }]],
+    ]);
+  });
+});
+
+const API_6_5 = apiFor(parseVersion('6.5'));
+
+/** `before` with each `[from, to]` replaced, checked: a test's conversion must really happen. */
+function rewrite(before: string, ...edits: Array<[string, string]>): string {
+  let text = before;
+  for (const [from, to] of edits) {
+    expect(text).toContain(from);
+    text = text.replace(from, to);
+  }
+  return text;
+}
+
+/** `verdict/reason: detail` of each group, and the scenario of the divergence if any. */
+function verdicts(before: string, after: string) {
+  return verifyTexts(before, after, API_6_5).map((g) => ({
+    verdict: g.divergence ? `${g.verdict}/${g.divergence.reason}: ${g.divergence.detail}` : g.verdict,
+    scenario: g.divergence?.scenario.replace(/:.*/, ''),
+  }));
+}
+
+describe('answers about one opaque integer are consistent', () => {
+  it('settles a comparison that earlier answers decide, and only those', () => {
+    const o = new Oracle();
+    const n = (op: Relation, k: number) => ({ subject: 'n', op, k });
+    // Asked under `!`, the default answer is true: n >= 1. Then n <= 1.
+    expect(o.decide('(0<n)', true, n('>', 0))).toBe(true);
+    expect(o.decide('(1<n)', false, n('>', 1))).toBe(false);
+    expect(o.decide('(0<=n)', false, n('>=', 0))).toBe(true);
+    expect(o.decide('(n==1)', false, n('==', 1))).toBe(true);
+    expect(o.decide('(2<=n)', true, n('>=', 2))).toBe(false);
+    // Settled answers are no decisions: no scenario flips them.
+    expect(o.order).toEqual(['(0<n)', '(1<n)']);
+    // Another value, or one compared with something else than a number, is a decision as before.
+    expect(o.decide('(0<m)', false, { subject: 'm', op: '>', k: 0 })).toBe(false);
+    expect(o.decide('(n<m)', false)).toBe(false);
+    expect(o.order).toEqual(['(0<n)', '(1<n)', '(0<m)', '(n<m)']);
+    // An excluded value at the end of the range narrows it: p >= 0 and p != 0 make p > 0.
+    const p = (op: Relation, k: number) => ({ subject: 'p', op, k });
+    expect(o.decide('(p>=0)', true, p('>=', 0))).toBe(true);
+    expect(o.decide('(p!=0)', true, p('!=', 0))).toBe(true);
+    expect(o.decide('(0<p)', false, p('>', 0))).toBe(true);
+  });
+
+  // The teardown loop's bound is a field nobody in the session sets: the scenario that flips
+  // `0 < q->npages` (then leaves `1 < q->npages` false) is the world with exactly one entry.
+  const QUEUE = `
+struct xq { struct page **pages; int npages; };
+
+int xq_get(struct xq *q, unsigned long uaddr, int npages)
+{
+	int got = get_user_pages_fast(uaddr, npages, FOLL_WRITE, q->pages);
+
+	if (got != npages)
+		return -EFAULT;
+	return 0;
+}
+
+void xq_put(struct xq *q)
+{
+	int i;
+
+	for (i = 0; i < q->npages; i++)
+		put_page(q->pages[i]);
+}
+`;
+  const convert = (loop: string) =>
+    rewrite(QUEUE, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['for (i = 0; i < q->npages; i++)\n\t\tput_page(', `${loop}\n\t\tunpin_user_page(`]);
+
+  it('so a correct conversion that words the loop bound differently is equivalent', () => {
+    // Without it, the after run's `q->npages > 0` is a question of its own, answered false.
+    expect(verdicts(QUEUE, convert('for (i = 0; q->npages > i; i++)'))).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+  });
+
+  it('and an off-by-one bound releases the entry one past the count', () => {
+    expect(verdicts(QUEUE, convert('for (i = 0; i <= q->npages; i++)'))).toEqual([
+      {
+        verdict: 'not-equivalent/over-release: P1: after releases 1 more time than before',
+        scenario: 'xq_get() then xq_put()',
+      },
+    ]);
+  });
+});
+
+describe('constructors', () => {
+  // xs_new() is how the driver's users get the `struct xs *` that xs_pin() fills: zeroed.
+  const SLOTS = `
+struct xs { struct page *slot[4]; };
+
+struct xs *xs_new(void)
+{
+	return kzalloc(sizeof(struct xs), GFP_KERNEL);
+}
+
+int xs_pin(struct xs *s, unsigned long uaddr)
+{
+	int got = get_user_pages_fast(uaddr, 1, FOLL_WRITE, &s->slot[0]);
+
+	return got == 1 ? 0 : -EFAULT;
+}
+
+void xs_free(struct xs *s)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (s->slot[i])
+			put_page(s->slot[i]);
+	kfree(s);
+}
+`;
+  const pin = (text: string) => rewrite(text, ['get_user_pages_fast(', 'pin_user_pages_fast(']);
+
+  it('run first, so the session tears down the object as the driver built it', () => {
+    const correct = pin(rewrite(SLOTS, ['\t\t\tput_page(', '\t\t\tunpin_user_page(']));
+    expect(verdicts(SLOTS, correct)).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+    // The empty slots are NULL, not values of unknown origin: dropping the NULL test unpins NULL.
+    const unchecked = pin(rewrite(SLOTS, ['\t\tif (s->slot[i])\n\t\t\tput_page(', '\t\tunpin_user_page(']));
+    expect(verdicts(SLOTS, unchecked)).toEqual([
+      {
+        verdict: 'not-equivalent/unpin-not-pinned: unpin_user_page() on a NULL entry: nothing was pinned there',
+        scenario: 'xs_new() then xs_pin() then xs_free()',
+      },
+    ]);
+  });
+});
+
+describe('array bounds', () => {
+  const ARRAY = `
+struct xa { struct page **pages; int npages; };
+
+int xa_pin(struct xa *a, unsigned long uaddr)
+{
+	a->pages = kcalloc(2, sizeof(struct page *), GFP_KERNEL);
+	if (!a->pages)
+		return -ENOMEM;
+	if (get_user_pages_fast(uaddr, 2, FOLL_WRITE, a->pages) != 2)
+		return -EFAULT;
+	a->npages = 2;
+	return 0;
+}
+
+void xa_unpin(struct xa *a)
+{
+	int i;
+
+	for (i = 0; i < a->npages; i++)
+		put_page(a->pages[i]);
+	kfree(a->pages);
+}
+`;
+
+  it('an index past the count an array was allocated for faults', () => {
+    const after = rewrite(ARRAY, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['for (i = 0; i < a->npages; i++)\n\t\tput_page(', 'for (i = 0; i <= a->npages; i++)\n\t\tunpin_user_page(']);
+    expect(verdicts(ARRAY, after)).toEqual([
+      { verdict: 'not-equivalent/fault: after: read past the end of kcalloc#2[] (index 2, length 2)', scenario: 'xa_pin() then xa_unpin()' },
+    ]);
+  });
+
+  // A table sized by its constructor for `n` entries, `n` a parameter: its length is opaque, and
+  // only the run's answers about `n` can prove an index past it.
+  const TABLE = `
+struct xt_ent { struct page *pg; };
+struct xt { int n; struct xt_ent ent[]; };
+
+struct xt *xt_alloc(int n)
+{
+	struct xt *t = kzalloc(struct_size(t, ent, n), GFP_KERNEL);
+
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	t->n = n;
+	return t;
+}
+
+int xt_map(struct xt *t, int idx, unsigned long uaddr)
+{
+	if (idx < 0 || idx >= t->n)
+		return -EINVAL;
+	return get_user_pages_fast(uaddr, 1, FOLL_WRITE, &t->ent[idx].pg) == 1 ? 0 : -EFAULT;
+}
+
+void xt_free(struct xt *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->ent[i].pg)
+			put_page(t->ent[i].pg);
+	kfree(t);
+}
+`;
+  const convert = (loop: string) => rewrite(TABLE, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['put_page(', 'unpin_user_page('], ['for (i = 0; i < t->n; i++)', loop]);
+
+  it('a flexible array member sized by struct_size() is as long as its count, once answers bound it', () => {
+    expect(verdicts(TABLE, convert('for (i = 0; i < t->n; i++)'))).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+    // `0 < n` true and `1 < n` false: n is 1, `1 <= n` is true, and ent[1] is one past the end.
+    expect(verdicts(TABLE, convert('for (i = 0; i <= t->n; i++)'))).toEqual([
+      {
+        verdict: 'not-equivalent/fault: after: read past the end of kzalloc#1.ent[] (index 1, length param:n = 1)',
+        scenario: 'xt_alloc() then xt_map() then xt_free()',
+      },
     ]);
   });
 });

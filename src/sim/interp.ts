@@ -6,6 +6,7 @@
  * normal path and each flip is one error path.
  */
 import { versionAtLeast, type TargetApi } from '../target.ts';
+import { Facts, compared, type Comparison } from './facts.ts';
 import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDecl } from './lower.ts';
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, notAnAddress, objectAt, show, symOf, type Loc, type Val } from './memory.ts';
 import { ITERATORS, builtin, type Builtin } from './mm-api.ts';
@@ -13,6 +14,7 @@ import { Page, PageModel, type Folio } from './pages.ts';
 
 type CallExpr = Extract<Expr, { t: 'call' }>;
 type IdExpr = Extract<Expr, { t: 'id' }>;
+type Access = 'read' | 'write';
 
 /** How an opaque decision or value is settled in one run. */
 export class Oracle {
@@ -28,8 +30,11 @@ export class Oracle {
     /** Decisions the "before" run made: the "after" run must see the same world. */
     readonly seeded?: ReadonlyMap<string, boolean>,
     seededIndices?: ReadonlyMap<string, number>,
+    /** What the "before" run's answers say about its opaque integers. */
+    seededFacts?: Facts,
   ) {
     this.indices = new Map(seededIndices);
+    this.facts = seededFacts ? seededFacts.clone() : new Facts();
     for (const key of bindings.keys()) this.boundLengths.add(key.length);
   }
 
@@ -65,14 +70,34 @@ export class Oracle {
   readonly reconsulted = new Set<string>();
   private readonly position = new Map<string, number>();
 
-  decide(key: string, negated: boolean): boolean {
+  /** What the answers to comparisons of opaque integers with numbers say about them. */
+  readonly facts: Facts;
+
+  /**
+   * The truth of the opaque condition `key`. A comparison of an opaque integer with a number
+   * (`test`) that earlier answers settle gets the settled answer, in the after run as in the
+   * before one: that is no decision, so it is kept out of the order no scenario flips.
+   */
+  decide(key: string, negated: boolean, test?: Comparison): boolean {
     let v = this.decisions.get(key);
-    if (v === undefined) {
-      v = this.seeded?.get(key) ?? (this.flips.has(key) ? !negated : negated);
-      this.decisions.set(key, v);
-      this.position.set(key, this.order.length);
-      this.order.push(key);
-    } else if (this.acquireAt !== undefined && this.position.get(key)! < this.acquireAt) this.reconsulted.add(key);
+    if (v !== undefined) {
+      const at = this.position.get(key);
+      if (this.acquireAt !== undefined && at !== undefined && at < this.acquireAt) this.reconsulted.add(key);
+      return v;
+    }
+    v = this.seeded?.get(key);
+    if (v === undefined && test) {
+      const settled = this.facts.implied(test);
+      if (settled !== undefined) {
+        this.decisions.set(key, settled);
+        return settled;
+      }
+    }
+    v ??= this.flips.has(key) ? !negated : negated;
+    this.decisions.set(key, v);
+    this.position.set(key, this.order.length);
+    this.order.push(key);
+    if (test) this.facts.learn(test, v);
     return v;
   }
 }
@@ -228,10 +253,10 @@ export class Machine {
   truth(v: Val, negated: boolean): boolean {
     if (typeof v === 'number') return v !== 0;
     if (v instanceof Ptr) return true;
-    return this.cfg.oracle.decide(v.key, negated);
+    return this.cfg.oracle.decide(v.key, negated, v.test);
   }
 
-  alloc(label: string, zeroed: boolean, length?: number): Ptr {
+  alloc(label: string, zeroed: boolean, length?: number | Sym): Ptr {
     const o = new Obj(`${label}#${++this.allocs}`);
     o.zeroed = zeroed;
     if (length !== undefined) o.length = length;
@@ -439,7 +464,7 @@ export class Machine {
     for (const c of s.cases) {
       if (c.v === undefined) continue;
       const cv = this.eval(c.v);
-      const hit = typeof v === 'number' && typeof cv === 'number' ? v === cv : this.truth(symOf(`(${show(v)}==${show(cv)})`, v, cv), false);
+      const hit = typeof v === 'number' && typeof cv === 'number' ? v === cv : this.truth(compared('==', v, cv), false);
       if (hit) {
         start = c.at;
         break;
@@ -458,7 +483,7 @@ export class Machine {
     if (aggregate || frame.aggregate) (frame.aggregate ??= [])[slot] = aggregate;
     if (aggregate) {
       const len = length ? this.eval(length) : undefined;
-      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], false, typeof len === 'number' ? len : undefined));
+      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], false, len instanceof Ptr ? undefined : len));
       return;
     }
     frame.types[slot] = type;
@@ -547,41 +572,47 @@ export class Machine {
     return this.truth(this.eval(e), negated);
   }
 
-  loc(e: Expr): Loc {
+  /** Where `e` lives, for a read or a write of it. */
+  loc(e: Expr, access: Access = 'read'): Loc {
     switch (e.t) {
       case 'id':
         return { obj: this.variableCell(e), slot: 0 };
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
-        const i = this.index(e.i);
+        const i = this.index(e.i, base, access);
         if (typeof i === 'number') return { obj: base.obj, slot: base.off + i };
         return { obj: base.obj, field: `[${show(i)}]` };
       }
       case 'fld':
-        return { obj: this.fieldOwner(e), field: e.name };
+        return { obj: this.fieldOwner(e, access), field: e.name };
       case 'deref': {
         const b = baseOf(this.eval(e.e), 'dereference');
+        if (b.off) this.withinBounds(b.obj, b.off, access);
         return { obj: b.obj, slot: b.off };
       }
       case 'cast':
-        return this.loc(e.e);
+        return this.loc(e.e, access);
       default:
         throw new Fault(`not an lvalue: ${e.t}`);
     }
   }
 
-  /** The object whose field `e.name` is accessed: through a pointer, or an embedded struct. */
-  private fieldOwner(e: Extract<Expr, { t: 'fld' }>): Obj {
+  /**
+   * The object whose field `e.name` is accessed: through a pointer, or an embedded struct.
+   * Without `access`, only its address is wanted.
+   */
+  private fieldOwner(e: Extract<Expr, { t: 'fld' }>, access?: Access): Obj {
     if (!e.arrow && e.e.t === 'fld') {
       // `x->sg_head.sgl`: sg_head is a struct inside x.
-      return this.fieldOwner(e.e).cell(e.e.name);
+      return this.fieldOwner(e.e, access).cell(e.e.name);
     }
     if (!e.arrow && e.e.t === 'idx') {
       const base = baseOf(this.eval(e.e.e), 'index');
-      const i = this.index(e.e.i);
+      const i = this.index(e.e.i, base, access);
       return typeof i === 'number' ? element(base.obj, base.off + i) : base.obj.cell(`[${show(i)}]`);
     }
     const owner = this.eval(e.e);
+    if (owner instanceof Ptr && owner.off && access) this.withinBounds(owner.obj, owner.off, access);
     if (owner instanceof Ptr || owner instanceof Sym) return objectAt(owner);
     // Spelled out only for the fault: fields are accessed too often to build the text each time.
     throw notAnAddress(owner, `${e.arrow ? '->' : '.'}${e.name}`);
@@ -594,10 +625,29 @@ export class Machine {
     return new Ptr(cell, 0);
   }
 
-  /** The value of an index expression, concrete whenever it is an opaque value. */
-  private index(e: Expr): Val {
+  /**
+   * The value of an index expression, concrete whenever it is an opaque value. An index the code
+   * computed is checked against the length of the array `base` points into, if it is accessed.
+   */
+  private index(e: Expr, base: { obj: Obj; off: number }, access?: Access): Val {
     const v = this.eval(e);
-    return v instanceof Sym ? this.cfg.oracle.index(v.key) : v;
+    if (v instanceof Sym) return this.cfg.oracle.index(v.key);
+    if (access && typeof v === 'number') this.withinBounds(base.obj, base.off + v, access);
+    return v;
+  }
+
+  /**
+   * Fault on an access at `slot` of `obj` that its length proves is past the end: a number, or
+   * an opaque count the run's answers bound (`0 < n` true and `1 < n` false make element 1 of
+   * `n` one too far). A length nothing bounds proves nothing, and is not asked about.
+   */
+  private withinBounds(obj: Obj, slot: number, access: Access) {
+    const length = obj.length;
+    if (length === undefined || slot < 0) return;
+    const range = typeof length === 'number' ? { lo: length, hi: length } : this.cfg.oracle.facts.boundedAbove(length.key);
+    if (!range || slot < range.hi) return;
+    const known = typeof length === 'number' ? '' : range.lo === range.hi ? ` = ${range.hi}` : ` ≤ ${range.hi}`;
+    throw new Fault(`${access} past the end of ${obj.label}[] (index ${slot}, length ${show(length)}${known})`);
   }
 
   addressOf(e: Expr): Val {
@@ -610,7 +660,7 @@ export class Machine {
       }
       case 'idx': {
         const base = baseOf(this.eval(e.e), 'index');
-        const i = this.index(e.i);
+        const i = this.index(e.i, base);
         if (typeof i === 'number') return new Ptr(base.obj, base.off + i);
         return symOf(`&${base.obj.label}[${show(i)}]`, i);
       }
@@ -649,7 +699,7 @@ export class Machine {
       }
       case 'upd': {
         if (e.e.t === 'id' && this.local(e.e.slot)) return this.updateLocal(e.e.slot!, e.op, e.prefix);
-        const loc = this.loc(e.e);
+        const loc = this.loc(e.e, 'write');
         const old = this.load(loc);
         const nv = this.binary(e.op === '++' ? '+' : '-', old, 1);
         this.store(loc, nv);
@@ -657,7 +707,7 @@ export class Machine {
       }
       case 'asg': {
         if (e.l.t === 'id' && this.local(e.l.slot)) return this.assignLocal(e.l.slot!, e.op, e.r);
-        const loc = this.loc(e.l);
+        const loc = this.loc(e.l, 'write');
         const v = e.op === undefined ? this.eval(e.r) : this.binary(e.op, this.load(loc), this.eval(e.r));
         this.store(loc, v);
         return v;
@@ -671,13 +721,16 @@ export class Machine {
       }
       case 'sizeof':
         return 8;
-      case 'deref':
-        return this.deref(this.eval(e.e), 'dereference');
+      case 'deref': {
+        const p = this.eval(e.e);
+        if (p instanceof Ptr && p.off) this.withinBounds(p.obj, p.off, 'read');
+        return this.deref(p, 'dereference');
+      }
       case 'addr':
         return this.addressOf(e.e);
       case 'fld':
         if (e.array) return this.embeddedArray(e);
-        return this.loadField(this.fieldOwner(e), e.name);
+        return this.loadField(this.fieldOwner(e, 'read'), e.name);
       case 'idx':
         return this.load(this.loc(e));
       case 'call':
@@ -731,6 +784,7 @@ export class Machine {
     if (r === 1 && (op === '*' || op === '/')) return l;
     if (l === 0 && (op === '+' || op === '|')) return r;
     if (l === 1 && op === '*') return r;
+    if (COMPARISONS.has(op)) return compared(op, l, r);
     return symOf(`(${show(l)}${op}${show(r)})`, l, r);
   }
 

@@ -3,6 +3,7 @@
  * field nobody wrote yields an opaque value that becomes an object the moment it is
  * dereferenced, so driver structs never need declaring.
  */
+import type { Comparison } from './facts.ts';
 
 /** Something that went wrong in the simulated program itself (NULL dereference, runaway loop). */
 export class Fault extends Error {
@@ -25,7 +26,7 @@ interface Contents {
   auto?: Map<string, Val>;
   cells?: Map<string, FieldCell>;
   elems?: Map<number, Obj>;
-  length?: number;
+  length?: number | Sym;
   list?: Obj[];
   parent?: Obj;
   onList?: Obj;
@@ -128,12 +129,15 @@ export class Obj {
     return this.more?.elems ?? [];
   }
 
-  /** Declared element count, when known (ARRAY_SIZE). */
-  get length(): number | undefined {
+  /**
+   * Element count, when known: declared (ARRAY_SIZE), or what the allocation was sized for,
+   * possibly an opaque count (`kcalloc(n, …)`, `kzalloc(struct_size(p, member, n), …)`).
+   */
+  get length(): number | Sym | undefined {
     return this.more?.length;
   }
 
-  set length(n: number | undefined) {
+  set length(n: number | Sym | undefined) {
     this.contents.length = n;
   }
 
@@ -191,6 +195,8 @@ export class Ptr {
  */
 export class Sym {
   obj?: Obj;
+  /** For a comparison of one opaque value with a number: which, so the oracle answers consistently. */
+  test?: Comparison;
   constructor(readonly key: string, readonly atoms: readonly string[]) {}
 }
 

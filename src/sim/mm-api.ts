@@ -6,6 +6,7 @@
  */
 import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout, type AcquireLayout } from '../sites/api.ts';
 import { ERRNO } from './constants.ts';
+import { compared } from './facts.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
 import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
@@ -163,16 +164,31 @@ function combine(name: string, f: (...xs: number[]) => number, skip = 0): Builti
   };
 }
 
+/** Sizes `struct_size(p, member, n)` computed: the flexible array member and its count. */
+const flexibleSizes = new WeakMap<Sym, { member: string; count: Val }>();
+
+/** An element count, if the value is one (a number or an opaque count, not an address). */
+const elementCount = (v: Val | undefined) => (v instanceof Ptr ? undefined : v);
+
 function allocator(name: string): Builtin {
   // kzalloc, vzalloc, kmem_cache_zalloc, get_zeroed_page, the calloc family.
   const zeroed = /z|calloc/.test(name);
   const counted = /calloc|_array/.test(name);
+  // The element count or size in bytes comes after the device or the old pointer, if any.
+  const first = /^(devm_|krealloc|kvrealloc)/.test(name) ? 1 : 0;
   return (m, args, call) => {
     if (!call.texts.some((t) => /GFP_ATOMIC|GFP_NOWAIT/.test(t))) m.pages.sleep(name);
-    const n = counted ? args[0] : undefined;
     // Allocations can fail: each is a decision, so its error path is a scenario.
     if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
-    return m.alloc(name, zeroed, typeof n === 'number' ? n : undefined);
+    const size = args[first];
+    const p = m.alloc(name, zeroed, counted ? elementCount(size) : undefined);
+    const flexible = size instanceof Sym ? flexibleSizes.get(size) : undefined;
+    if (flexible) {
+      const member = p.obj.cell(flexible.member);
+      member.array = true;
+      member.length = elementCount(flexible.count);
+    }
+    return p;
   };
 }
 
@@ -391,7 +407,14 @@ const BUILTINS: Record<string, Builtin> = {
   PFN_DOWN: combine('PFN_DOWN', (a) => Math.floor(a / 4096)),
   PFN_UP: combine('PFN_UP', (a) => Math.ceil(a / 4096)),
   offset_in_page: combine('offset_in_page', (a) => ((a % 4096) + 4096) % 4096),
-  ARRAY_SIZE: (m, a) => (a[0] instanceof Ptr && a[0].obj.length !== undefined ? a[0].obj.length : symOf(`ARRAY_SIZE(${show(a[0])})`, a[0])),
+  ARRAY_SIZE: (m, a) => (a[0] instanceof Ptr && typeof a[0].obj.length === 'number' ? a[0].obj.length : symOf(`ARRAY_SIZE(${show(a[0])})`, a[0])),
+  // A size in bytes nobody computes; what it sizes is what an allocation of it is for.
+  struct_size: (m, a, call) => {
+    const member = call.texts[1].trim();
+    const size = symOf(`struct_size(${member},${show(a[2])})`, a[2]);
+    flexibleSizes.set(size, { member, count: a[2] });
+    return size;
+  },
   ERR_PTR: (m, a) => a[0],
   PTR_ERR: (m, a) => a[0],
   ERR_CAST: (m, a) => a[0],
@@ -401,7 +424,7 @@ const BUILTINS: Record<string, Builtin> = {
   likely: (m, a) => a[0],
   unlikely: (m, a) => a[0],
   READ_ONCE: (m, a) => a[0],
-  WRITE_ONCE: (m, a, call) => (m.store(m.loc(call.args[0]), a[1]), 0),
+  WRITE_ONCE: (m, a, call) => (m.store(m.loc(call.args[0], 'write'), a[1]), 0),
   WARN_ON: (m, a) => (truthy(m, a[0]) ? 1 : 0),
   WARN_ON_ONCE: (m, a) => (truthy(m, a[0]) ? 1 : 0),
   WARN: (m, a) => (truthy(m, a[0]) ? 1 : 0),
@@ -489,14 +512,14 @@ function loop(count: number, each: (i: number) => void, body: LoopStep): unknown
 function countOf(m: Machine, v: Val): number {
   if (typeof v === 'number') return Math.max(0, v);
   // An unknown length: the scenario decides whether there is anything to walk.
-  return m.truth(symOf(`(${show(v)}>0)`, v), false) ? 1 : 0;
+  return m.truth(compared('>', v, 0), false) ? 1 : 0;
 }
 
 const forEachSg: Iterator = (m, args, body) => walkSg(m, m.eval(args[0]), countOf(m, m.eval(args[2])), args[1], args[3], body);
 
 function walkSg(m: Machine, start: Val, n: number, cursor: Expr, index: Expr, body: LoopStep): unknown {
-  const sg = m.loc(cursor);
-  const idx = m.loc(index);
+  const sg = m.loc(cursor, 'write');
+  const idx = m.loc(index, 'write');
   const base = baseOf(start, 'scatterlist');
   const r = loop(n, (i) => {
     m.store(sg, new Ptr(base.obj, base.off + i));
@@ -541,13 +564,13 @@ export const ITERATORS: Record<string, Iterator> = {
   },
   list_for_each_entry: (m, args, body) => {
     const items = [...listOf(m.eval(args[1]))];
-    const pos = m.loc(args[0]);
+    const pos = m.loc(args[0], 'write');
     return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
   },
   list_for_each_entry_safe: (m, args, body) => {
     const items = [...listOf(m.eval(args[2]))];
-    const pos = m.loc(args[0]);
-    const next = m.loc(args[1]);
+    const pos = m.loc(args[0], 'write');
+    const next = m.loc(args[1], 'write');
     return loop(items.length, (i) => {
       m.store(pos, new Ptr(items[i], 0));
       m.store(next, items[i + 1] ? new Ptr(items[i + 1], 0) : 0);

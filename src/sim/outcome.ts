@@ -2,6 +2,7 @@
  * One simulated run of a session (entry functions called in order on one shared world) and
  * what it leaves behind; and the comparison of a before run with an after run.
  */
+import type { Facts } from './facts.ts';
 import { Machine, type RunConfig } from './interp.ts';
 import type { Func } from './lower.ts';
 import { Fault, Obj, Ptr, Sym, show, type Val } from './memory.ts';
@@ -28,6 +29,7 @@ export interface Outcome {
   unsupported: string[];
   log: string[];
   decisions: Map<string, boolean>;
+  facts: Facts;
   indices: Map<string, number>;
   decisionOrder: string[];
   reconsulted: Set<string>;
@@ -58,7 +60,8 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
         break;
       }
       m.remember(fn.returnType, r);
-      m.pages.note('the device uses the pages');
+      // After a constructor, nothing is held yet.
+      if (m.pages.holding) m.pages.note('the device uses the pages');
       m.device();
     }
   } catch (e) {
@@ -78,6 +81,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     unsupported: [...m.unsupported],
     log: m.pages.log,
     decisions: cfg.oracle.decisions,
+    facts: cfg.oracle.facts,
     indices: cfg.oracle.indices,
     decisionOrder: cfg.oracle.order,
     reconsulted: cfg.oracle.reconsulted,

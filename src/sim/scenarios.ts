@@ -69,7 +69,7 @@ export function runBefore(funcs: ReadonlyMap<string, Func>, steps: string[], s: 
 
 /** The after run sees the world the before run saw: same bindings, same decisions. */
 export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome): Outcome {
-  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices)));
+  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices, before.facts)));
 }
 
 const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario => ({

@@ -83,13 +83,30 @@ function releasersFor(funcs: ReadonlyMap<string, Func>, acquirer: string, releas
   return linked.length ? linked : releasers;
 }
 
+/**
+ * The entry points that build what an acquirer works on: for each struct type it takes, the first
+ * one (of those that neither acquire nor release) returning that type. `xdb_alloc_user_db_tab()`
+ * allocates the `struct xdb_user_table *` that `xdb_map_user_db()` fills, sized for its entries
+ * and with its fields set, as the driver's users get it.
+ */
+function constructorsFor(p: Program, acquirer: string, busy: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const t of structTypes(p.funcs.get(acquirer), false)) {
+    const maker = p.roots.find((r) => !busy.has(r) && structPointer(p.funcs.get(r)!.returnType) === t);
+    if (maker && !out.includes(maker)) out.push(maker);
+  }
+  return out;
+}
+
 function groupUnit(p: Program, g: PinGroup): Unit {
   const acquirers = p.rootsReaching(new Set(g.acquires.map((a) => a.fn.name)));
   const releasers = p.rootsReaching(new Set(g.releases.map((r) => r.fn.name))).filter((r) => !acquirers.includes(r));
+  const busy = new Set([...acquirers, ...releasers]);
   const sessions: string[][] = [];
   for (const a of acquirers) {
-    if (!releasers.length) sessions.push([a]);
-    for (const r of releasersFor(p.funcs, a, releasers)) sessions.push([a, r]);
+    const made = constructorsFor(p, a, busy);
+    if (!releasers.length) sessions.push([...made, a]);
+    for (const r of releasersFor(p.funcs, a, releasers)) sessions.push([...made, a, r]);
   }
   const names = [...new Set(g.acquires.map((a) => `${a.name}()`))].join(', ') || 'no acquire';
   const what = `${names} with ${g.releases.length} release${g.releases.length === 1 ? '' : 's'}`;
