@@ -68,7 +68,8 @@ function emitting(result: RunResult, work: () => void): void {
 /** --timings: where the time went, per stage, summed over the threads. */
 function reportTimings(argv: Common, result: RunResult): void {
   const wall = (performance.now() - started) / 1000;
-  if (argv.timings) process.stderr.write(`gup2pin: timings (ms, summed over threads): ${timesLine(result.times)}; ${wall.toFixed(2)} s wall\n`);
+  const over = `${result.threads} thread${result.threads === 1 ? '' : 's'}`;
+  if (argv.timings) process.stderr.write(`gup2pin: timings (ms, summed over ${over}): ${timesLine(result.times)}; ${wall.toFixed(2)} s wall\n`);
 }
 
 async function diffCommand(argv: Common): Promise<number> {
@@ -244,7 +245,7 @@ export async function main(args: string[]): Promise<number> {
       .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
       .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })
       .option('timings', { type: 'boolean', default: false, describe: 'print the time spent per stage (walk, read, parse, sites, plan, verify, emit) on stderr' })
-      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), defaultDescription: 'the number of cores', describe: 'threads working on files (output is the same for any number)' });
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), defaultDescription: 'the number of cores', describe: 'threads working on files in runs of 2,000+ files (output is the same for any number)' });
   const parser = yargs(args)
     .scriptName('gup2pin')
     .usage('$0 <command> PATH…\n\nConvert get_user_pages()/put_page() call sites to pin_user_pages()/unpin_user_page*().')

@@ -168,18 +168,30 @@ describe('targets and errors', () => {
 });
 
 describe('worker threads (--jobs)', () => {
-  // Every fixture, laid out as a tree: enough files that the worker threads get a share.
-  const everything = () => tree(readdirSync(FIXTURES).filter((n) => statSync(join(FIXTURES, n)).isDirectory()));
+  /** Every fixture, laid out as a tree, among enough other C files that threads are used. */
+  function bigTree(): string {
+    const root = tree(readdirSync(FIXTURES).filter((n) => statSync(join(FIXTURES, n)).isDirectory()));
+    mkdirSync(join(root, 'drivers', 'other'));
+    for (let i = 0; i < 2000; i++) writeFileSync(join(root, 'drivers', 'other', `f${i}.c`), `int f${i}(void)\n{\n\treturn ${i};\n}\n`);
+    return root;
+  }
+  const timings = (stderr: string) => /timings \(ms, summed over (\d+) threads?\)/.exec(stderr)?.[1];
 
   it('prints byte-identical output whatever the number of threads', () => {
-    const root = everything();
+    const root = bigTree();
     for (const command of [['diff'], ['scan', '--json'], ['verify']]) {
-      const one = gup2pin([...command, '--target', '6.5', '--jobs', '1', 'drivers'], root);
-      const three = gup2pin([...command, '--target', '6.5', '--jobs', '3', 'drivers'], root);
+      const one = gup2pin([...command, '--target', '6.5', '--jobs', '1', '--timings', 'drivers'], root);
+      const three = gup2pin([...command, '--target', '6.5', '--jobs', '3', '--timings', 'drivers'], root);
       expect(three.stdout).toBe(one.stdout);
       expect(three.code).toBe(one.code);
       expect(three.stdout.length).toBeGreaterThan(1000);
+      if (command[0] !== 'verify') expect([timings(one.stderr), timings(three.stderr)]).toEqual(['1', '3']);
     }
+  });
+
+  it('does the work in one thread when the run is too small to pay for more', () => {
+    const r = gup2pin(['scan', '--target', '6.5', '--jobs', '3', '--timings', 'drivers'], tree(['hfi1', 'vfio']));
+    expect(timings(r.stderr)).toBe('1');
   });
 
   it('refuses a --jobs that is not a whole number of threads', () => {

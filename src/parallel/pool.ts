@@ -46,15 +46,23 @@ export interface PoolEvents<O> {
 export class Pool<I, O> {
   private readonly workers: Worker[];
 
-  constructor(threads: number, job: unknown) {
+  /**
+   * @param minItems the fewest items worth the workers: below it they are stopped unused, since
+   *   a worker's start-up and JIT warm-up cost more CPU than a small run saves.
+   */
+  constructor(
+    threads: number,
+    job: unknown,
+    private readonly minItems = 2,
+  ) {
     this.workers = Array.from({ length: threads }, () => new Worker(workerScript(), { workerData: job }));
   }
 
-  async map(items: readonly I[], here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[] }> {
+  /** Outcomes in item order, each worker's summary, and how many threads did the work. */
+  async map(items: readonly I[], here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[]; threads: number }> {
     const out = new Array<O | null>(items.length).fill(null);
     const cursor = new Int32Array(new SharedArrayBuffer(4));
-    // One item is not worth a thread: keep the workers idle and stop them.
-    const workers = items.length > 1 ? this.workers : [];
+    const workers = items.length >= this.minItems ? this.workers : [];
     const finished = workers.map((worker) => {
       const done = new Promise<unknown>((resolve, reject) => {
         worker.on('message', (reply: WorkerReply<O>) => {
@@ -89,7 +97,7 @@ export class Pool<I, O> {
     } finally {
       await this.close();
     }
-    return { outcomes: out, summaries };
+    return { outcomes: out, summaries, threads: workers.length + 1 };
   }
 
   /** Stop the workers (one still starting up is simply stopped). */
