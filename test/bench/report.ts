@@ -38,6 +38,8 @@ export interface Stages {
   ms: Array<[string, number]>;
   /** gup2pin's own wall time (from main() to the timings line), median. */
   inProcessWall: number;
+  /** Threads gup2pin used. */
+  threads: number;
 }
 
 export interface Target {
@@ -164,7 +166,7 @@ function stageLine(s: SectionResult): string | undefined {
   const gup = s.tools.find((t) => t.tool === 'gup2pin')!.summary.medianWall;
   const parts = s.stages.ms.map(([name, ms]) => `${name} ${Math.round(ms)}`).join(', ');
   return (
-    `gup2pin stages (ms, summed over ${s.jobs} thread${s.jobs === 1 ? '' : 's'}, medians): ${parts}; ` +
+    `gup2pin stages (ms, summed over ${s.stages.threads} thread${s.stages.threads === 1 ? '' : 's'}, medians): ${parts}; ` +
     `${seconds(s.stages.inProcessWall)} wall in-process, ${seconds(Math.max(0, gup - s.stages.inProcessWall))} start-up and exit`
   );
 }

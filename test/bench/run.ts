@@ -153,22 +153,24 @@ function shellQuote(arg: string): string {
 
 // ---- gup2pin's --timings line --------------------------------------------------------------
 
-const TIMINGS_LINE = /^gup2pin: timings \(ms, summed over threads\): (.*); ([\d.]+) s wall$/m;
+const TIMINGS_LINE = /^gup2pin: timings \(ms, summed over (\d+) threads?\): (.*); ([\d.]+) s wall$/m;
 
 interface Timings {
   /** Stage name and milliseconds, in the order gup2pin prints them. */
   ms: Array<[string, number]>;
   wall: number;
+  /** Threads gup2pin used (it uses one for small runs whatever --jobs says). */
+  threads: number;
 }
 
 function parseTimings(stderr: string): Timings | undefined {
   const m = TIMINGS_LINE.exec(stderr);
   if (!m) return undefined;
-  const ms = m[1].split(', ').map((part): [string, number] => {
+  const ms = m[2].split(', ').map((part): [string, number] => {
     const [name, value] = part.split(' ');
     return [name, Number(value)];
   });
-  return { ms, wall: Number(m[2]) };
+  return { ms, wall: Number(m[3]), threads: Number(m[1]) };
 }
 
 /** The median of each stage over the repetitions (none if a run printed no timings line). */
@@ -178,6 +180,7 @@ function medianStages(samples: Sample[]): Stages | undefined {
   return {
     ms: runs[0].ms.map(([name], i) => [name, median(runs.map((r) => r.ms[i]?.[1] ?? 0))]),
     inProcessWall: median(runs.map((r) => r.wall)),
+    threads: runs[0].threads,
   };
 }
 
