@@ -3,7 +3,7 @@
  * verify) is `processFile`, pure after the read and self-contained, so the pool can hand files
  * to worker threads; diff/apply/scan/verify are views of the records it returns.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CANDIDATE_BYTES, CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
@@ -62,7 +62,7 @@ export interface RunOptions {
 /** What a worker needs besides the file: plain data, sent once per worker. */
 export interface FileJob {
   api: TargetApi;
-  options: Omit<RunOptions, 'jobs'>;
+  options: Omit<RunOptions, 'jobs' | 'progress'>;
 }
 
 /** One file's outcome: a result, a problem to report, or nothing (not a candidate). */
@@ -79,12 +79,12 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const before = { ...threadTimes };
   const { jobs = 1, progress, ...fileOptions } = options;
   const job: FileJob = { api, options: fileOptions };
-  // Started before the walk, so the workers load while it runs; not for a lone file.
-  const pool = new Pool<FileItem, NonNullable<FileOutcome>>(worthThreads(paths) ? jobs - 1 : 0, job, THREADS_FROM_FILES);
+  const pool = new Pool<FileItem, NonNullable<FileOutcome>>(jobs - 1, job);
   let walked: ReturnType<typeof walk>;
   let mapped: Awaited<ReturnType<typeof pool.map>>;
   try {
-    walked = timed('walk', () => walk(paths));
+    // Threads start as soon as the walk has seen enough files, and load while it goes on.
+    walked = timed('walk', () => walk(paths, (count) => count === THREADS_FROM_FILES && pool.start()));
     const items = walked.files.map((path) => ({ path, display: relative(root, path) || path }));
     mapped = await processAll(pool, items, job, progress && new Progress(progress, items.length));
   } finally {
@@ -119,16 +119,6 @@ async function processAll(pool: Pool<FileItem, NonNullable<FileOutcome>>, items:
 export interface FileItem {
   path: string;
   display: string;
-}
-
-/** Threads pay off for a directory, or several files; a lone file is done here. */
-function worthThreads(paths: string[]): boolean {
-  if (paths.length > 1) return true;
-  try {
-    return statSync(paths[0]).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**

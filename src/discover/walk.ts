@@ -26,9 +26,12 @@ export interface WalkResult {
   problems: WalkProblem[];
 }
 
-/** All .c/.h files under `paths`, sorted, never following a symlink out of its root. */
-export function walk(paths: string[]): WalkResult {
-  const files = new Set<string>();
+/**
+ * All .c/.h files under `paths`, sorted, never following a symlink out of its root.
+ * `onFile(count)` hears of each file as it is found (the runner starts threads on a big tree).
+ */
+export function walk(paths: string[], onFile?: (count: number) => void): WalkResult {
+  const files = new FoundFiles(onFile);
   const problems: WalkProblem[] = [];
   for (const p of paths) {
     const abs = resolve(p);
@@ -42,10 +45,23 @@ export function walk(paths: string[]): WalkResult {
     if (st.isFile()) files.add(abs);
     else if (st.isDirectory()) visit(abs, realpathSync(abs), files, problems);
   }
-  return { files: [...files].sort(), problems };
+  return { files: [...files.paths].sort(), problems };
 }
 
-function visit(dir: string, root: string, files: Set<string>, problems: WalkProblem[]) {
+/** The files found so far, without duplicates, counted out loud. */
+class FoundFiles {
+  readonly paths = new Set<string>();
+
+  constructor(private readonly onFile?: (count: number) => void) {}
+
+  add(path: string): void {
+    if (this.paths.has(path)) return;
+    this.paths.add(path);
+    this.onFile?.(this.paths.size);
+  }
+}
+
+function visit(dir: string, root: string, files: FoundFiles, problems: WalkProblem[]) {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });

@@ -1,9 +1,9 @@
 /**
- * An order-keeping parallel map over worker threads. The workers are started first, so they
- * load while the caller walks the tree; the calling thread then works through the same queue,
- * so a run too small to be worth a thread never waits for one to start, and on two cores one
- * worker plus this thread keep both busy. Output order is input order whatever the timing.
- * Outcomes that are null (most files of a tree: not a candidate) never cross threads.
+ * An order-keeping parallel map over worker threads. The workers start while the caller is
+ * still gathering items (walking the tree) and load meanwhile; the calling thread then works
+ * through the same queue, so it never waits for a worker to start, and on two cores one worker
+ * plus this thread keep both busy. Output order is input order whatever the timing. Outcomes
+ * that are null (most files of a tree: not a candidate) never cross threads.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -40,29 +40,29 @@ export interface PoolEvents<O> {
 }
 
 /**
- * `threads` workers (bin/worker.js → src/parallel/worker.ts) started with `job` as workerData;
- * `map` runs once, the workers calling for each item what the caller calls as `here`.
+ * Up to `threads` workers (bin/worker.js → src/parallel/worker.ts) with `job` as workerData,
+ * started by `start()` once the caller knows the run is big enough to pay for them (a worker's
+ * start-up and JIT warm-up cost more CPU than a small run saves); `map` runs once, the workers
+ * calling for each item what the caller calls as `here`.
  */
 export class Pool<I, O> {
-  private readonly workers: Worker[];
+  private readonly workers: Worker[] = [];
 
-  /**
-   * @param minItems the fewest items worth the workers: below it they are stopped unused, since
-   *   a worker's start-up and JIT warm-up cost more CPU than a small run saves.
-   */
   constructor(
-    threads: number,
-    job: unknown,
-    private readonly minItems = 2,
-  ) {
-    this.workers = Array.from({ length: threads }, () => new Worker(workerScript(), { workerData: job }));
+    private readonly threads: number,
+    private readonly job: unknown,
+  ) {}
+
+  /** Start the workers (again: no-op), so they load while the caller still gathers items. */
+  start(): void {
+    while (this.workers.length < this.threads) this.workers.push(new Worker(workerScript(), { workerData: this.job }));
   }
 
   /** Outcomes in item order, each worker's summary, and how many threads did the work. */
   async map(items: readonly I[], here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[]; threads: number }> {
     const out = new Array<O | null>(items.length).fill(null);
     const cursor = new Int32Array(new SharedArrayBuffer(4));
-    const workers = items.length >= this.minItems ? this.workers : [];
+    const { workers } = this;
     const finished = workers.map((worker) => {
       const done = new Promise<unknown>((resolve, reject) => {
         worker.on('message', (reply: WorkerReply<O>) => {
