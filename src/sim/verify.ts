@@ -8,6 +8,7 @@
  * the same scenarios; the after run is told every decision the before run made.
  */
 import { parseC } from '../parse/kernel-c.ts';
+import { timed } from '../timing.ts';
 import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
 import { lowerFile, structPointer, type Func } from './lower.ts';
@@ -136,7 +137,7 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
   if (b.text === after) return [];
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerFile(parseC(after).rootNode);
+  const afterFuncs = lowerFile(timed('parse', () => parseC(after)).rootNode);
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
   for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
@@ -236,7 +237,7 @@ export function explain(before: string | VerifyInput, after: string, api: Target
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
   const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerFile(parseC(after).rootNode);
+  const afterFuncs = lowerFile(timed('parse', () => parseC(after)).rootNode);
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
