@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { readFileSync } from 'node:fs';
 import { writeAtomic } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
-import { reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
+import { closingLine, reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
 import { Progress } from './emit/progress.ts';
@@ -65,6 +65,12 @@ function emitting(result: RunResult, work: () => void): void {
   result.times.emit += performance.now() - start;
 }
 
+/** The closing line: files with pin groups that were not changed are the unchanged ones. */
+function closing(result: RunResult, changed: { count: number; as: string }, errors: number): string {
+  const unchanged = result.files.filter((f) => f.output === f.original).length;
+  return closingLine(summarize(result.files), changed, unchanged, errors, (performance.now() - started) / 1000);
+}
+
 /** --timings: where the time went, per stage, summed over the threads. */
 function reportTimings(argv: Common, result: RunResult): void {
   const wall = (performance.now() - started) / 1000;
@@ -84,7 +90,8 @@ async function diffCommand(argv: Common): Promise<number> {
       }
     }
   });
-  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}\n`);
+  const diffs = result.files.filter((f) => f.output !== f.original).length;
+  if (!argv.quiet) process.stderr.write(`${closing(result, { count: diffs, as: `file${diffs === 1 ? '' : 's'} changed` }, errors)}\n`);
   reportTimings(argv, result);
   return errors ? 2 : changed ? 1 : 0;
 }
@@ -107,7 +114,7 @@ async function applyCommand(argv: Common): Promise<number> {
       }
     }
   });
-  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}, ${written} written\n`);
+  if (!argv.quiet) process.stderr.write(`${closing(result, { count: written, as: 'written' }, errors)}\n`);
   reportTimings(argv, result);
   return errors ? 2 : 0;
 }
@@ -208,7 +215,7 @@ async function seriesCommand(argv: SeriesArgs): Promise<number> {
   }
   // Like git format-patch: the files written, one per line.
   for (const path of written) process.stdout.write(`${relativeToCwd(path)}\n`);
-  if (!argv.quiet) process.stderr.write(`${summaryLine(summarize(result.files))}, ${written.length ? `${written.length} mails written` : 'nothing converted: no series written'}\n`);
+  if (!argv.quiet) process.stderr.write(`${closing(result, { count: written.length, as: 'mails written' }, errors)}\n`);
   return errors ? 2 : 0;
 }
 

@@ -40,7 +40,7 @@ describe('gup2pin diff', () => {
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('diff --git a/drivers/hfi1/hfi1.c b/drivers/hfi1/hfi1.c\n--- a/drivers/hfi1/hfi1.c\n+++ b/drivers/hfi1/hfi1.c\n');
     expect(out.stdout).not.toContain('neg-mixed-helper');
-    expect(out.stderr).toBe('6 converted, 2 refused, 0 already pinned, 7 files\n');
+    expect(out.stderr).toMatch(/^6 converted, 2 refused, 0 already pinned, 6 files changed, 1 unchanged, 0 errors, \d+\.\d\d s\n$/);
   });
 
   it('produces a patch git apply accepts, giving the expected files', () => {
@@ -86,8 +86,10 @@ describe('gup2pin apply', () => {
     expect(readFileSync(file, 'utf8')).toBe(read('qib', 'after.5.4.c'));
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const snapshot = DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'));
+    expect(first.stderr).toMatch(/^5 converted, 3 refused, 0 already pinned, 5 written, 2 unchanged, 0 errors, \d+\.\d\d s\n$/);
     const second = gup2pin(['apply', '--target', '5.4', 'drivers'], root);
     expect(second.stdout).toBe('');
+    expect(second.stderr).toMatch(/^0 converted, 3 refused, 5 already pinned, 0 written, 7 unchanged, 0 errors, \d+\.\d\d s\n$/);
     expect(DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'))).toEqual(snapshot);
   });
 });

@@ -27,7 +27,8 @@ function gup2pin(args: string[], env: Record<string, string> = {}): Promise<Outc
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    // The closing line ends with the time taken: the one thing two runs may not share.
+    p.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/, \d+\.\d\d s\n/g, ', T s\n') }));
   });
 }
 const tsx = (args: string[]) => gup2pin(args, { GUP2PIN_NO_CACHE: '1' });

@@ -80,6 +80,15 @@ export function summarize(files: readonly FileReport[]): Summary {
 export const summaryLine = (s: Summary) =>
   `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${s.files} files`;
 
+/**
+ * The closing line of a command that changes files, like jscodeshift's: the groups, then the
+ * files changed (`changed` names how: "changed", "written", "mails written") and left
+ * unchanged, the errors, and the time taken.
+ */
+export function closingLine(s: Summary, changed: { count: number; as: string }, unchanged: number, errors: number, seconds: number): string {
+  return `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${changed.count} ${changed.as}, ${unchanged} unchanged, ${errors} error${errors === 1 ? '' : 's'}, ${seconds.toFixed(2)} s`;
+}
+
 function groupLine(g: GroupReport): { line: number; text: string } {
   const names = [...new Set(g.acquires.map((a) => `${a.call}()`))].join(', ');
   if (g.verdict === 'refused') {

@@ -128,7 +128,8 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   for (const acq of group.acquires) {
     const r = rewriteAcquire(acq, api, analysis.text);
     if (isRefusal(r)) return refuse([{ code: r.refuse, line: lineOf(acq.call), message: r.message }]);
-    edits.push(...r);
+    // An acquire already in the target's form (get_user_pages*() on an interim target) is no edit.
+    edits.push(...r.filter((e) => e.text !== analysis.text.slice(e.start, e.end)));
   }
   if (!edits.length) return unchanged;
   return { result: { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits }, unused };
