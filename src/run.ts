@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CANDIDATE_BYTES, CANDIDATE_RE, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, CANDIDATE_RE, callsInBody, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
@@ -155,7 +155,8 @@ function readCandidate(path: string, display: string): string | FileOutcome {
   } catch (e) {
     return { problem: { path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
   }
-  return CANDIDATE_RE.test(text) ? text : null;
+  // A header matters only when an inline function in it calls the API; prototypes do not.
+  return CANDIDATE_RE.test(text) && (!path.endsWith('.h') || callsInBody(text)) ? text : null;
 }
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */

@@ -16,6 +16,41 @@ export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_us
 /** A substring of every name CANDIDATE_RE matches: searched for in the raw bytes first. */
 export const CANDIDATE_BYTES = Buffer.from('_user_page');
 
+/** CANDIDATE_RE anchored at `lastIndex`. */
+const CANDIDATE_AT = new RegExp(CANDIDATE_RE.source.replace(/^\\b/, ''), 'y');
+
+/**
+ * Whether a header calls an API name inside a function body (an inline function), rather than
+ * only declaring it: include/linux/mm.h has both, most headers only prototypes, and parsing
+ * those finds nothing. Braces are counted outside comments, strings and character constants.
+ */
+export function callsInBody(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '/' && text[i + 1] === '*') i = endOf(text.indexOf('*/', i + 2), text, 1);
+    else if (c === '/' && text[i + 1] === '/') i = endOf(text.indexOf('\n', i + 2), text, 0);
+    else if (c === '"' || c === "'") i = closingQuote(text, i);
+    else if (c === '{') depth++;
+    else if (c === '}') depth = Math.max(0, depth - 1);
+    else if (depth > 0 && (c === 'g' || c === 'p' || c === '_') && !/\w/.test(text[i - 1] ?? '')) {
+      CANDIDATE_AT.lastIndex = i;
+      if (CANDIDATE_AT.test(text)) return true;
+    }
+  }
+  return false;
+}
+
+/** The index to continue from after a comment ending at `at` (+ `extra`), or the text's end. */
+const endOf = (at: number, text: string, extra: number) => (at < 0 ? text.length : at + extra);
+
+/** Index of the quote closing the literal opened at `from` (or of the line's end). */
+function closingQuote(text: string, from: number): number {
+  let i = from + 1;
+  while (i < text.length && text[i] !== text[from] && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+  return i;
+}
+
 export interface WalkProblem {
   path: string;
   reason: string;
