@@ -80,20 +80,19 @@ function reportTimings(argv: Common, result: RunResult): void {
 
 async function diffCommand(argv: Common): Promise<number> {
   const { result, errors } = await execute(argv);
-  let changed = false;
+  let diffs = 0;
   emitting(result, () => {
     for (const f of result.files) {
       const d = unifiedDiff(f.display, f.original, f.output);
       if (d) {
         process.stdout.write(d);
-        changed = true;
+        diffs++;
       }
     }
   });
-  const diffs = result.files.filter((f) => f.output !== f.original).length;
   if (!argv.quiet) process.stderr.write(`${closing(result, { count: diffs, as: `file${diffs === 1 ? '' : 's'} changed` }, errors)}\n`);
   reportTimings(argv, result);
-  return errors ? 2 : changed ? 1 : 0;
+  return errors ? 2 : diffs ? 1 : 0;
 }
 
 async function applyCommand(argv: Common): Promise<number> {
