@@ -50,6 +50,17 @@ describe('gup2pin diff', () => {
     for (const n of DRIVERS) expect(readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8')).toBe(read(n, 'after.6.5.c'));
   });
 
+  it('prints the hunks git diff shows after apply, function names in the @@ lines included', () => {
+    const repo = tree(DRIVERS);
+    git(repo, 'init', '-q');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-qm', 'base');
+    expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], repo).code).toBe(0);
+    const gitDiff = git(repo, 'diff', '--no-color').replace(/^index .*\n/gm, '');
+    expect(out.stdout).toBe(gitDiff);
+    expect(out.stdout).toContain('@@ -68,7 +68,7 @@ int hfi1_acquire_user_pages(struct mm_struct *mm, unsigned long vaddr,\n');
+  });
+
   it('produces a patch patch -p1 accepts', () => {
     const other = tree(DRIVERS);
     execFileSync('patch', ['-p1', '-s'], { cwd: other, input: out.stdout });

@@ -1,5 +1,10 @@
-/** Unified diffs that `git apply` and `patch -p1` accept. */
-import { structuredPatch, type StructuredPatchHunk } from 'diff';
+/**
+ * Unified diffs as git prints them, which `git apply` and `patch -p1` accept: hunks placed by
+ * git's rules (hunks.ts) and headed with the function they are in, so `gup2pin diff`, the patch
+ * series and `git diff` after `gup2pin apply` show a reviewer the same hunks.
+ */
+import type { StructuredPatchHunk } from 'diff';
+import { gitHunks } from './hunks.ts';
 
 /** `@@ -a,b +c,d @@` as git writes it (`diff` stores an empty range one line further on). */
 export function hunkHeader(h: StructuredPatchHunk): string {
@@ -7,13 +12,39 @@ export function hunkHeader(h: StructuredPatchHunk): string {
   return `@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`;
 }
 
+/** The hunks of one file, each under its header, and how many lines they add and delete. */
+export function diffHunks(before: string, after: string): { lines: string[]; added: number; deleted: number } {
+  const oldLines = before.split('\n');
+  const lines: string[] = [];
+  let added = 0;
+  let deleted = 0;
+  for (const h of gitHunks(before, after)) {
+    lines.push(withFunctionName(hunkHeader(h), oldLines), ...h.lines);
+    for (const l of h.lines) {
+      if (l.startsWith('+')) added++;
+      else if (l.startsWith('-')) deleted++;
+    }
+  }
+  return { lines, added, deleted };
+}
+
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return '';
-  const p = structuredPatch(`a/${path}`, `b/${path}`, before, after, '', '', { context: 3 });
-  const out = [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`];
-  for (const h of p.hunks) {
-    out.push(hunkHeader(h));
-    out.push(...h.lines);
+  return [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`, ...diffHunks(before, after).lines].join('\n') + '\n';
+}
+
+/**
+ * `@@ -a,b +c,d @@ func`: git names the nearest line above the hunk that starts with a letter,
+ * `_` or `$` (xdiff's default funcname rule, 80 bytes at most), so reviewers see the function.
+ */
+function withFunctionName(header: string, oldLines: readonly string[]): string {
+  const m = /^@@ -(\d+)(?:,(\d+))? /.exec(header);
+  if (!m) return header;
+  const first = m[2] === '0' ? Number(m[1]) : Number(m[1]) - 1; // 0-based first line of the hunk
+  for (let l = first - 1; l >= 0; l--) {
+    if (!/^[A-Za-z_$]/.test(oldLines[l])) continue;
+    const func = Buffer.from(`${oldLines[l]}\n`, 'utf8').subarray(0, 80).toString('utf8').replace(/\s+$/, '');
+    return `${header} ${func}`;
   }
-  return out.join('\n') + '\n';
+  return header;
 }

@@ -5,9 +5,8 @@
  * the `-- ` signature.
  */
 import { createHash } from 'node:crypto';
-import { hunkHeader } from '../emit/diff.ts';
+import { diffHunks } from '../emit/diff.ts';
 import { diffstat, type FileStat } from './diffstat.ts';
-import { gitHunks } from './hunks.ts';
 import type { Identity } from './identity.ts';
 import { gitWrap } from './wrap.ts';
 
@@ -29,42 +28,17 @@ export interface FileChange {
 /** One file's `diff --git` section with its `index` line, and its diffstat counts. */
 export function fileDiff(change: FileChange): { text: string; stat: FileStat } {
   const { path, before, after } = change;
-  const oldLines = before.split('\n');
-  const lines = [
+  const { lines, added, deleted } = diffHunks(before, after);
+  const text = [
     `diff --git a/${path} b/${path}`,
     `index ${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${change.mode ?? '100644'}`,
     `--- a/${path}`,
     `+++ b/${path}`,
-  ];
-  let added = 0;
-  let deleted = 0;
-  for (const h of gitHunks(before, after)) {
-    lines.push(withFunctionName(hunkHeader(h), oldLines), ...h.lines);
-    for (const l of h.lines) {
-      if (l.startsWith('+')) added++;
-      else if (l.startsWith('-')) deleted++;
-    }
-  }
-  return { text: `${lines.join('\n')}\n`, stat: { path, added, deleted } };
+    ...lines,
+  ].join('\n');
+  return { text: `${text}\n`, stat: { path, added, deleted } };
 }
 
-/**
- * `@@ -a,b +c,d @@ func`: git names the nearest line above the hunk that starts with a letter,
- * `_` or `$` (xdiff's default funcname rule, 80 bytes at most), so reviewers see the function.
- */
-function withFunctionName(header: string, oldLines: readonly string[]): string {
-  const m = /^@@ -(\d+)(?:,(\d+))? /.exec(header);
-  if (!m) return header;
-  const first = m[2] === '0' ? Number(m[1]) : Number(m[1]) - 1; // 0-based first line of the hunk
-  for (let l = first - 1; l >= 0; l--) {
-    if (!/^[A-Za-z_$]/.test(oldLines[l])) continue;
-    const func = Buffer.from(`${oldLines[l]}\n`, 'utf8').subarray(0, 80).toString('utf8').replace(/\s+$/, '');
-    return `${header} ${func}`;
-  }
-  return header;
-}
-
-/** git's format_sanitized_subject(): the file-name slug of a subject. */
 export function slug(subject: string): string {
   let out = '';
   let space = 2;
