@@ -190,7 +190,7 @@ interface SeriesArgs extends Common {
 async function seriesCommand(argv: SeriesArgs): Promise<number> {
   // Only proven conversions go out to a maintainer; the rest are listed as not converted.
   const { result, api, errors } = await execute(argv, { requireProof: true });
-  const files = result.files.map((f) => convertedFileFromReport(f.display, f.original, f.output, f));
+  const files = result.files.map((f) => convertedFileFromReport(f));
   let written: string[];
   try {
     const series = buildSeries(files, {

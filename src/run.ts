@@ -161,9 +161,8 @@ function readCandidate(path: string, display: string): string | FileOutcome {
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */
 export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
-  const read = timed('read', () => readCandidate(path, display));
-  if (typeof read !== 'string') return read;
-  const text = read;
+  const text = timed('read', () => readCandidate(path, display));
+  if (typeof text !== 'string') return text;
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display) };
     const verify = !options.check && (options.verify ?? true);

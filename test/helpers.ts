@@ -50,7 +50,7 @@ export function scratchDir(prefix = 'gup2pin-'): string {
 }
 
 // No system or user config: a user's diff.noprefix or diff.mnemonicPrefix would change the patches.
-const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+export const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
 /** git in `dir`, with a committer identity and no system or user config; returns stdout. */
 export const git = (dir: string, ...args: string[]) =>

@@ -14,7 +14,7 @@ import { fileReport } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { convertedFile, convertedFileFromReport } from '../src/series/converted.ts';
 import { coverBlurb } from '../src/series/cover.ts';
-import { git, read, scratchDir } from './helpers.ts';
+import { GIT_ENV, git, read, scratchDir } from './helpers.ts';
 
 const DIRS = new Set(['drivers/net', 'drivers/net/ethernet', 'drivers/infiniband', 'drivers/infiniband/hw/hfi1']);
 const isDirectory = (p: string) => DIRS.has(p);
@@ -339,7 +339,7 @@ describe('converted files', () => {
     ]);
     // The worker pool's plain records (FileReport) give the same file.
     const report = fileReport('drivers/vfio/vfio_iommu_type1.c', result.plan, result.verification);
-    expect(convertedFileFromReport('drivers/vfio/vfio_iommu_type1.c', vfio, result.plan.output, report)).toEqual(file);
+    expect(convertedFileFromReport({ original: vfio, output: result.plan.output, ...report })).toEqual(file);
   });
 
   it('lists unverified conversions and refusals in the cover letter, wrapped', () => {
@@ -372,7 +372,7 @@ describe('identity', () => {
     expect(() => parseIdentity('jane@example.org')).toThrow(/expected "Full Name <email@example.org>"/);
     const dir = scratchDir();
     git(dir, 'init', '-q');
-    const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', HOME: dir };
+    const env = { ...GIT_ENV, HOME: dir };
     expect(() => resolveIdentity(undefined, { root: dir, env })).toThrow(MissingIdentityError);
     git(dir, 'config', 'user.name', 'Repo Person');
     git(dir, 'config', 'user.email', 'repo@example.org');

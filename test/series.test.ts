@@ -12,7 +12,7 @@ import { convertedFile, type ConvertedFile } from '../src/series/converted.ts';
 import { MissingIdentityError } from '../src/series/identity.ts';
 import { buildSeries, writeSeries, type Series, type SeriesOptions } from '../src/series/series.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { git, read, scratchDir } from './helpers.ts';
+import { GIT_ENV, git, read, scratchDir } from './helpers.ts';
 
 /** Fixture → a plausible kernel path, and the history the subject prefixes come from. */
 const TREE = [
@@ -67,12 +67,10 @@ F:	*/
 
 const API = apiFor(parseVersion('6.5'));
 const DATE = new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
-const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 const FROM = 'Jane Developer <jane@example.org>';
 
 let repo: string;
 let files: ConvertedFile[];
-let expected: Map<string, string>;
 
 function writeTree(root: string) {
   for (const t of TREE) {
@@ -100,7 +98,6 @@ beforeAll(() => {
     const before = readFileSync(join(repo, t.path), 'utf8');
     return convertedFile(t.path, before, processText(before, API, { core: false }, { verify: true }));
   });
-  expected = new Map(files.map((f) => [f.path, processText(f.before, API, { core: false }, { verify: true }).plan.output]));
 });
 
 const options = (extra: Partial<SeriesOptions> = {}): SeriesOptions => ({
@@ -171,7 +168,7 @@ describe('gup2pin series in a git repository', () => {
   it('applies with git am in a clean clone, giving exactly what gup2pin apply writes', () => {
     const dir = clone();
     git(dir, 'am', '-q', ...series.patches.map((p) => join(out, p.fileName)));
-    for (const f of files) expect(readFileSync(join(dir, f.path), 'utf8')).toBe(expected.get(f.path));
+    for (const f of files) expect(readFileSync(join(dir, f.path), 'utf8')).toBe(f.after);
     expect(git(dir, 'log', '--format=%an <%ae>|%ad|%s', '--date=rfc', '-5').trim().split('\n').reverse()).toEqual(
       series.patches.map((p) => `Jane Developer <jane@example.org>|Thu, 2 Jan 2025 04:04:05 +0100|${p.subject}`),
     );
@@ -197,7 +194,6 @@ describe('gup2pin series in a git repository', () => {
       for (const h of name.includes('cover-letter') ? ['From'] : ['From', 'Date', 'Subject']) expect(header(ours, h), `${name} ${h}`).toBe(header(git_, h));
       expect(ours.firstLine).toMatch(/^From [0-9a-f]{40} Mon Sep 17 00:00:00 2001$/);
       expect(ours.signature).toEqual(['-- ', expect.stringMatching(/^gup2pin \d+\.\d+\.\d+$/), '', '']);
-      expect(git_.signature).toEqual(['-- ', expect.stringMatching(/^\d+\.\d+/), '', '']);
       if (name.includes('cover-letter')) {
         // The blurb is ours; shortlog, diffstat and base-commit are git's.
         expect(ours.body.slice(ours.body.indexOf('Jane Developer ('))).toBe(git_.body.slice(git_.body.indexOf('Jane Developer (')));

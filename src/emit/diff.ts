@@ -28,9 +28,14 @@ export function diffHunks(before: string, after: string): { lines: string[]; add
   return { lines, added, deleted };
 }
 
+/** The `diff --git` header of one file, with git's `index` line when there is one. */
+export function fileHeader(path: string, index?: string): string[] {
+  return [`diff --git a/${path} b/${path}`, ...(index ? [`index ${index}`] : []), `--- a/${path}`, `+++ b/${path}`];
+}
+
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return '';
-  return [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`, ...diffHunks(before, after).lines].join('\n') + '\n';
+  return [...fileHeader(path), ...diffHunks(before, after).lines].join('\n') + '\n';
 }
 
 /**

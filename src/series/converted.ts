@@ -1,4 +1,7 @@
 /** What a series is made from: one record per file, built from the planner's (and simulator's) results. */
+import { fileReport } from '../emit/report.ts';
+import type { FilePlan } from '../plan/plan.ts';
+import type { GroupVerification } from '../sim/verdict.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import { INTENDED_DIFFERENCES } from '../sim/verdict.ts';
 
@@ -22,15 +25,6 @@ export interface ConvertedFile {
   refused: Refusal[];
   /** Converted groups the simulator could not model (named in the cover letter). */
   unverified?: Array<{ line: number; reason: string }>;
-  /** Git file mode, default 100644. */
-  mode?: string;
-}
-
-/** The parts of a FilePlan this module reads (structural, so worker records fit too). */
-interface PlanLike {
-  output: string;
-  groups: ReadonlyArray<{ verdict: string; group: { id: number; line: number; acquires: ReadonlyArray<{ name: string }> }; diagnostics: readonly Diagnostic[] }>;
-  notGup: readonly Diagnostic[];
 }
 
 interface VerificationLike {
@@ -39,36 +33,31 @@ interface VerificationLike {
   reason?: string;
 }
 
-/** Plain per-group records (the worker pool's reports) with the converted text beside them. */
-interface ReportLike {
+/** What a run reports for one file (a FileResult, or a FileReport with its two texts). */
+export interface FileRecord {
+  display: string;
+  original: string;
+  output: string;
   groups: ReadonlyArray<{ id: number; line: number; verdict: string; acquires: ReadonlyArray<{ call: string }>; diagnostics: readonly Diagnostic[] }>;
   notGup: readonly Diagnostic[];
   verification: ReadonlyMap<number, VerificationLike>;
 }
 
-interface Group {
-  id: number;
-  line: number;
-  verdict: string;
-  acquires: string[];
-  diagnostics: readonly Diagnostic[];
-}
+/** Intended-difference names in the vocabulary's order, so patches word them the same way every time. */
+export const inVocabularyOrder = (names: Iterable<string>): string[] => {
+  const seen = new Set(names);
+  return Object.keys(INTENDED_DIFFERENCES).filter((k) => seen.has(k));
+};
 
 /** A ConvertedFile from `processText(before, api, …)`'s result. */
-export function convertedFile(path: string, before: string, result: { plan: PlanLike; verification: ReadonlyMap<number, VerificationLike> }): ConvertedFile {
-  const groups = result.plan.groups.map((g) => ({ id: g.group.id, line: g.group.line, verdict: g.verdict, acquires: g.group.acquires.map((a) => a.name), diagnostics: g.diagnostics }));
-  return build(path, before, result.plan.output, groups, result.plan.notGup, result.verification);
+export function convertedFile(path: string, before: string, result: { plan: FilePlan; verification: Map<number, GroupVerification> }): ConvertedFile {
+  return convertedFileFromReport({ original: before, output: result.plan.output, ...fileReport(path, result.plan, result.verification) });
 }
 
-/** A ConvertedFile from per-file report records and the converted text. */
-export function convertedFileFromReport(path: string, before: string, after: string, report: ReportLike): ConvertedFile {
-  const groups = report.groups.map((g) => ({ id: g.id, line: g.line, verdict: g.verdict, acquires: g.acquires.map((a) => a.call), diagnostics: g.diagnostics }));
-  return build(path, before, after, groups, report.notGup, report.verification);
-}
-
-function build(path: string, before: string, after: string, groups: Group[], notGup: readonly Diagnostic[], verification: ReadonlyMap<number, VerificationLike>): ConvertedFile {
+/** A ConvertedFile from what a run reports for one file. */
+export function convertedFileFromReport(file: FileRecord): ConvertedFile {
+  const { groups, verification } = file;
   const converted = groups.filter((g) => g.verdict === 'converted');
-  const seen = new Set(converted.flatMap((g) => verification.get(g.id)?.differences ?? []));
   const refused: Refusal[] = groups
     .filter((g) => g.verdict === 'refused' && g.diagnostics.length)
     .map((g) => {
@@ -76,15 +65,14 @@ function build(path: string, before: string, after: string, groups: Group[], not
       const more = g.diagnostics.length > 1 ? ` (+${g.diagnostics.length - 1} more)` : '';
       return { line: d.line, code: d.code, message: d.message + more };
     });
-  refused.push(...notGup.map((d) => ({ line: d.line, code: d.code, message: d.message })));
+  refused.push(...file.notGup.map((d) => ({ line: d.line, code: d.code, message: d.message })));
   refused.sort((a, b) => a.line - b.line);
   return {
-    path: path.replace(/\\/g, '/'),
-    before,
-    after,
-    converted: converted.map((g) => ({ line: g.line, acquires: [...new Set(g.acquires)] })),
-    // In the vocabulary's order, so patches word them the same way every time.
-    differences: Object.keys(INTENDED_DIFFERENCES).filter((k) => seen.has(k)),
+    path: file.display.replace(/\\/g, '/'),
+    before: file.original,
+    after: file.output,
+    converted: converted.map((g) => ({ line: g.line, acquires: [...new Set(g.acquires.map((a) => a.call))] })),
+    differences: inVocabularyOrder(converted.flatMap((g) => verification.get(g.id)?.differences ?? [])),
     refused,
     unverified: converted.flatMap((g) => {
       const v = verification.get(g.id);

@@ -5,7 +5,7 @@
  * the `-- ` signature.
  */
 import { createHash } from 'node:crypto';
-import { diffHunks } from '../emit/diff.ts';
+import { diffHunks, fileHeader } from '../emit/diff.ts';
 import { diffstat, type FileStat } from './diffstat.ts';
 import type { Identity } from './identity.ts';
 import { gitWrap } from './wrap.ts';
@@ -29,13 +29,8 @@ export interface FileChange {
 export function fileDiff(change: FileChange): { text: string; stat: FileStat } {
   const { path, before, after } = change;
   const { lines, added, deleted } = diffHunks(before, after);
-  const text = [
-    `diff --git a/${path} b/${path}`,
-    `index ${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${change.mode ?? '100644'}`,
-    `--- a/${path}`,
-    `+++ b/${path}`,
-    ...lines,
-  ].join('\n');
+  const index = `${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${change.mode ?? '100644'}`;
+  const text = [...fileHeader(path, index), ...lines].join('\n');
   return { text: `${text}\n`, stat: { path, added, deleted } };
 }
 
@@ -86,7 +81,7 @@ export function rfc2822Date(date: Date, offsetMinutes: number): string {
   return `${DAYS[t.getUTCDay()]}, ${t.getUTCDate()} ${MONTHS[t.getUTCMonth()]} ${t.getUTCFullYear()} ${p2(t.getUTCHours())}:${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())} ${tz}`;
 }
 
-const nonAscii = (s: string) => /[^\x00-\x7f]/.test(s);
+export const nonAscii = (s: string) => /[^\x00-\x7f]/.test(s);
 
 /** git's needs_rfc2047_encoding(). */
 const needsRfc2047 = (s: string) => nonAscii(s) || s.includes('\n') || s.includes('=?');

@@ -22,9 +22,8 @@ export function gitOutput(ctx: GitContext, args: string[]): string | undefined {
 
 export const isGitCheckout = (ctx: GitContext) => gitOutput(ctx, ['rev-parse', '--is-inside-work-tree'])?.trim() === 'true';
 
-/** Recent subjects of commits touching `files`, newest first. */
+/** Recent subjects of commits touching `files`, newest first (none outside a checkout). */
 export function logSubjects(ctx: GitContext, files: readonly string[], limit = 200): string[] {
-  if (!isGitCheckout(ctx)) return [];
   const out = gitOutput(ctx, ['log', '--no-merges', `--max-count=${limit}`, '--format=%s', '--', ...files]);
   return out ? out.split('\n').filter(Boolean) : [];
 }

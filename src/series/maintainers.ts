@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { perlRegExp } from './perl-regex.ts';
+import { cached, perlRegExp } from './perl-regex.ts';
 
 export interface Entry {
   type: string;
@@ -80,14 +80,13 @@ export function parseMaintainers(text: string, options: ParseOptions = {}): Main
 }
 
 /**
- * MAINTAINERS of the kernel tree at `root` (or the given file or text), with the tree's .mailmap;
+ * MAINTAINERS of the kernel tree at `root` (or the given file), with the tree's .mailmap;
  * undefined when there is none.
  */
-export function loadMaintainers(root: string, source: { file?: string; text?: string } = {}): Maintainers | undefined {
-  const path = source.file ?? join(root, 'MAINTAINERS');
-  if (source.text === undefined && !existsSync(path)) return undefined;
+export function loadMaintainers(root: string, file = join(root, 'MAINTAINERS')): Maintainers | undefined {
+  if (!existsSync(file)) return undefined;
   const mailmapPath = join(root, '.mailmap');
-  return parseMaintainers(source.text ?? readFileSync(path, 'utf8'), {
+  return parseMaintainers(readFileSync(file, 'utf8'), {
     isDirectory: (p) => {
       try {
         return statSync(join(root, p)).isDirectory();
@@ -101,20 +100,13 @@ export function loadMaintainers(root: string, source: { file?: string; text?: st
 
 const slashes = (s: string) => s.split('/').length - 1;
 
-function compile(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(`^${pattern}`);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * get_maintainer.pl's file_match_pattern(): a pattern ending in `/` matches the whole subtree;
  * any other only files with as many slashes (so `drivers/net/*` stays in that directory).
  */
 export function filePatternMatches(file: string, pattern: string): boolean {
-  const re = compile(pattern);
+  const re = cached(`^${pattern}`);
   if (!re || !re.test(file)) return false;
   return pattern.endsWith('/') || slashes(file) === slashes(pattern);
 }

@@ -75,9 +75,24 @@ export function perlToJs(pattern: string): string {
 
 /** A Perl /x pattern as a JavaScript RegExp, or undefined if it does not compile. */
 export function perlRegExp(pattern: string, prefix = ''): RegExp | undefined {
+  return cached(prefix + perlToJs(pattern));
+}
+
+const compiledSources = new Map<string, RegExp | undefined>();
+
+/**
+ * A JS regular expression compiled once per source (undefined if it does not compile):
+ * MAINTAINERS has ~20,000 F: lines and hundreds of K:/N: ones, tested against every file and
+ * every patch line. No `g` flag, so a shared RegExp keeps no state.
+ */
+export function cached(source: string): RegExp | undefined {
+  if (compiledSources.has(source)) return compiledSources.get(source);
+  let re: RegExp | undefined;
   try {
-    return new RegExp(prefix + perlToJs(pattern));
+    re = new RegExp(source);
   } catch {
-    return undefined;
+    re = undefined;
   }
+  compiledSources.set(source, re);
+  return re;
 }

@@ -5,6 +5,7 @@
  * commit message, and the +/- lines of the diff.
  */
 import { formatEmail, mailmapEmail, parseEmail, sectionsForFile, type Maintainers, type Section } from './maintainers.ts';
+import { byPath } from './grouping.ts';
 import { perlRegExp } from './perl-regex.ts';
 
 export interface Recipients {
@@ -39,10 +40,8 @@ export function scanPatch(maintainers: Maintainers, patch: string): { files: str
   }
   // Perl sorts the keyword lines' indices as strings.
   const keywordSections = [...hit].sort((a, b) => (String(a.index) < String(b.index) ? -1 : 1)).map((k) => k.section);
-  return { files: [...new Set(files)].sort(byteOrder), keywordSections };
+  return { files: [...new Set(files)].sort(byPath), keywordSections };
 }
-
-const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 interface Person {
   email: string;
@@ -62,7 +61,7 @@ export function recipientsForPatch(maintainers: Maintainers, patch: string): Rec
 
 /** Recipients of a change to `files` (get_maintainer.pl -f, without keyword matching). */
 export function recipientsForFiles(maintainers: Maintainers, files: readonly string[]): Recipients {
-  const sections = [...new Set(files)].sort(byteOrder).flatMap((f) => sectionsForFile(maintainers, f).map((m) => m.section));
+  const sections = [...new Set(files)].sort(byPath).flatMap((f) => sectionsForFile(maintainers, f).map((m) => m.section));
   return recipientsForSections(maintainers, sections);
 }
 

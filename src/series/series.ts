@@ -4,11 +4,10 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INTENDED_DIFFERENCES } from '../sim/verdict.ts';
 import type { TargetApi } from '../target.ts';
-import type { ConvertedFile } from './converted.ts';
+import { inVocabularyOrder, type ConvertedFile } from './converted.ts';
 import { coverBlurb, coverSubject } from './cover.ts';
-import { commitLikeId, fileDiff, patchFileName, renderCoverLetter, renderPatch, rfc2822Date, subjectTag, type MailHeaders } from './format-patch.ts';
+import { commitLikeId, fileDiff, patchFileName, renderCoverLetter, renderPatch, rfc2822Date, subjectTag, type MailHeaders, nonAscii } from './format-patch.ts';
 import { isGitCheckout, logSubjects, resolveCommit, type GitContext } from './git.ts';
 import { byPath, groupFiles, type PatchGroup, type Split } from './grouping.ts';
 import { identityLine, resolveIdentity, type Identity } from './identity.ts';
@@ -33,8 +32,6 @@ export interface SeriesOptions {
   base?: string;
   /** A MAINTAINERS file to use instead of `root`/MAINTAINERS. */
   maintainersFile?: string;
-  /** MAINTAINERS text (tests); directories are still looked up under `root`. */
-  maintainersText?: string;
   /** Default true. */
   coverLetter?: boolean;
   /** Default 'section' ('dir' when there is no MAINTAINERS). */
@@ -47,8 +44,6 @@ export interface SeriesOptions {
   date?: Date;
   /** Offset from UTC for the Date headers, in minutes (default: the local zone's). */
   utcOffsetMinutes?: number;
-  /** The line after `-- ` (default `gup2pin <version>`). */
-  signature?: string;
   /** Every conversion was checked by the simulator (the cover letter says so). Default true. */
   verified?: boolean;
 }
@@ -81,7 +76,7 @@ interface Draft {
 export function buildSeries(files: readonly ConvertedFile[], options: SeriesOptions): Series {
   const root = options.root ?? process.cwd();
   const git: GitContext = { root, env: options.gitEnv };
-  const maintainers = loadMaintainers(root, { file: options.maintainersFile, text: options.maintainersText });
+  const maintainers = loadMaintainers(root, options.maintainersFile);
   const split = options.split ?? (maintainers ? 'section' : 'dir');
   const groups = groupFiles(files, split, maintainers);
   if (!groups.length) return { patches: [] };
@@ -96,13 +91,14 @@ export function buildSeries(files: readonly ConvertedFile[], options: SeriesOpti
   const date = options.date ?? new Date();
   const offset = options.utcOffsetMinutes ?? -date.getTimezoneOffset();
   const epoch = Math.floor(date.getTime() / 1000);
-  const tz = rfc2822Date(date, offset).slice(-5); // ±hhmm
+  const dateHeader = rfc2822Date(date, offset);
+  const tz = dateHeader.slice(-5); // ±hhmm
   const prefix = options.subjectPrefix ?? 'PATCH';
-  const signature = options.signature ?? TOOL_SIGNATURE;
+  const signature = TOOL_SIGNATURE;
   const numbered = drafts.length > 1 || coverLetter;
   const total = drafts.length;
   const coverId = `cover.${epoch}.git.${identity.email}`;
-  const common = { from: identity, date: rfc2822Date(date, offset) };
+  const common = { from: identity, date: dateHeader };
 
   let parent = base ?? '0'.repeat(40);
   let firstId: string | undefined;
@@ -172,10 +168,9 @@ function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitCo
     (group.section && prefixFromSection(group.section, paths)) ??
     prefixFromPath(paths[0]);
   const subject = `${prefix}: ${summary(change)}`;
-  const seen = new Set(group.files.flatMap((f) => f.differences));
-  const differences = Object.keys(INTENDED_DIFFERENCES).filter((k) => seen.has(k));
+  const differences = inVocabularyOrder(group.files.flatMap((f) => f.differences));
   const message = `${body({ api, change, differences })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
-  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: f.mode ?? modeOf(root, f.path) }));
+  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path) }));
   return { group, subject, message, diffs };
 }
 
@@ -207,4 +202,3 @@ function modeOf(root: string, path: string): string {
   }
 }
 
-const nonAscii = (s: string) => /[^\x00-\x7f]/.test(s);

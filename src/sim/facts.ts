@@ -17,6 +17,8 @@ export interface Comparison {
 
 const RELATIONS = new Set<string>(['<', '<=', '>', '>=', '==', '!=']);
 
+export const isRelation = (op: string): op is Relation => RELATIONS.has(op);
+
 /** `k op x` is `x MIRROR[op] k`. */
 const MIRROR: Record<Relation, Relation> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '==': '==', '!=': '!=' };
 
@@ -24,15 +26,14 @@ const MIRROR: Record<Relation, Relation> = { '<': '>', '<=': '>=', '>': '<', '>=
 const NEGATION: Record<Relation, Relation> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };
 
 /** `l op r` as a comparison of one opaque value with an integer, if that is what it is. */
-export function comparisonOf(op: string, l: Val, r: Val): Comparison | undefined {
-  if (!RELATIONS.has(op)) return undefined;
-  if (l instanceof Sym && typeof r === 'number' && Number.isInteger(r)) return { subject: l.key, op: op as Relation, k: r };
-  if (r instanceof Sym && typeof l === 'number' && Number.isInteger(l)) return { subject: r.key, op: MIRROR[op as Relation], k: l };
+function comparisonOf(op: Relation, l: Val, r: Val): Comparison | undefined {
+  if (l instanceof Sym && typeof r === 'number' && Number.isInteger(r)) return { subject: l.key, op, k: r };
+  if (r instanceof Sym && typeof l === 'number' && Number.isInteger(l)) return { subject: r.key, op: MIRROR[op], k: l };
   return undefined;
 }
 
 /** The opaque value `(l op r)`, knowing what it compares if it compares an opaque value with a number. */
-export function compared(op: string, l: Val, r: Val): Sym {
+export function compared(op: Relation, l: Val, r: Val): Sym {
   const v = symOf(`(${show(l)}${op}${show(r)})`, l, r);
   v.test = comparisonOf(op, l, r);
   return v;

@@ -13,7 +13,7 @@ import { explain, verifyTexts, type Story, type VerifyInput } from './verify.ts'
 
 const MAX_ROUNDS = 3;
 
-export function refusalFor(v: GroupVerification): Diagnostic {
+function refusalFor(v: GroupVerification): Diagnostic {
   if (v.verdict === 'unverifiable') return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}` };
   const d = v.divergence!;
   return {

@@ -6,7 +6,7 @@
  * normal path and each flip is one error path.
  */
 import { versionAtLeast, type TargetApi } from '../target.ts';
-import { Facts, compared, type Comparison } from './facts.ts';
+import { Facts, compared, isRelation, type Comparison } from './facts.ts';
 import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDecl } from './lower.ts';
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, notAnAddress, objectAt, show, symOf, type Loc, type Val } from './memory.ts';
 import { ITERATORS, builtin, type Builtin } from './mm-api.ts';
@@ -150,7 +150,6 @@ const ERRNO_MAX = 4095;
  * running code.
  */
 interface Frame {
-  fn: Func;
   names: FrameNames;
   /** Undefined until the declaration runs; UNSET while its initialiser is evaluated. */
   values: Array<Val | typeof UNSET | undefined>;
@@ -357,7 +356,7 @@ export class Machine {
     const saved = this.frame;
     const names = namesOf(fn);
     // Every field from the start: frames of one shape keep the code using them optimised.
-    const frame: Frame = { fn, names, values: new Array(fn.locals.length), cells: undefined, aggregate: undefined, types: names.paramTypes.slice() };
+    const frame: Frame = { names, values: new Array(fn.locals.length), cells: undefined, aggregate: undefined, types: names.paramTypes.slice() };
     for (let i = 0; i < fn.params.length; i++) frame.values[names.paramSlots[i]] = args[i] ?? this.atom(names.missingArgs[i]);
     this.frame = frame;
     try {
@@ -781,7 +780,7 @@ export class Machine {
     }
     if (l instanceof Ptr && r instanceof Ptr && l.obj === r.obj) {
       if (op === '-') return l.off - r.off;
-      if (COMPARISONS.has(op)) return arith(op, l.off, r.off);
+      if (isRelation(op)) return arith(op, l.off, r.off);
     }
     if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
     // x + 0, x - 0, x * 1, x << 0 are x: keep keys of equal values equal.
@@ -789,7 +788,7 @@ export class Machine {
     if (r === 1 && (op === '*' || op === '/')) return l;
     if (l === 0 && (op === '+' || op === '|')) return r;
     if (l === 1 && op === '*') return r;
-    if (COMPARISONS.has(op)) return compared(op, l, r);
+    if (isRelation(op)) return compared(op, l, r);
     return symOf(`(${show(l)}${op}${show(r)})`, l, r);
   }
 
@@ -877,7 +876,6 @@ function sameValues(xs: Val[], ys: Val[]): boolean {
   return true;
 }
 
-const COMPARISONS = new Set(['==', '!=', '<', '>', '<=', '>=']);
 /** Operators for which `x op 0` is `x`. */
 const ZERO_IS_IDENTITY = new Set(['+', '-', '<<', '>>', '|', '^']);
 

@@ -124,7 +124,7 @@ function exprNode(n: Node | null | undefined): Expr {
     case 'identifier':
       return { t: 'id', name: n.text, ...fileName(n.text) };
     case 'parenthesized_expression':
-      return lowerExpr(n.namedChildren.find((c) => c.type !== 'comment'));
+      return exprNode(n.namedChildren.find((c) => c.type !== 'comment'));
     case 'binary_expression':
       return { t: 'bin', op: field(n, 'operator')!.text, l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
     case 'unary_expression':

@@ -123,6 +123,17 @@ function lowerAnalysed(analysis: FileAnalysis): Map<string, Func> {
   return funcs;
 }
 
+let lastAfter: { text: string; funcs: Map<string, Func> } | undefined;
+
+/**
+ * Lowering of a converted text. The last one is kept: `--explain` asks again for each group of
+ * the file just verified.
+ */
+function lowerAfter(text: string): Map<string, Func> {
+  if (lastAfter?.text !== text) lastAfter = { text, funcs: lowerFile(timed('parse', () => parseC(text)).rootNode) };
+  return lastAfter.funcs;
+}
+
 export interface VerifyInput {
   text: string;
   analysis?: FileAnalysis;
@@ -137,7 +148,7 @@ export function verifyTexts(before: string | VerifyInput, after: string, api: Ta
   if (b.text === after) return [];
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerFile(timed('parse', () => parseC(after)).rootNode);
+  const afterFuncs = lowerAfter(after);
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
   for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
@@ -237,7 +248,7 @@ export function explain(before: string | VerifyInput, after: string, api: Target
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
   const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerFile(timed('parse', () => parseC(after)).rootNode);
+  const afterFuncs = lowerAfter(after);
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);

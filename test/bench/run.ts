@@ -53,7 +53,7 @@ import {
   type Target,
   type ToolResult,
 } from './report.ts';
-import { ensureCommand, ensureLinuxTree, log, warmPageCache } from './setup.ts';
+import { ensureCommand, ensureLinuxTree, log, warmPageCache } from '../provision.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GUP2PIN_BIN = join(REPO_ROOT, 'bin', 'gup2pin');

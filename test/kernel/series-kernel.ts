@@ -11,10 +11,11 @@
  *   npm run test:kernel [-- TREE [PATH…]]      (TREE default: $LINUX_TREE or /work/corpus/linux-source-6.1)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defaultJobs } from '../../src/parallel/pool.ts';
+import { ensureCommand, ensureLinuxTree } from '../provision.ts';
 import { run } from '../../src/run.ts';
 import { convertedFileFromReport, type ConvertedFile } from '../../src/series/converted.ts';
 import { fileDiff } from '../../src/series/format-patch.ts';
@@ -26,40 +27,13 @@ import { resolveTarget, versionLabel } from '../../src/target.ts';
 const tree = resolve(process.argv[2] ?? process.env.LINUX_TREE ?? '/work/corpus/linux-source-6.1');
 const paths = process.argv.slice(3);
 
-function sh(cmd: string, args: string[], cwd?: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-}
-
-/** Debian's linux-source-6.1 unpacked at `dest`, installed with apt if need be. */
-function ensureTree(dest: string) {
-  if (existsSync(join(dest, 'Makefile'))) return;
-  console.log(`no kernel tree at ${dest}: installing linux-source-6.1`);
-  const tarball = () => readdirSync('/usr/src').find((f) => /^linux-source-6\.1\.tar\./.test(f));
-  if (!existsSync('/usr/src') || !tarball()) {
-    sh('apt-get', ['update', '-qq']);
-    execFileSync('apt-get', ['install', '-y', '-qq', 'linux-source-6.1'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  mkdirSync(dirname(dest), { recursive: true });
-  const tmp = mkdtempSync(join(dirname(dest), '.linux-'));
-  sh('tar', ['-xf', join('/usr/src', tarball()!), '-C', tmp]);
-  renameSync(join(tmp, 'linux-source-6.1'), dest);
-  rmdirSync(tmp);
-}
-
-function ensurePerl() {
-  if (spawnSync('perl', ['-v']).status === 0) return;
-  console.log('no perl: installing it');
-  sh('apt-get', ['update', '-qq']);
-  execFileSync('apt-get', ['install', '-y', '-qq', 'perl'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
 /** What `gup2pin series` converts: the same run, proven conversions only. */
 async function convertTree(): Promise<{ files: ConvertedFile[]; candidates: number }> {
   const api = resolveTarget('auto', [tree]);
   const targets = paths.length ? paths.map((p) => resolve(tree, p)) : [tree];
   const { files, problems } = await run(targets, api, tree, { requireProof: true, jobs: defaultJobs() });
   for (const p of problems) console.error(`${p.path}: ${p.reason}`);
-  return { files: files.map((f) => convertedFileFromReport(f.display, f.original, f.output, f)), candidates: files.length };
+  return { files: files.map((f) => convertedFileFromReport(f)), candidates: files.length };
 }
 
 /** checkpatch.pl's closing tally: `total: 0 errors, 1 warnings, 2 checks, 40 lines checked`. */
@@ -91,8 +65,8 @@ function agreement(patch: string, ours: string[]): 'same' | 'tie-order' | undefi
 }
 
 async function main(): Promise<number> {
-  ensureTree(tree);
-  ensurePerl();
+  ensureLinuxTree(tree, console.log);
+  ensureCommand('perl', 'perl', console.log);
   const started = Date.now();
   const { files, candidates } = await convertTree();
   const api = resolveTarget('auto', [tree]);

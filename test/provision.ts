@@ -1,7 +1,8 @@
 /**
- * What the benchmark needs on a fresh Debian machine: the kernel tree (Debian's
- * linux-source-6.1, unpacked), Coccinelle and GNU time, installed with apt-get when missing;
- * and a warm page cache, so that every tool reads the tree from memory.
+ * What the opt-in scripts (test/bench/, test/kernel/) need on a fresh Debian machine: the kernel
+ * tree (Debian's linux-source-6.1, unpacked) and tools (Coccinelle, GNU time, perl), installed
+ * with apt-get when missing; and a warm page cache, so that every tool reads the tree from memory.
+ * Progress goes through `say`, so each script keeps its own prefix.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
@@ -10,9 +11,9 @@ import { dirname, join } from 'node:path';
 const LINUX_SOURCE_PACKAGE = 'linux-source-6.1';
 
 /** `dest` holds Debian's linux-source-6.1 unpacked (installed with apt-get if need be). */
-export function ensureLinuxTree(dest: string): void {
+export function ensureLinuxTree(dest: string, say: (message: string) => void = log): void {
   if (existsSync(join(dest, 'Makefile'))) return;
-  log(`no kernel tree at ${dest}: unpacking Debian's ${LINUX_SOURCE_PACKAGE} there`);
+  say(`no kernel tree at ${dest}: unpacking Debian's ${LINUX_SOURCE_PACKAGE} there`);
   if (!linuxSourceTarball()) aptInstall(LINUX_SOURCE_PACKAGE);
   const tarball = linuxSourceTarball();
   if (!tarball) throw new Error(`apt-get installed ${LINUX_SOURCE_PACKAGE} but there is no /usr/src/${LINUX_SOURCE_PACKAGE}.tar.*`);
@@ -31,9 +32,9 @@ function linuxSourceTarball(): string | undefined {
 }
 
 /** `command` (a name on PATH, or an absolute path) exists, else Debian's `pkg` is installed. */
-export function ensureCommand(command: string, pkg: string): void {
+export function ensureCommand(command: string, pkg: string, say: (message: string) => void = log): void {
   if (hasCommand(command)) return;
-  log(`no ${command}: installing Debian's ${pkg}`);
+  say(`no ${command}: installing Debian's ${pkg}`);
   aptInstall(pkg);
   if (!hasCommand(command)) throw new Error(`apt-get installed ${pkg} but there is still no ${command}`);
 }
@@ -57,6 +58,7 @@ export function warmPageCache(dir: string): void {
   if (status !== 0) throw new Error(`reading ${dir} into the page cache failed (find/cat exited with ${status})`);
 }
 
+/** The benchmark's progress messages. */
 export function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
