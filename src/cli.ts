@@ -1,8 +1,9 @@
 /** Command-line front end: argument parsing and output only; the work is in run()/plan. */
 import { relative, resolve } from 'node:path';
 import yargs from 'yargs';
-import { readFileSync } from 'node:fs';
-import { writeAtomic } from './emit/apply.ts';
+import { readFileSync, realpathSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { NotDurable, writeAtomic } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
 import { closingLine, reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
@@ -98,24 +99,57 @@ async function diffCommand(argv: Common): Promise<number> {
 async function applyCommand(argv: Common): Promise<number> {
   const run = await execute(argv);
   const { result } = run;
-  let { errors } = run;
+  const start = performance.now();
+  const { written, errors, signal } = await writeChanged(result.files, argv.quiet);
+  result.times.emit += performance.now() - start;
+  if (signal) process.stderr.write(`gup2pin: ${signal}: stopped between two files, ${written} written; every file is either as it was or fully converted\n`);
+  if (!argv.quiet) process.stderr.write(`${closing(result, { count: written, as: 'written' }, run.errors + errors)}\n`);
+  reportTimings(argv, result);
+  // Like a shell reports a process killed by the signal.
+  if (signal) return 128 + osConstants.signals[signal];
+  return run.errors + errors ? 2 : 0;
+}
+
+/**
+ * Writes each changed file atomically, one after another. SIGINT/SIGTERM are caught while it
+ * writes (before, the default action is fine: nothing is written yet) and stop it between two
+ * files, never inside one, so no temp file is left behind; only SIGKILL can leave one.
+ */
+async function writeChanged(files: RunResult['files'], quiet: boolean): Promise<{ written: number; errors: number; signal?: 'SIGINT' | 'SIGTERM' }> {
+  let signal: 'SIGINT' | 'SIGTERM' | undefined;
+  const onInt = () => (signal ??= 'SIGINT');
+  const onTerm = () => (signal ??= 'SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   let written = 0;
-  emitting(result, () => {
-    for (const f of result.files) {
+  let errors = 0;
+  // A file reached twice (through a symlink in the tree) is written once: the second time its
+  // bytes are no longer the ones read.
+  const done = new Set<string>();
+  try {
+    for (const f of files) {
       if (f.output === f.original) continue;
+      // The writes are synchronous: a signal's handler runs here, between two files.
+      await new Promise(setImmediate);
+      if (signal) break;
       try {
+        const real = realpathSync(f.path);
+        if (done.has(real)) continue;
+        done.add(real);
         writeAtomic(f.path, f.original, f.output);
         written++;
-        if (!argv.quiet) process.stdout.write(`converted ${f.display}\n`);
+        if (!quiet) process.stdout.write(`converted ${f.display}\n`);
       } catch (e) {
         errors++;
-        process.stderr.write(`gup2pin: ${f.display}: not written: ${(e as Error).message}\n`);
+        if (e instanceof NotDurable) written++;
+        process.stderr.write(`gup2pin: ${f.display}: ${e instanceof NotDurable ? '' : 'not written: '}${(e as Error).message}\n`);
       }
     }
-  });
-  if (!argv.quiet) process.stderr.write(`${closing(result, { count: written, as: 'written' }, errors)}\n`);
-  reportTimings(argv, result);
-  return errors ? 2 : 0;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  return { written, errors, signal };
 }
 
 interface VerifyArgs extends Common {

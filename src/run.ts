@@ -3,9 +3,10 @@
  * verify) is `processFile`, pure after the read and self-contained, so the pool can hand files
  * to worker threads; diff/apply/scan/verify are views of the records it returns.
  */
+import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CANDIDATE_BYTES, CANDIDATE_RE, callsInBody, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, CANDIDATE_RE, callsInBody, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
@@ -77,6 +78,8 @@ const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
 
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const before = { ...threadTimes };
+  // Paths found in the trees are shown relative to --root, in diffs, reports and problem lines.
+  const shown = (path: string) => relative(root, path) || path;
   const { jobs = 1, progress, ...fileOptions } = options;
   const job: FileJob = { api, options: fileOptions };
   const pool = new Pool<FileItem, NonNullable<FileOutcome>>(jobs - 1, job);
@@ -84,22 +87,23 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   let mapped: Awaited<ReturnType<typeof pool.map>>;
   try {
     // Threads start as soon as the walk has seen enough files, and load while it goes on.
-    walked = timed('walk', () => walk(paths, (count) => count === THREADS_FROM_FILES && pool.start()));
-    const items = walked.files.map((path) => ({ path, display: relative(root, path) || path }));
+    walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start() }));
+    const items = walked.files.map((path) => ({ path, display: shown(path) }));
     mapped = await processAll(pool, items, job, progress && new Progress(progress, items.length));
   } finally {
     await pool.close();
   }
   const results: FileResult[] = [];
+  const { problems } = walked;
   for (const o of mapped.outcomes) {
     if (!o) continue;
-    if ('problem' in o) walked.problems.push(o.problem);
+    if ('problem' in o) problems.push(o.problem);
     else results.push(o.result);
   }
   const times = emptyTimes();
   for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
   for (const t of mapped.summaries) addTimes(times, t as StageTimes);
-  return { files: results, problems: walked.problems, times, threads: mapped.threads };
+  return { files: results, problems, times, threads: mapped.threads };
 }
 
 /** Every file through the pool, with the progress line fed as outcomes arrive. */
@@ -140,24 +144,36 @@ function readBytes(path: string): Buffer {
 
 /** The text of a file worth parsing, or why not: nothing to say (null), or a problem. */
 function readCandidate(path: string, display: string): string | FileOutcome {
-  let text: string;
+  const skip = (reason: string) => ({ problem: { path: display, reason } });
   try {
     const buf = readBytes(path);
     // A byte search (no decoding) drops almost every file of a tree before the regular
     // expression sees it.
     if (buf.indexOf(CANDIDATE_BYTES) < 0) return null;
-    if (buf.length > MAX_BYTES) {
-      // Generated register headers are huge and never call GUP: only mention real candidates.
-      return CANDIDATE_RE.test(buf.toString('latin1')) ? { problem: { path: display, reason: `larger than ${MAX_BYTES >> 20} MiB: skipped` } } : null;
-    }
-    if (buf.includes(0)) return null; // binary, not C
-    text = buf.toString('utf8');
+    const unusable = unusableBytes(buf);
+    // Generated register headers are huge and never call GUP: only mention real candidates.
+    if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
+    const text = buf.toString('utf8');
+    if (!isCandidate(path, text)) return null;
+    // Our inserted lines end in LF: the file would come out with mixed line endings.
+    if (text.includes('\r\n')) return skip('CRLF line endings: skipped (kernel sources use LF)');
+    return text;
   } catch (e) {
-    return { problem: { path: display, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
+    return skip(cannot('read', e));
   }
-  // A header matters only when an inline function in it calls the API; prototypes do not.
-  return CANDIDATE_RE.test(text) && (!path.endsWith('.h') || callsInBody(text)) ? text : null;
 }
+
+/** Why these bytes cannot be converted and written back as they are, if they cannot. */
+function unusableBytes(buf: Buffer): string | undefined {
+  if (buf.length > MAX_BYTES) return `larger than ${MAX_BYTES >> 20} MiB: skipped`;
+  if (buf.includes(0)) return 'binary file (NUL bytes): skipped';
+  // Decoding would turn each invalid byte into U+FFFD, and writing back would corrupt the file.
+  if (!isUtf8(buf)) return 'not valid UTF-8: skipped';
+  return undefined;
+}
+
+/** Whether the API is called: in a header, only an inline function's call matters, not a prototype. */
+const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && (!path.endsWith('.h') || callsInBody(text));
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */
 export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {

@@ -1,6 +1,43 @@
-/** The prefilter's header rule: a header is parsed only when an inline function calls the API. */
+/** The walk (which files, which problems) and the prefilter's header rule. */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callsInBody } from '../src/discover/walk.ts';
+import { callsInBody, walk } from '../src/discover/walk.ts';
+import { scratchDir } from './helpers.ts';
+
+describe('walk', () => {
+  /** A tree: drivers/a.c, drivers/..b.c (a name, not a parent), and symlinks to both. */
+  function tree(): string {
+    const root = scratchDir();
+    mkdirSync(join(root, 'drivers', 'sub'), { recursive: true });
+    writeFileSync(join(root, 'drivers', 'a.c'), '');
+    writeFileSync(join(root, 'drivers', '..b.c'), '');
+    symlinkSync('../a.c', join(root, 'drivers', 'sub', 'a-link.c'));
+    symlinkSync('../..b.c', join(root, 'drivers', 'sub', 'b-link.c'));
+    symlinkSync('..', join(root, 'drivers', 'sub', 'up'));
+    return root;
+  }
+
+  it('reads a symlinked file once, at its own path; `..b.c` is inside the tree; a directory link is not descended', () => {
+    const root = tree();
+    const { files, problems } = walk([join(root, 'drivers')]);
+    expect(files.map((f) => relative(root, f))).toEqual(['drivers/..b.c', 'drivers/a.c']);
+    expect(problems).toEqual([]);
+  });
+
+  it('the tree is the path named: a link out of it is reported, through show(), not followed', () => {
+    const root = tree();
+    const { files, problems } = walk([join(root, 'drivers', 'sub'), join(root, 'nope')], { show: (p) => relative(root, p) });
+    expect(files).toEqual([]);
+    expect(problems).toEqual([
+      { path: 'drivers/sub/a-link.c', reason: 'symlink leaves the tree: not followed' },
+      { path: 'drivers/sub/b-link.c', reason: 'symlink leaves the tree: not followed' },
+      { path: 'drivers/sub/up', reason: 'symlink leaves the tree: not followed' },
+      // Named by the user: shown as given.
+      { path: join(root, 'nope'), reason: 'no such file or directory' },
+    ]);
+  });
+});
 
 describe('callsInBody', () => {
   it('skips a header that only declares the API', () => {

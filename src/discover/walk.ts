@@ -2,8 +2,8 @@
  * Find the C files under the given paths and keep the ones worth parsing: a byte search for
  * the API names is ~100× cheaper than parsing, and almost every file fails it.
  */
-import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** Directories never descended into: VCS metadata, build output, dependencies. */
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
@@ -52,6 +52,7 @@ function closingQuote(text: string, from: number): number {
 }
 
 export interface WalkProblem {
+  /** As the user should see it. */
   path: string;
   reason: string;
 }
@@ -61,26 +62,43 @@ export interface WalkResult {
   problems: WalkProblem[];
 }
 
-/**
- * All .c/.h files under `paths`, sorted, never following a symlink out of its root.
- * `onFile(count)` hears of each file as it is found (the runner starts threads on a big tree).
- */
-export function walk(paths: string[], onFile?: (count: number) => void): WalkResult {
+export interface WalkOptions {
+  /** How to show a path found in a tree in a problem (paths named by the user are shown as given). */
+  show?: (path: string) => string;
+  /** Hears of each file as it is found, with the count so far (the runner starts threads on a big tree). */
+  onFile?: (count: number) => void;
+}
+
+/** All .c/.h files under `paths` (absolute, sorted), never following a symlink out of its root. */
+export function walk(paths: string[], { show = (path) => path, onFile }: WalkOptions = {}): WalkResult {
   const files = new FoundFiles(onFile);
   const problems: WalkProblem[] = [];
+  const problem: ProblemAt = (path, reason) => problems.push({ path: show(path), reason });
   for (const p of paths) {
     const abs = resolve(p);
     let st;
     try {
       st = statSync(abs);
     } catch (e) {
-      problems.push({ path: p, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message });
+      problems.push({ path: p, reason: cannot('read', e) });
       continue;
     }
+    // A path named on the command line is used even if it is a symlink, or not called *.c.
     if (st.isFile()) files.add(abs);
-    else if (st.isDirectory()) visit(abs, realpathSync(abs), files, problems);
+    else if (st.isDirectory()) visit(abs, { given: abs, real: realpathSync(abs) }, files, problem);
+    else problems.push({ path: p, reason: 'not a regular file or directory: skipped' });
   }
   return { files: [...files.paths].sort(), problems };
+}
+
+/** Records a problem with a path found in a tree. */
+type ProblemAt = (path: string, reason: string) => void;
+
+/** Why a file system call failed, for a problem line: `cannot read (EACCES)`. */
+export function cannot(what: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file or directory';
+  return `cannot ${what} (${code ?? (e as Error).message})`;
 }
 
 /** The files found so far, without duplicates, counted out loud. */
@@ -96,12 +114,18 @@ class FoundFiles {
   }
 }
 
-function visit(dir: string, root: string, files: FoundFiles, problems: WalkProblem[]) {
+/** A directory named on the command line: as given (what paths are built from), and resolved. */
+interface Root {
+  given: string;
+  real: string;
+}
+
+function visit(dir: string, root: Root, files: FoundFiles, problem: ProblemAt) {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    problems.push({ path: dir, reason: `cannot read directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+    problem(dir, cannot('read directory', e));
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -110,18 +134,38 @@ function visit(dir: string, root: string, files: FoundFiles, problems: WalkProbl
     // normalising it again.
     const full = dir.endsWith(sep) ? dir + ent.name : dir + sep + ent.name;
     if (ent.isDirectory()) {
-      if (!SKIP_DIRS.has(ent.name)) visit(full, root, files, problems);
+      if (!SKIP_DIRS.has(ent.name)) visit(full, root, files, problem);
     } else if (ent.isFile()) {
       if (C_FILE_RE.test(ent.name)) files.add(full);
-    } else if (ent.isSymbolicLink() && C_FILE_RE.test(ent.name)) {
-      try {
-        const target = realpathSync(full);
-        const rel = relative(root, target);
-        if (rel.startsWith('..') || rel.startsWith(sep)) problems.push({ path: full, reason: 'symlink leaves the tree: not followed' });
-        else if (lstatSync(target).isFile()) files.add(full);
-      } catch {
-        problems.push({ path: full, reason: 'dangling symlink' });
-      }
+    } else if (ent.isSymbolicLink()) {
+      symlink(full, C_FILE_RE.test(ent.name), root, files, problem);
     }
+  }
+}
+
+/**
+ * A symlink in the tree. One to a C file inside the tree is read at the target's own path, so
+ * the file is converted once and `apply` replaces the file, not the link. A directory symlink
+ * is never descended: inside the tree its files are walked at their real paths anyway.
+ * Leaving the tree is reported for C files and directories (files that could hold GUP calls).
+ */
+function symlink(link: string, cFile: boolean, root: Root, files: FoundFiles, problem: ProblemAt) {
+  let target: string;
+  let st: Stats;
+  try {
+    target = realpathSync(link);
+    st = statSync(target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (cFile) problem(link, code === 'ENOENT' ? 'dangling symlink' : `cannot resolve symlink (${code ?? (e as Error).message})`);
+    return;
+  }
+  const rel = relative(root.real, target);
+  // Not startsWith('..'): `..foo.c` is a fine name inside the tree.
+  const outside = rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (outside) {
+    if (cFile || st.isDirectory()) problem(link, 'symlink leaves the tree: not followed');
+  } else if (cFile && st.isFile()) {
+    files.add(join(root.given, rel));
   }
 }

@@ -1,22 +1,140 @@
-/** In-place writes that are atomic per file: temp file beside it, fsync, rename, mode kept. */
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+/**
+ * In-place writes that are atomic per file: the new text goes to a temp file beside the original,
+ * is fsynced, checked against what is on disk, renamed over it, and the directory is fsynced.
+ * Whatever happens (a crash, SIGKILL, power loss), the path holds either the old bytes or the
+ * new ones; the file keeps its mode and, where we may set it, its owner.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+/** The file is not written, and was left exactly as it was: the reason is the message. */
+export class WriteRefused extends Error {}
+
+/** The file was replaced, but its directory could not be fsynced: the rename may not survive a power loss. */
+export class NotDurable extends Error {}
+
+/**
+ * Suffix of every temp file: never .c or .h, so a walk of the tree (ours, or a build's) never
+ * takes a temp file left by a SIGKILL for a source; the leading dot hides it from `ls` and globs.
+ */
+export const TEMP_SUFFIX = '.tmp';
+
+/**
+ * A fresh temp name beside `path`: pid + random, so two gup2pin processes (or two calls in one)
+ * never share one. The original name is shortened so the result stays under NAME_MAX (255).
+ */
+export function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path).slice(0, 200)}.gup2pin-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/**
+ * Replaces the file at `path` (a symlink: the file it points to, so the link stays a link) with
+ * `content`, if its bytes are still exactly `expectedOld` (UTF-8) — else WriteRefused and nothing
+ * changes. The temp file is removed on any failure before the rename.
+ */
 export function writeAtomic(path: string, expectedOld: string, content: string): void {
-  const st = statSync(path);
-  // Refuse to clobber a file someone edited since we read it.
-  if (readFileSync(path, 'utf8') !== expectedOld) throw new Error('changed on disk since it was read');
-  const tmp = join(dirname(path), `.${basename(path)}.gup2pin-${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', st.mode & 0o7777);
+  const real = realpathSync(path);
+  const expected = Buffer.from(expectedOld, 'utf8');
+  const st = statSync(real);
+  if (!st.isFile()) throw new WriteRefused('not a regular file any more');
+  // A size that differs refuses before any temp file (unchanged() throws, naming why); the byte
+  // compare before the rename is the check that counts.
+  if (st.size !== expected.length) unchanged(real, expected);
+  const { fd, tmp } = createTemp(real);
+  let open = true;
   try {
-    fchmodSync(fd, st.mode & 0o7777); // exact mode, whatever the umask
-    writeSync(fd, content);
+    keepOwnerAndMode(fd, st);
+    writeAll(fd, Buffer.from(content, 'utf8'));
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
-    unlinkSync(tmp);
+    open = false;
+    // As late as possible, so the window between the check and the rename is the rename alone.
+    unchanged(real, expected);
+    renameSync(tmp, real);
+  } catch (e) {
+    if (open) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone (or never reachable): nothing more to clean.
+    }
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  syncDirectory(dirname(real));
+}
+
+/** Throws WriteRefused unless the file's bytes are `expected`. */
+function unchanged(path: string, expected: Buffer): void {
+  let now: Buffer;
+  try {
+    now = readFileSync(path);
+  } catch (e) {
+    throw new WriteRefused(`cannot read it again (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (now.equals(expected)) return;
+  // Read as text it is what we planned on, yet the bytes differ: invalid UTF-8 was replaced on
+  // decoding, and writing the text back would change bytes nowhere near the conversion.
+  if (now.toString('utf8') === expected.toString('utf8')) throw new WriteRefused('not valid UTF-8: it would not be written back byte for byte');
+  throw new WriteRefused('changed on disk since it was read');
+}
+
+/** An exclusive new temp file (O_EXCL: an existing file is never reused or clobbered). */
+function createTemp(path: string): { fd: number; tmp: string } {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = tempPath(path);
+    try {
+      return { fd: openSync(tmp, 'wx', 0o600), tmp };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 4) throw e;
+    }
+  }
+}
+
+/**
+ * The original's owner (where we may: as root, or a group of ours; like sed -i, an EPERM is not
+ * fatal) and then its exact mode — after the chown, which clears set-id bits, and whatever the umask.
+ */
+function keepOwnerAndMode(fd: number, st: Stats): void {
+  const own = fstatSync(fd);
+  if (own.uid !== st.uid || own.gid !== st.gid) {
+    try {
+      fchownSync(fd, st.uid, st.gid);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    }
+  }
+  fchmodSync(fd, st.mode & 0o7777);
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done);
+}
+
+/** Makes the rename durable; file systems that cannot fsync a directory are not an error. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') throw new NotDurable(`written, but fsync of its directory failed (${code ?? (e as Error).message})`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -31,6 +31,8 @@ export interface FilePlan {
   groups: GroupResult[];
   /** Releases of non-GUP pages in shapes a syntactic rewrite would convert (H1). */
   notGup: Diagnostic[];
+  /** Every edit of the file (the groups' and the removal of declarations they left unused): output = applyEdits(text, edits). */
+  edits: Edit[];
   output: string;
 }
 
@@ -62,7 +64,14 @@ function contextFor(analysis: FileAnalysis, group: PinGroup | undefined): Releas
   };
 }
 
+/**
+ * A release call without the page, array or count argument (code that does not compile) fits no
+ * shape. (The dirty flag may be missing: 5.3's put_user_pages_dirty_lock() took none.)
+ */
+const missingArgs = ({ api, args }: ReleaseCall) => [api.page, api.array, api.count].some((i) => i !== undefined && !args[i]);
+
 function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
+  if (missingArgs(rel)) return undefined;
   for (const t of RELEASE_TRANSFORMS) {
     const r = t.match(rel, ctx);
     if (r) return r;
@@ -82,7 +91,7 @@ export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy 
   const groups = planned.map((p) => p.result);
   const edits = groups.flatMap((r) => r.edits);
   edits.push(...removeUnusedDeclarations(analysis, planned.flatMap((p) => p.unused), edits));
-  return { groups, notGup: notGupReports(analysis), output: applyEdits(analysis.text, edits) };
+  return { groups, notGup: notGupReports(analysis), edits, output: applyEdits(analysis.text, edits) };
 }
 
 interface Unused {

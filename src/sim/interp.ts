@@ -369,7 +369,8 @@ export class Machine {
     }
   }
 
-  private tick() {
+  /** One step of work: a statement, or an entry a bulk release walks (a huge constant count must not run unbounded). */
+  tick() {
     if (++this.steps > STEP_LIMIT) throw new Fault('runaway loop (step limit reached)');
   }
 

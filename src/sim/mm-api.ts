@@ -42,6 +42,12 @@ function gup(name: string): Builtin {
     }
     // An opaque count is the scenario's page count: the scenario could not bind it.
     const n = typeof countArg === 'number' ? countArg : m.cfg.pagesWhenOpaque;
+    // Scenarios use 0–3 pages; a huge constant count (FOLL_* flags passed as the count) would
+    // make every run build that many pages: not a run the simulator can judge.
+    if (n > MAX_GUP_PAGES) {
+      m.unsupported.add(`${name}() of ${n} pages`);
+      throw new StopRun(`${name}() of ${n} pages`);
+    }
     const index = ++m.gupCalls;
     let k = n === 0 ? 0 : n < 0 ? -ERRNO.EINVAL : m.cfg.gup(index, n);
     if (layout.variant.includes('fast_only') && k < 0) k = 0;
@@ -98,6 +104,7 @@ function dirtyUnlessDirty(m: Machine, v: Val, op: string, locked: boolean) {
 }
 
 const OPAQUE_COUNT_LIMIT = 64;
+const MAX_GUP_PAGES = 1024;
 
 /**
  * Walk `count` entries. An opaque count is walked exactly like `for (i = 0; i < count; i++)`
@@ -108,6 +115,7 @@ function arrayRelease(m: Machine, arr: Val, count: Val, op: string, each: (v: Va
   const more = (i: number) => (typeof count === 'number' ? i < count : i < OPAQUE_COUNT_LIMIT && m.truth(m.binary('<', i, count), false));
   const base = baseOf(arr, op);
   for (let i = 0; more(i); i++) {
+    m.tick();
     const v = m.load({ obj: base.obj, slot: base.off + i });
     if (v === 0 && opts.skipNull) continue;
     each(v);

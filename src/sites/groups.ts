@@ -119,6 +119,12 @@ function fileLevelHazards(text: string, tree: Tree, facts: FileFacts): Diagnosti
 
 function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCall, string[]>): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // First: in code that did not parse, the other findings are guesses.
+  for (const site of [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)]) {
+    const fn = facts.functionOf(site);
+    if (fn && unparsedAround(site))
+      out.push({ code: 'parse-error', line: lineOf(site), message: `could not parse ${fn.name}() cleanly around this site` });
+  }
   const ids = new Set(g.acquires.map((a) => a.id));
   const mine = (tags: Iterable<string>) => [...tags].some((t) => ids.has(tagAcquire(t) ?? -1));
   const families = new Set(g.acquires.map((a) => a.layout.family));
@@ -147,11 +153,6 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
     if (arg)
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which takes over the page reference` });
   }
-  for (const site of [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)]) {
-    const fn = facts.functionOf(site);
-    if (fn && hasRealError(fn.node))
-      out.push({ code: 'parse-error', line: lineOf(site), message: `could not parse ${fn.name}() cleanly around this site` });
-  }
   const seen = new Set<string>();
   return out.filter((d) => {
     const k = `${d.code}:${d.line}`;
@@ -159,14 +160,25 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
   });
 }
 
-/** ERROR nodes, and MISSING nodes other than the `;` tree-sitter wants after an iterator macro. */
-export function hasRealError(node: Node): boolean {
-  if (!node.hasError) return false;
-  for (const d of descendants(node)) {
-    if (d.type === 'ERROR') return true;
-    if (d.isMissing && !(d.type === ';' && afterIteratorMacro(d))) return true;
-  }
+/**
+ * Whether the code holding `site` did not parse: it is inside an ERROR node, or inside a function
+ * with an error. Every enclosing function counts: after an unclosed `{`, tree-sitter nests the
+ * next functions in the broken one, and they look clean themselves.
+ */
+function unparsedAround(site: Node): boolean {
+  for (let n = site.parent; n; n = n.parent)
+    if (n.type === 'ERROR' || (n.type === 'function_definition' && hasRealError(n))) return true;
   return false;
+}
+
+/** Has `node` (or its subtree) a real parse error? See isRealError. */
+export function hasRealError(node: Node): boolean {
+  return node.hasError && descendants(node).some(isRealError);
+}
+
+/** An ERROR node, or a MISSING one other than the `;` tree-sitter wants after an iterator macro. */
+export function isRealError(d: Node): boolean {
+  return d.type === 'ERROR' || (d.isMissing && !(d.type === ';' && afterIteratorMacro(d)));
 }
 
 function afterIteratorMacro(missing: Node): boolean {

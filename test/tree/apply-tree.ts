@@ -1,0 +1,214 @@
+/**
+ * Opt-in whole-tree check of `gup2pin apply` (npm run test:tree [-- TREE]): applies gup2pin to a
+ * copy of a full kernel tree and checks that
+ *
+ *   - the files it changed are exactly the files `gup2pin scan --json` shows converted groups in,
+ *     and no other file appeared, went or changed mode;
+ *   - no collateral bytes: each changed file is its original with the planner's edits applied
+ *     (test/invariants.ts collateral()), every byte outside the edit ranges kept;
+ *   - every changed file re-parses no worse than before (errorNodeCount);
+ *   - it is idempotent: a second `apply` writes nothing and `diff` prints nothing;
+ *
+ * and prints the figures; it exits 1 on any violation. TREE defaults to ../corpus/linux-source-6.1
+ * beside the checkout, unpacked from Debian's linux-source-6.1 when missing (test/provision.ts).
+ * The copy (cp -a --reflink=auto, ~1.3 GB for 6.1) goes to $TMPDIR and is removed at the end.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { walk } from '../../src/discover/walk.ts';
+import { processText } from '../../src/run.ts';
+import { resolveTarget, versionLabel } from '../../src/target.ts';
+import { collateral, errorNodeCount } from '../invariants.ts';
+import { ensureLinuxTree } from '../provision.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const GUP2PIN_BIN = join(REPO_ROOT, 'bin', 'gup2pin');
+const DEFAULT_TREE = resolve(REPO_ROOT, '..', 'corpus', 'linux-source-6.1');
+
+const say = (message: string) => process.stderr.write(`apply-tree: ${message}\n`);
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** gup2pin in `cwd`, timed (wall). */
+function gup2pin(args: string[], cwd: string): Ran {
+  const start = performance.now();
+  const r = spawnSync(process.execPath, [GUP2PIN_BIN, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - start) / 1000 };
+}
+
+/** How the copy differs from the original tree (GNU diff -rq, symlinks compared as links). */
+function treeDifferences(original: string, copy: string): { changed: string[]; other: string[] } {
+  const r = spawnSync('diff', ['-rq', '--no-dereference', original, copy], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`diff -rq failed (exit ${r.status}): ${r.stderr}`);
+  const changed: string[] = [];
+  const other: string[] = [];
+  const head = `Files ${original}/`;
+  const mid = ` and ${copy}/`;
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const at = line.indexOf(mid);
+    if (line.startsWith(head) && line.endsWith(' differ') && at > 0) changed.push(line.slice(head.length, at));
+    else other.push(line); // "Only in …", a file turned into a directory, …
+  }
+  return { changed: changed.sort(), other };
+}
+
+interface ScanJson {
+  files: Array<{ path: string; groups: Array<{ verdict: string }> }>;
+  summary: { converted: number; refused: number; alreadyPinned: number; files: number };
+}
+
+/** A few names of a list, for a report line. */
+const some = (names: string[]) => names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length})` : '');
+
+function check(tree: string, copy: string): number {
+  const violations: string[] = [];
+  const violation = (what: string) => {
+    violations.push(what);
+    say(`VIOLATION: ${what}`);
+  };
+  const api = resolveTarget('auto', [tree]);
+  const cFiles = walk([copy]).files.length;
+
+  say('gup2pin scan --json .');
+  const scan = gup2pin(['scan', '--json', '.'], copy);
+  if (scan.code !== 0 && scan.code !== 2) throw new Error(`gup2pin scan exited ${scan.code}: ${scan.stderr}`);
+  const report = JSON.parse(scan.stdout) as ScanJson;
+  const withConverted = report.files.filter((f) => f.groups.some((g) => g.verdict === 'converted')).map((f) => f.path);
+  // Its stderr: files it could not use (problems), and converted groups the simulator cannot model.
+  const scanNotes = scan.stderr.split('\n').filter((l) => l.startsWith('gup2pin: '));
+  const unverified = scanNotes.filter((l) => l.includes(': converted but not verified: '));
+  const scanProblems = scanNotes.filter((l) => !unverified.includes(l));
+
+  say('gup2pin apply .');
+  const first = gup2pin(['apply', '.'], copy);
+  const notWritten = first.stderr.split('\n').filter((l) => / not written: /.test(l));
+  if (notWritten.length) violation(`apply did not write ${notWritten.length} files: ${some(notWritten)}`);
+  if (first.code !== 0 && first.code !== 2) violation(`apply exited ${first.code}`);
+  const written = first.stdout.split('\n').filter((l) => l.startsWith('converted ')).length;
+
+  say('comparing the copy with the tree');
+  const after = treeDifferences(tree, copy);
+  const changedSet = new Set(after.changed);
+  const convertedSet = new Set(withConverted);
+  const unexpected = after.changed.filter((p) => !convertedSet.has(p));
+  const unchanged = withConverted.filter((p) => !changedSet.has(p));
+  if (unexpected.length) violation(`changed without a converted group: ${some(unexpected)}`);
+  if (unchanged.length) violation(`converted groups but not changed: ${some(unchanged)}`);
+  if (after.other.length) violation(`files appeared, went or changed type: ${some(after.other)}`);
+  if (written !== after.changed.length) violation(`apply reported ${written} files written, ${after.changed.length} differ`);
+
+  let collateralCount = 0;
+  let reparseFailures = 0;
+  let modeChanges = 0;
+  let planMismatches = 0;
+  const outputs = new Map<string, Buffer>();
+  for (const rel of after.changed) {
+    const original = readFileSync(join(tree, rel), 'utf8');
+    const bytes = readFileSync(join(copy, rel));
+    outputs.set(rel, bytes);
+    const output = bytes.toString('utf8');
+    if ((statSync(join(tree, rel)).mode & 0o7777) !== (statSync(join(copy, rel)).mode & 0o7777)) {
+      modeChanges++;
+      violation(`${rel}: mode changed`);
+    }
+    // The edits, planned in process as apply planned them. The core-kernel policy refuses every
+    // group of a file, so a file with converted groups was planned with it off.
+    const { plan } = processText(original, api, { core: false }, { verify: true });
+    if (plan.output !== output) {
+      planMismatches++;
+      violation(`${rel}: the bytes written are not the in-process plan's output`);
+    }
+    const moved = collateral(original, output, plan.edits);
+    if (moved) {
+      collateralCount++;
+      violation(`${rel}: collateral change: ${moved}`);
+    }
+    const [before, now] = [errorNodeCount(original), errorNodeCount(output)];
+    if (now > before) {
+      reparseFailures++;
+      violation(`${rel}: parses worse after apply: ${now} error nodes, ${before} before`);
+    }
+  }
+
+  say('gup2pin apply . (again)');
+  const second = gup2pin(['apply', '.'], copy);
+  const secondWritten = second.stdout.split('\n').filter((l) => l.startsWith('converted ')).length;
+  const again = treeDifferences(tree, copy);
+  const secondChanged =
+    again.changed.filter((p) => !changedSet.has(p)).length + after.changed.filter((p) => !readFileSync(join(copy, p)).equals(outputs.get(p)!)).length;
+  if (secondWritten || secondChanged) violation(`the second apply wrote ${secondWritten} files, ${secondChanged} changed`);
+  say('gup2pin diff .');
+  const diff = gup2pin(['diff', '.'], copy);
+  if (diff.stdout !== '' || diff.code !== 0) violation(`diff after apply printed ${diff.stdout.length} bytes, exit ${diff.code}`);
+
+  const figures: Array<[string, string | number]> = [
+    ['tree', `${tree} (target ${versionLabel(api.version)}, from its Makefile)`],
+    ['C files in the tree (.c/.h)', cFiles],
+    ['candidate files (with pin groups)', report.files.length],
+    ['files with converted groups', withConverted.length],
+    ['groups converted / refused / already pinned', `${report.summary.converted} / ${report.summary.refused} / ${report.summary.alreadyPinned}`],
+    ['converted groups not verified (simulator cannot model them)', unverified.length],
+    ['files left with a problem (unreadable, too big, not UTF-8…)', scanProblems.length],
+    ['files changed by apply', after.changed.length],
+    ['changed without a converted group / converted but unchanged', `${unexpected.length} / ${unchanged.length}`],
+    ['other differences (files appeared, went, changed type)', after.other.length],
+    ['mode changes', modeChanges],
+    ['written bytes differing from the in-process plan', planMismatches],
+    ['collateral violations', collateralCount],
+    ['re-parse failures (more error nodes after)', reparseFailures],
+    ['second-run changes (apply writes / files changed)', `${secondWritten} / ${secondChanged}`],
+    ['diff after apply (bytes printed, exit status)', `${diff.stdout.length}, ${diff.code}`],
+    ['wall time: scan --json', `${scan.seconds.toFixed(2)} s`],
+    ['wall time: first apply (exit status)', `${first.seconds.toFixed(2)} s (${first.code})`],
+    ['wall time: second apply (exit status)', `${second.seconds.toFixed(2)} s (${second.code})`],
+    ['wall time: diff', `${diff.seconds.toFixed(2)} s`],
+    ['violations', violations.length],
+  ];
+  const width = Math.max(...figures.map(([k]) => k.length));
+  for (const [k, v] of figures) console.log(`${k.padEnd(width)}  ${v}`);
+  for (const note of scanNotes) say(`scan: ${note}`);
+  console.log(`apply's closing line, first run:  ${first.stderr.trim().split('\n').pop()}`);
+  console.log(`apply's closing line, second run: ${second.stderr.trim().split('\n').pop()}`);
+  return violations.length ? 1 : 0;
+}
+
+function main(): number {
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  if (args.some((a) => a.startsWith('-')) || args.length > 1) {
+    console.error('usage: npm run test:tree [-- TREE]');
+    return 2;
+  }
+  const tree = resolve(args[0] ?? DEFAULT_TREE);
+  ensureLinuxTree(tree, say);
+  const scratch = mkdtempSync(join(tmpdir(), 'gup2pin-tree-'));
+  const copy = join(scratch, 'linux');
+  // The copy is large: gone on Ctrl-C too (the child gets the signal as well; we clean up after it).
+  const cleanUp = () => rmSync(scratch, { recursive: true, force: true });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => {
+      cleanUp();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  try {
+    say(`copying ${tree} to ${copy}`);
+    const start = performance.now();
+    const cp = spawnSync('cp', ['-a', '--reflink=auto', tree, copy], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (cp.status !== 0) throw new Error(`cp -a failed (exit ${cp.status})`);
+    say(`copied in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+    return check(tree, copy);
+  } finally {
+    say(`removing ${scratch}`);
+    cleanUp();
+  }
+}
+
+process.exitCode = main();
