@@ -99,7 +99,7 @@ async function bundle(name) {
           platform: 'node',
           format: 'esm',
           target: 'node20',
-          packages: 'external',
+          external: ['tree-sitter', 'tree-sitter-c'],
           sourcemap: 'inline',
           sourcesContent: false,
           logLevel: 'silent',

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CANDIDATE_BYTES, CANDIDATE_RE, callsInBody, cannot, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, CANDIDATE_RE, GET_ACQUIRE_RE, callsInBody, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
@@ -142,8 +142,11 @@ function readBytes(path: string): Buffer {
   }
 }
 
-/** The text of a file worth parsing, or why not: nothing to say (null), or a problem. */
-function readCandidate(path: string, display: string): string | FileOutcome {
+/**
+ * The text of a file worth parsing, or why not: nothing to say (null), or a problem. With
+ * `convertible`, only a file with something to convert is worth it.
+ */
+function readCandidate(path: string, display: string, convertible: boolean): string | FileOutcome {
   const skip = (reason: string) => ({ problem: { path: display, reason } });
   try {
     const buf = readBytes(path);
@@ -154,7 +157,7 @@ function readCandidate(path: string, display: string): string | FileOutcome {
     // Generated register headers are huge and never call GUP: only mention real candidates.
     if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
     const text = buf.toString('utf8');
-    if (!isCandidate(path, text)) return null;
+    if (!isCandidate(path, text) || (convertible && !GET_ACQUIRE_RE.test(text))) return null;
     // Our inserted lines end in LF: the file would come out with mixed line endings.
     if (text.includes('\r\n')) return skip('CRLF line endings: skipped (kernel sources use LF)');
     return text;
@@ -177,14 +180,15 @@ const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && (
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */
 export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
-  const text = timed('read', () => readCandidate(path, display));
+  // `verify` reports on conversions only: a file with none is not even parsed.
+  const text = timed('read', () => readCandidate(path, display, !!options.check));
   if (typeof text !== 'string') return text;
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display) };
     const verify = !options.check && (options.verify ?? true);
     const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;
-    const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, plan.output, api, options.check!.explain));
+    const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
     return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { parseC } from '../src/parse/kernel-c.ts';
 import type { Relation } from '../src/sim/facts.ts';
 import { Oracle } from '../src/sim/interp.ts';
-import { lowerFile } from '../src/sim/lower.ts';
+import { lowerFile, type Func } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
 import { configFor, type Scenario } from '../src/sim/scenarios.ts';
-import { verifyTexts } from '../src/sim/verify.ts';
-import { processText } from '../src/run.ts';
+import { loweredEdits, verifyTexts } from '../src/sim/verify.ts';
+import { planFile } from '../src/plan/plan.ts';
+import { analyzeText, processText } from '../src/run.ts';
+import { fixtureNames, read, TARGETS } from './helpers.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
 const DRIVER = `
@@ -305,5 +307,42 @@ void xt_free(struct xt *t)
         scenario: 'xt_alloc() then xt_map() then xt_free()',
       },
     ]);
+  });
+});
+
+describe('lowering a conversion from its edits', () => {
+  /** A lowered program as data: callees by name, globals by name (numbering is per lowering). */
+  const shape = (funcs: Map<string, Func>) =>
+    JSON.stringify([...funcs.values()], (key, value) => {
+      if (key === 'callee') return value?.name;
+      if (key === 'global' || key === 'line') return undefined;
+      return value instanceof Map ? [...value] : value;
+    });
+
+  it('gives every fixture conversion the program a parse of the whole converted text gives', () => {
+    let spliced = 0;
+    for (const name of fixtureNames())
+      for (const target of TARGETS) {
+        const before = read(name, 'before.c');
+        const analysis = analyzeText(before);
+        const plan = planFile(analysis, apiFor(parseVersion(target)));
+        if (plan.output === before) continue;
+        const edited = loweredEdits(analysis, plan.edits);
+        expect(edited, `${name} at ${target}`).toBeDefined();
+        expect(shape(edited!.funcs), `${name} at ${target}`).toBe(shape(lowerFile(parseC(plan.output).rootNode)));
+        // No call still runs an old version of a function that changed.
+        for (const f of edited!.funcs.values())
+          JSON.stringify(f.body, (key, value) => {
+            if (key === 'callee' && value) expect(value).toBe(edited!.funcs.get(value.name));
+            return key === 'callee' ? undefined : value;
+          });
+        spliced++;
+      }
+    expect(spliced).toBeGreaterThan(50);
+  });
+
+  it('falls back to a whole parse when an edit is outside every function', () => {
+    const analysis = analyzeText(DRIVER);
+    expect(loweredEdits(analysis, [{ start: 1, end: 7, text: 'struct' }])).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import type { FileAnalysis } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
 import { timed } from '../timing.ts';
 import { DIVERGENCE_REASONS, type GroupVerification } from './verdict.ts';
-import { explain, verifyTexts, type Story, type VerifyInput } from './verify.ts';
+import { explain, verifyTexts, type AfterText, type Story, type VerifyInput } from './verify.ts';
 
 const MAX_ROUNDS = 3;
 
@@ -33,7 +33,7 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
   const forced = new Map(policy.forced ?? []);
   for (let round = 0; round < MAX_ROUNDS && plan.output !== analysis.text; round++) {
     const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
-    const results = verifyTexts({ text: analysis.text, analysis }, plan.output, api);
+    const results = verifyTexts({ text: analysis.text, analysis }, { text: plan.output, edits: plan.edits }, api);
     for (const r of results) verification.set(r.group, r);
     const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (requireProof && r.verdict === 'unverifiable')));
     if (!failing.length) break;
@@ -49,7 +49,7 @@ export interface Check {
   story?: Story;
 }
 
-export function checkConversion(before: VerifyInput, after: string, api: TargetApi, withStories: boolean): Check[] {
+export function checkConversion(before: VerifyInput, after: string | AfterText, api: TargetApi, withStories: boolean): Check[] {
   return verifyTexts(before, after, api).map((v) => ({
     verification: v,
     story: withStories && v.group >= 0 && v.verdict !== 'unverifiable' ? explain(before, after, api, v.group) : undefined,

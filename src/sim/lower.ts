@@ -373,21 +373,21 @@ function signature(def: Node): { returnType: string; params: Param[] } {
 
 /**
  * Field names the file's structs declare as arrays (`struct frag frags[16]`), and never
- * otherwise: set by lowerFile() for the file it lowers.
+ * otherwise: set by LoweredFile for the file it lowers.
  */
 let embeddedArrays = new Set<string>();
 
-/** What the function being lowered declares, and where its code uses a name (set by lowerFile()). */
+/** What the function being lowered declares, and where its code uses a name (set by LoweredFile). */
 interface FunctionNames {
   decls: VarDecl[];
   uses: Array<IdExpr | CallExpr>;
 }
 let current: FunctionNames = { decls: [], uses: [] };
 
-/** The names used in the file being lowered, numbered, with the constant each is (set by lowerFile()). */
-let fileNames = new Map<string, { global: number; constant?: number }>();
+/** The names used in the file being lowered, numbered, with the constant each is (set by LoweredFile). */
+let fileNames = new Map<string, FileName>();
 
-function fileName(name: string): { global: number; constant?: number } {
+function fileName(name: string): FileName {
   let known = fileNames.get(name);
   if (!known) fileNames.set(name, (known = { global: fileNames.size, constant: Object.hasOwn(CONSTANTS, name) ? CONSTANTS[name] : undefined }));
   return known;
@@ -414,22 +414,80 @@ function arrayFieldNames(root: Node): Set<string> {
 
 /** Every function defined in the file, lowered. The first definition of a name wins. */
 export function lowerFile(root: Node): Map<string, Func> {
-  const out = new Map<string, Func>();
-  embeddedArrays = arrayFieldNames(root);
-  fileNames = new Map();
-  const uses: Array<IdExpr | CallExpr> = [];
-  for (const def of root.descendantsOfType('function_definition')) {
-    const name = functionName(def);
-    const body = field(def, 'body');
-    if (!name || !body || out.has(name)) continue;
-    const { returnType, params } = signature(def);
-    current = { decls: [], uses: [] };
-    const lowered = lowerStmt(body);
-    out.set(name, { name, returnType, params, body: lowered, text: def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
-    for (const e of current.uses) uses.push(e);
+  return LoweredFile.of(root).funcs;
+}
+
+type FileName = { global: number; constant?: number };
+
+/**
+ * A file's lowered functions, with what lowering new versions of some of them needs: the file's
+ * name numbering and array fields, each function's definition, and which functions it names.
+ */
+export class LoweredFile {
+  readonly funcs = new Map<string, Func>();
+  /** The definition each function was lowered from. */
+  readonly definitions = new Map<string, Node>();
+  /** The file's functions each function's code names (calls, or takes the address of). */
+  private readonly refs = new Map<string, Set<string>>();
+
+  private constructor(
+    private readonly arrays: Set<string>,
+    private readonly names: Map<string, FileName>,
+  ) {}
+
+  static of(root: Node): LoweredFile {
+    const file = new LoweredFile(arrayFieldNames(root), new Map());
+    const defs = new Map<string, Node>();
+    for (const def of root.descendantsOfType('function_definition')) {
+      const name = functionName(def);
+      if (name && field(def, 'body') && !defs.has(name)) defs.set(name, def);
+    }
+    file.lower(defs);
+    return file;
   }
-  for (const e of uses) e.callee = out.get(e.name!);
-  return out;
+
+  /**
+   * This file with some definitions replaced by new versions (each parsed on its own, as the
+   * file's structs are unchanged). Those are lowered again, and so is every function that
+   * reaches one of them: a lowered call links to the lowered callee, so an untouched caller
+   * would still run the old version. The rest is shared.
+   */
+  withDefinitions(replaced: ReadonlyMap<string, Node>): LoweredFile {
+    const file = new LoweredFile(this.arrays, new Map(this.names));
+    const redo = new Set(replaced.keys());
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [name, refs] of this.refs)
+        if (!redo.has(name) && [...refs].some((r) => redo.has(r))) (redo.add(name), (grew = true));
+    }
+    for (const [name, f] of this.funcs) {
+      // Every name keeps its place in the map; the ones lowered again are overwritten.
+      file.funcs.set(name, f);
+      file.definitions.set(name, this.definitions.get(name)!);
+      file.refs.set(name, this.refs.get(name)!);
+    }
+    file.lower(new Map([...redo].map((name) => [name, replaced.get(name) ?? this.definitions.get(name)!])));
+    return file;
+  }
+
+  private lower(defs: ReadonlyMap<string, Node>): void {
+    embeddedArrays = this.arrays;
+    fileNames = this.names;
+    const uses = new Map<string, Array<IdExpr | CallExpr>>();
+    for (const [name, def] of defs) {
+      const { returnType, params } = signature(def);
+      current = { decls: [], uses: [] };
+      const body = lowerStmt(field(def, 'body')!);
+      this.funcs.set(name, { name, returnType, params, body, text: def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
+      this.definitions.set(name, def);
+      uses.set(name, current.uses);
+    }
+    for (const [name, used] of uses) {
+      const refs = new Set<string>();
+      for (const e of used) if ((e.callee = this.funcs.get(e.name!))) refs.add(e.name!);
+      this.refs.set(name, refs);
+    }
+  }
 }
 
 /**

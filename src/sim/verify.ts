@@ -7,11 +7,14 @@
  * releases, with the device using the pages in between. Both versions run the same sessions on
  * the same scenarios; the after run is told every decision the before run made.
  */
-import { parseC } from '../parse/kernel-c.ts';
+import { parseC, type Node } from '../parse/kernel-c.ts';
+import type { Edit } from '../../transforms/index.ts';
+import { applyEdits } from '../plan/plan.ts';
+import { functionName } from '../sites/dataflow.ts';
 import { timed } from '../timing.ts';
-import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
+import { analyze, hasRealError, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
-import { lowerFile, structPointer, type Func } from './lower.ts';
+import { LoweredFile, lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
@@ -114,13 +117,19 @@ function groupUnit(p: Program, g: PinGroup): Unit {
   return { group: g, line: g.line, what, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
 }
 
-const lowered = new WeakMap<object, Map<string, Func>>();
+const lowered = new WeakMap<object, LoweredFile>();
 
 /** Lowering of a file already parsed for analysis, done once however often it is verified. */
-function lowerAnalysed(analysis: FileAnalysis): Map<string, Func> {
-  let funcs = lowered.get(analysis.tree);
-  if (!funcs) lowered.set(analysis.tree, (funcs = lowerFile(analysis.tree.rootNode)));
-  return funcs;
+function lowerAnalysed(analysis: FileAnalysis): LoweredFile {
+  let file = lowered.get(analysis.tree);
+  if (!file) lowered.set(analysis.tree, (file = LoweredFile.of(analysis.tree.rootNode)));
+  return file;
+}
+
+/** A converted text, with the edits that made it from the original when they are known. */
+export interface AfterText {
+  text: string;
+  edits?: readonly Edit[];
 }
 
 let lastAfter: { text: string; funcs: Map<string, Func> } | undefined;
@@ -129,9 +138,42 @@ let lastAfter: { text: string; funcs: Map<string, Func> } | undefined;
  * Lowering of a converted text. The last one is kept: `--explain` asks again for each group of
  * the file just verified.
  */
-function lowerAfter(text: string): Map<string, Func> {
-  if (lastAfter?.text !== text) lastAfter = { text, funcs: lowerFile(timed('parse', () => parseC(text)).rootNode) };
+function lowerAfter(after: AfterText, analysis: FileAnalysis): Map<string, Func> {
+  if (lastAfter?.text !== after.text) {
+    const edited = after.edits && loweredEdits(analysis, after.edits);
+    lastAfter = { text: after.text, funcs: edited?.funcs ?? lowerFile(timed('parse', () => parseC(after.text)).rootNode) };
+  }
   return lastAfter.funcs;
+}
+
+/**
+ * The converted file lowered without parsing all of it: each definition an edit touches is
+ * parsed again on its own, and the rest is the original's lowering. Undefined when that is not
+ * sure to give what a parse of the whole text gives: an edit outside a function, or parse
+ * errors in the file or in an edited definition (an iterator macro's missing `;` is none).
+ */
+export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): LoweredFile | undefined {
+  if (hasRealError(analysis.tree.rootNode)) return undefined;
+  const before = lowerAnalysed(analysis);
+  const defs = analysis.tree.rootNode.descendantsOfType('function_definition');
+  const touched = new Map<Node, Edit[]>();
+  for (const e of edits) {
+    const def = defs.find((d) => d.startIndex <= e.start && e.end <= d.endIndex);
+    if (!def) return undefined;
+    touched.set(def, [...(touched.get(def) ?? []), e]);
+  }
+  const replaced = new Map<string, Node>();
+  for (const [def, es] of touched) {
+    const name = functionName(def);
+    // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
+    if (!name || before.definitions.get(name) !== def) continue;
+    const text = applyEdits(analysis.text.slice(def.startIndex, def.endIndex), es.map((e) => ({ ...e, start: e.start - def.startIndex, end: e.end - def.startIndex })));
+    const root = timed('parse', () => parseC(text)).rootNode;
+    const parsed = root.descendantsOfType('function_definition');
+    if (hasRealError(root) || parsed.length !== 1 || functionName(parsed[0]) !== name) return undefined;
+    replaced.set(name, parsed[0]);
+  }
+  return before.withDefinitions(replaced);
 }
 
 export interface VerifyInput {
@@ -143,12 +185,13 @@ export interface VerifyInput {
  * Verify `after` against `before`: one result per pin group of `before` whose code changed,
  * plus one for changed functions no group explains (id -1).
  */
-export function verifyTexts(before: string | VerifyInput, after: string, api: TargetApi): GroupVerification[] {
+export function verifyTexts(before: string | VerifyInput, after: string | AfterText, api: TargetApi): GroupVerification[] {
   const b = typeof before === 'string' ? { text: before } : before;
-  if (b.text === after) return [];
+  const a = typeof after === 'string' ? { text: after } : after;
+  if (b.text === a.text) return [];
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
-  const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerAfter(after);
+  const beforeFuncs = lowerAnalysed(analysis).funcs;
+  const afterFuncs = lowerAfter(a, analysis);
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
   for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
@@ -242,13 +285,13 @@ export interface Story {
   after: string[];
 }
 
-export function explain(before: string | VerifyInput, after: string, api: TargetApi, groupId: number): Story | undefined {
+export function explain(before: string | VerifyInput, after: string | AfterText, api: TargetApi, groupId: number): Story | undefined {
   const b = typeof before === 'string' ? { text: before } : before;
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
-  const beforeFuncs = lowerAnalysed(analysis);
-  const afterFuncs = lowerAfter(after);
+  const beforeFuncs = lowerAnalysed(analysis).funcs;
+  const afterFuncs = lowerAfter(typeof after === 'string' ? { text: after } : after, analysis);
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);

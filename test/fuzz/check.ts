@@ -69,7 +69,7 @@ function cliWork(text: string, api: TargetApi) {
   // verify: the plan without the simulator, then its verdict (and --explain story) per group
   // (the analysis is reused: verify's own parse and analysis are the ones timed above).
   const unverified = planFile(analysis, api, policy);
-  for (const c of simulate({ text, analysis }, unverified.output, api, true)) {
+  for (const c of simulate({ text, analysis }, { text: unverified.output, edits: unverified.edits }, api, true)) {
     verdictLines(DISPLAY, c.verification);
     if (c.story) storyLines(c.story);
   }
