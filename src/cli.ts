@@ -204,7 +204,7 @@ async function verifyCommand(argv: VerifyArgs): Promise<number> {
       for (const line of verdictLines(file.display, verification)) process.stdout.write(`${line}\n`);
       if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
     }
-  if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${files.length} files, ${Date.now() - started} ms\n`);
+  if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${files.length} file${files.length === 1 ? '' : 's'}, ${Date.now() - started} ms\n`);
   return errors ? 2 : counts.notEquivalent ? 1 : 0;
 }
 

@@ -4,15 +4,13 @@
  * no temp file left behind on a failure or a SIGINT/SIGTERM — and the temp file a SIGKILL can
  * leave is never a name the walk would take for a source.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempPath, writeAtomic, WriteRefused } from '../src/emit/apply.ts';
 import { C_FILE_RE, walk } from '../src/discover/walk.ts';
-import { FIXTURES, fixtureNames, read, scratchDir } from './helpers.ts';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
+import { BIN, FIXTURES, fixtureNames, gup2pin, read, scratchDir } from './helpers.ts';
 const isRoot = process.getuid?.() === 0;
 
 /** Names a temp file of ours can have (tempPath). */
@@ -101,11 +99,6 @@ describe('writeAtomic', () => {
   });
 });
 
-/** gup2pin in `cwd`, synchronously, as `uid` if given. */
-function gup2pin(args: string[], cwd: string, uid?: number) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', ...(uid === undefined ? {} : { uid, gid: uid }) });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('gup2pin apply, file by file', () => {
   it('leaves a file that is not valid UTF-8 byte for byte as it was, and writes the others (exit 2)', () => {
@@ -141,7 +134,7 @@ describe('gup2pin apply, file by file', () => {
     mkdirSync(dir);
     chmodSync(dir, 0o1777);
     writeFileSync(join(dir, 'qib.c'), SOURCE);
-    const r = gup2pin(['apply', '--target', '6.5', 'drivers'], root, 65534);
+    const r = gup2pin(['apply', '--target', '6.5', 'drivers'], root, { uid: 65534, gid: 65534 });
     expect(r.stderr).toMatch(/^gup2pin: drivers\/qib.c: not written: EPERM: operation not permitted, rename /m);
     expect(r.code).toBe(2);
     expect(readdirSync(dir)).toEqual(['qib.c']);

@@ -4,19 +4,12 @@
  * says that something was skipped (2). Code tree-sitter could not parse around a site is
  * refused with `parse-error`, never edited.
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import type { SpawnSyncOptions } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseC } from '../src/parse/kernel-c.ts';
-import { FIXTURES, read, scratchDir } from './helpers.ts';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
-
-function gup2pin(args: string[], cwd: string, options: SpawnSyncOptions = {}) {
-  const r = spawnSync(BIN, args, { cwd, ...options, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { BIN, FIXTURES, gup2pin, read, scratchDir } from './helpers.ts';
 
 /** `diff`, quiet (stderr holds only the problem lines), on `paths` under `root`. */
 const diff = (root: string, ...paths: string[]) => gup2pin(['diff', '-q', '--target', '6.5', ...paths], root);
@@ -256,12 +249,14 @@ describe('code tree-sitter cannot parse around a site: refused with parse-error,
     'ifdef-if.c': siteWith('\tif (write)\n', '#ifdef CONFIG_FOO_DIRTY\n\tif (write)\n#endif\n'),
     // (b) … splitting the release call itself: the release is lost, the refusal still says why.
     'ifdef-put.c': siteWith('\tput_page(page);\n', '\tput_page(page\n#ifdef CONFIG_FOO\n\t\t + 0\n#endif\n\t\t );\n'),
-    // (b) … splitting the acquire call: no acquire is seen at all (see not-gup below).
+    // (b) … splitting the acquire call: no acquire is seen, and the calls are named instead.
     'ifdef-gup.c': siteWith('1, FOLL_WRITE, &page);\n', '1,\n#ifdef CONFIG_FOO\n\t\t\t\t  FOLL_WRITE | FOLL_LONGTERM,\n#else\n\t\t\t\t  FOLL_WRITE,\n#endif\n\t\t\t\t  &page);\n'),
     // (c) A macro tree-sitter cannot see through: scoped_guard() followed by its block.
     'macro-guard.c': siteWith('\tif (write)\n\t\tset_page_dirty_lock(page);\n\tput_page(page);\n', '\tscoped_guard(mutex, &foo_lock) {\n\t\tif (write)\n\t\t\tset_page_dirty_lock(page);\n\t\tput_page(page);\n\t}\n'),
     // (c) … or a macro after the acquire call.
     'macro-after.c': siteWith('&page);\n', '&page) FOO_CHECKED;\n'),
+    // A function swallowed by an ERROR (an unclosed initializer before it): no site at all.
+    'swallowed.c': siteWith('#include <linux/mm.h>\n', '#include <linux/mm.h>\n\nstatic const int foo_sizes[] = { 1, 2, 4,\n'),
     // An unclosed `{` in an earlier function: tree-sitter nests foo_touch() in it, clean itself.
     'unclosed-brace.c': siteWith('#include <linux/mm.h>\n', '#include <linux/mm.h>\n\nstatic int foo_bar(int x)\n{\n\tif (x) {\n\treturn 1;\n}\n'),
   };
@@ -279,16 +274,18 @@ describe('code tree-sitter cannot parse around a site: refused with parse-error,
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n').filter(Boolean);
     // unclosed-brace.c's site is seen from both functions, as two groups: both are refused.
-    expect(lines.pop()).toMatch(/^1 converted, \d+ refused, 0 already pinned, 8 files \(target 6\.5\)$/);
+    expect(lines.pop()).toMatch(/^1 converted, \d+ refused, 0 already pinned, 9 files \(target 6\.5\)$/);
     expect([...new Set(lines)]).toEqual([
       goodScan('drivers/good/good.c'),
       refused('error-node.c', 9),
-      // Not parse-error: without an acquire there is no pin group, only a release of unknown pages.
-      'drivers/parse/ifdef-gup.c:19: refused not-gup: put_page() releases pages of unknown origin, not from get_user_pages*(): left alone',
+      // No pin group: the calls in the code that did not parse are named, one by one.
+      'drivers/parse/ifdef-gup.c:8: refused parse-error: get_user_pages_fast() is in code tree-sitter could not parse: left alone',
+      'drivers/parse/ifdef-gup.c:19: refused parse-error: put_page() is in code tree-sitter could not parse: where its pages come from is unknown, left alone',
       refused('ifdef-if.c', 8),
       refused('ifdef-put.c', 8),
       refused('macro-after.c', 8),
       refused('macro-guard.c', 8),
+      'drivers/parse/swallowed.c:10: refused parse-error: get_user_pages_fast() is in code tree-sitter could not parse: left alone',
       refused('unclosed-brace.c', 14),
     ]);
   });

@@ -2,19 +2,12 @@
  * The command line end to end, as a kernel developer runs it: real processes, real files,
  * real `git apply` and `patch -p1`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, git, read, scratchDir } from './helpers.ts';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
-
-function gup2pin(args: string[], cwd: string) {
-  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { FIXTURES, git, gup2pin, read, scratchDir } from './helpers.ts';
 
 /** A scratch tree with some fixtures laid out like driver directories. */
 function tree(names: string[], file = 'before.c'): string {
@@ -139,7 +132,7 @@ describe('core kernel policy (H9)', () => {
     cpSync(join(FIXTURES, 'plain-loop', 'before.c'), join(root, 'kernel', 'futex', 'core.c'));
     expect(gup2pin(['scan', '--target', '6.5', '.'], root).stdout).toBe(
       'kernel/futex/core.c:87: refused core-kernel: core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert\n' +
-        '0 converted, 1 refused, 0 already pinned, 1 files (target 6.5)\n',
+        '0 converted, 1 refused, 0 already pinned, 1 file (target 6.5)\n',
     );
     expect(gup2pin(['scan', '--core', '--target', '6.5', '.'], root).stdout).toContain('kernel/futex/core.c:87: converted acquire+whole-loop');
   });

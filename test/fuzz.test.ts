@@ -5,7 +5,6 @@
  * is fixed, so every run checks the same inputs; `npm run fuzz` runs 10,000 of a random seed.
  * Below, the inputs the fuzzer found bugs with, minimised.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -13,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 import { BUDGET_MS, Checker, Tally, checkText, fuzzProperty } from './fuzz/check.ts';
-import { fixtureTargets, fixtureTexts } from './fuzz/mutators.ts';
-import { read, scratchDir } from './helpers.ts';
+import { fixtureTexts } from './fuzz/mutators.ts';
+import { fixtureTargets, gup2pin, read, scratchDir } from './helpers.ts';
 
 const RUNS = 500;
 const SEED = 20240229;
@@ -60,8 +59,8 @@ describe('fuzz findings', () => {
     const root = scratchDir();
     writeFileSync(join(root, 'before.c'), read('qib', 'before.c'));
     writeFileSync(join(root, 'after.c'), read('qib', 'after.6.5.c').replace('unpin_user_pages_dirty_lock(p, num_pages, dirty)', 'unpin_user_pages_dirty_lock(p, 1 << 30, dirty)'));
-    const r = spawnSync(join(import.meta.dirname, '..', 'bin', 'gup2pin'), ['verify', '--target', '6.5', '--before', 'before.c', '--after', 'after.c'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
-    expect(r.status).toBe(1);
+    const r = gup2pin(['verify', '--target', '6.5', '--before', 'before.c', '--after', 'after.c'], root, { timeout: 30_000 });
+    expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^after\.c:71: NOT EQUIVALENT fault: .*runaway loop \(step limit reached\)/);
   }, 60_000);
 

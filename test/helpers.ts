@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -7,16 +7,9 @@ import { fileReport, reportLines } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
-export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
-export const TARGETS = ['5.3', '5.4', '5.6', '6.5'] as const;
+import { FIXTURES, read } from './support.ts';
 
-export const fixtureNames = () =>
-  readdirSync(FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
-
-export const read = (name: string, file: string) => readFileSync(join(FIXTURES, name, file), 'utf8');
+export { BIN, FIXTURES, TARGETS, fixtureNames, fixtureTargets, gup2pin, read } from './support.ts';
 
 export function convert(text: string, target: string) {
   return processText(text, apiFor(parseVersion(target))).plan;

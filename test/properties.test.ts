@@ -4,21 +4,17 @@
  * converting the output again changes nothing, and two runs give the same result — in process
  * and through the CLI (`apply` twice, `diff` after `apply`, one thread or three).
  */
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reportLines, fileReport } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { FIXTURES, fixtureNames, read, scratchDir } from './helpers.ts';
+import { FIXTURES, fixtureNames, fixtureTargets, gup2pin, read, scratchDir } from './helpers.ts';
 import { collateral, errorNodeCount } from './invariants.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
-const gup2pin = (args: string[], cwd: string) => spawnSync(BIN, args, { cwd, encoding: 'utf8' });
-
 const names = fixtureNames();
-const targets = [...new Set(names.flatMap((n) => readdirSync(join(FIXTURES, n)).flatMap((f) => /^after\.(\d+\.\d+)\.c$/.exec(f)?.[1] ?? [])))].sort();
+const targets = fixtureTargets();
 
 /** What diff/apply/scan do with a text (the simulator on, as by default). */
 function run(text: string, target: string) {
@@ -72,14 +68,14 @@ describe('the CLI on a copy of fixtures/', () => {
     const root = scratchDir();
     cpSync(FIXTURES, join(root, 'fixtures'), { recursive: true });
     const first = gup2pin(['apply', '--target', target, 'fixtures'], root);
-    expect(first.status).toBe(0);
+    expect(first.code).toBe(0);
     expect(first.stdout).toContain('converted fixtures/');
     const once = snapshot(root);
     const second = gup2pin(['apply', '--target', target, 'fixtures'], root);
-    expect([second.status, second.stdout]).toEqual([0, '']);
+    expect([second.code, second.stdout]).toEqual([0, '']);
     expect(snapshot(root)).toEqual(once);
     const diff = gup2pin(['diff', '--target', target, 'fixtures'], root);
-    expect([diff.status, diff.stdout]).toEqual([0, '']);
+    expect([diff.code, diff.stdout]).toEqual([0, '']);
   }, 60_000);
 
   // test/cli.test.ts compares diff, scan --json and verify across thread counts; apply writes

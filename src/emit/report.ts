@@ -78,7 +78,7 @@ export function summarize(files: readonly FileReport[]): Summary {
 }
 
 export const summaryLine = (s: Summary) =>
-  `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${s.files} files`;
+  `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${s.files} file${s.files === 1 ? '' : 's'}`;
 
 /**
  * The closing line of a command that changes files, like jscodeshift's: the groups, then the

@@ -29,7 +29,10 @@ export interface GroupResult {
 
 export interface FilePlan {
   groups: GroupResult[];
-  /** Releases of non-GUP pages in shapes a syntactic rewrite would convert (H1). */
+  /**
+   * Refusals outside any pin group: releases of non-GUP pages in shapes a syntactic rewrite would
+   * convert (H1), and API calls in code that did not parse (parse-error).
+   */
   notGup: Diagnostic[];
   /** Every edit of the file (the groups' and the removal of declarations they left unused): output = applyEdits(text, edits). */
   edits: Edit[];
@@ -144,19 +147,27 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   return { result: { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits }, unused };
 }
 
-/** Non-GUP releases shaped like convertible ones: the false positives of a syntactic rewrite. */
+/**
+ * Non-GUP releases shaped like convertible ones (the false positives of a syntactic rewrite), and
+ * calls left alone because their code did not parse.
+ */
 function notGupReports(analysis: FileAnalysis): Diagnostic[] {
   const ctx = contextFor(analysis, undefined);
   const out: Diagnostic[] = [];
-  for (const { release, sources } of analysis.orphans) {
+  for (const { release, sources, unparsed } of analysis.orphans) {
     if (release.api.family !== 'get') continue;
     const m = matchRelease(release, ctx);
     if (!m || isRefusal(m)) continue;
     if (m.replacement.kind === 'single' && !m.replacement.dirty) continue;
+    if (unparsed) {
+      out.push({ code: 'parse-error', line: lineOf(release.call), message: `${release.name}() is in code tree-sitter could not parse: where its pages come from is unknown, left alone` });
+      continue;
+    }
     const from = sources.length ? `pages from ${[...new Set(sources)].join(', ')}` : 'pages of unknown origin';
     out.push({ code: 'not-gup', line: lineOf(release.call), message: `${release.name}() releases ${from}, not from get_user_pages*(): left alone` });
   }
-  return out;
+  out.push(...analysis.unparsedCalls);
+  return out.sort((x, y) => x.line - y.line);
 }
 
 /** Declarations of variables whose every use was inside replaced code. */

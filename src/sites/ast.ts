@@ -75,5 +75,14 @@ export function indentAt(text: string, index: number): string {
 
 export const lineOf = (node: Node) => node.startPosition.row + 1;
 
+/** The deepest node whose span holds `index`. */
+export function nodeAt(root: Node, index: number): Node {
+  for (let n = root; ; ) {
+    const child = n.children.find((c) => c.startIndex <= index && index < c.endIndex);
+    if (!child) return n;
+    n = child;
+  }
+}
+
 /** Does `node` mention identifier `name` (as a variable, not as a field name)? */
 export const mentions = (node: Node, name: string) => node.descendantsOfType('identifier').some((i) => i.text === name);

@@ -5,7 +5,8 @@
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
 import { EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
-import { callName, descendants, lineOf } from './ast.ts';
+import { CANDIDATE_RE } from '../discover/walk.ts';
+import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 
@@ -24,8 +25,10 @@ export interface FileAnalysis {
   tree: Tree;
   facts: FileFacts;
   groups: PinGroup[];
-  /** Releases of pages with no GUP origin in this file. */
-  orphans: Array<{ release: ReleaseCall; sources: string[] }>;
+  /** Releases of pages with no GUP origin in this file (`unparsed`: in code that did not parse). */
+  orphans: Array<{ release: ReleaseCall; sources: string[]; unparsed: boolean }>;
+  /** API calls that are no site, because the code around them did not parse. */
+  unparsedCalls: Diagnostic[];
   /** Releases in atomic context (under a spinlock, or in a function only called there). */
   atomicReleases: Set<number>;
 }
@@ -74,7 +77,7 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
   for (const [r, tags] of releaseTags) {
     const ids = tags.map(tagAcquire).filter((x): x is number => x !== undefined);
     if (!ids.length) {
-      orphans.push({ release: r, sources: tags.map(describeSource) });
+      orphans.push({ release: r, sources: tags.map(describeSource), unparsed: unparsedAround(r.call) });
       continue;
     }
     releaseIds.set(r, ids);
@@ -99,7 +102,27 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
   // File-wide hazards are reported at each group's own acquire, naming where they come from.
   for (const g of groups)
     g.hazards.push(...fileHazards.map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
-  return { text, tree, facts, groups, orphans, atomicReleases: atomicReleases(facts) };
+  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts) };
+}
+
+const CANDIDATE_CALLS = new RegExp(CANDIDATE_RE.source, 'g');
+
+/**
+ * API calls no acquire or release stands for because tree-sitter could not parse the code
+ * around them (an `#ifdef` inside the call, a function swallowed by an ERROR): said, not missed.
+ * A mention in clean code that is no call (a prototype, a macro body) stays silent.
+ */
+function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[] {
+  const sites = new Set([...facts.acquires, ...facts.releases].map((s) => s.call.startIndex));
+  const out: Diagnostic[] = [];
+  for (const m of text.matchAll(CANDIDATE_CALLS)) {
+    if (sites.has(m.index)) continue;
+    const node = nodeAt(tree.rootNode, m.index);
+    if (node.type === 'comment' || !(node.type === 'ERROR' || unparsedAround(node))) continue;
+    const name = /^\w+/.exec(m[0])![0];
+    out.push({ code: 'parse-error', line: tree.pointAt(m.index).row + 1, message: `${name}() is in code tree-sitter could not parse: left alone` });
+  }
+  return out;
 }
 
 function fileLevelHazards(text: string, tree: Tree, facts: FileFacts): Diagnostic[] {

@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { Checker, Tally, fuzzProperty } from './check.ts';
-import { fixtureTargets, fixtureTexts } from './mutators.ts';
+import { fixtureTexts } from './mutators.ts';
+import { fixtureTargets } from '../support.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10000' }, seed: { type: 'string' } } });
 const runs = Number(values.runs);

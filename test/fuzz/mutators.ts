@@ -8,32 +8,13 @@
  * are naturals taken modulo the candidates of the text at that point: they shrink towards the
  * first candidate. Half of the mutations land near the GUP code (`near`), where they matter.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseC, type Node } from '../../src/parse/kernel-c.ts';
-
-// test/helpers.ts registers a vitest hook when imported, so the long run and the fuzz child
-// process, which run outside vitest, cannot use it: the fixtures are listed here.
-const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
+import { fixtureNames, read } from '../support.ts';
 
 /** Every fixture's before.c, by fixture name. */
 export function fixtureTexts(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const d of readdirSync(FIXTURES, { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name)))
-    out[d.name] = readFileSync(join(FIXTURES, d.name, 'before.c'), 'utf8');
-  return out;
-}
-
-/** The targets the fixtures' after.<target>.c files name. */
-export function fixtureTargets(): string[] {
-  const targets = new Set<string>();
-  for (const name of Object.keys(fixtureTexts()))
-    for (const f of readdirSync(join(FIXTURES, name))) {
-      const m = /^after\.(\d+\.\d+)\.c$/.exec(f);
-      if (m) targets.add(m[1]);
-    }
-  return [...targets].sort((a, b) => parseFloat(a) - parseFloat(b) || a.localeCompare(b));
+  return Object.fromEntries(fixtureNames().map((name) => [name, read(name, 'before.c')]));
 }
 
 export type Mutation =

@@ -1,0 +1,37 @@
+/**
+ * What tests and the opt-in scripts share without vitest: the fixtures, and running the CLI.
+ * (test/helpers.ts re-exports these; it registers a vitest hook, so code that runs outside vitest
+ * — the fuzz child process, the long fuzz run — imports this module instead.)
+ */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+export const TARGETS = ['5.3', '5.4', '5.6', '6.5'] as const;
+export const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
+
+export const fixtureNames = () =>
+  readdirSync(FIXTURES, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+
+export const read = (name: string, file: string) => readFileSync(join(FIXTURES, name, file), 'utf8');
+
+/** The targets the fixtures' after.<target>.c files name, oldest first. */
+export function fixtureTargets(): string[] {
+  const targets = new Set<string>();
+  for (const name of fixtureNames())
+    for (const f of readdirSync(join(FIXTURES, name))) {
+      const m = /^after\.(\d+\.\d+)\.c$/.exec(f);
+      if (m) targets.add(m[1]);
+    }
+  return [...targets].sort((a, b) => parseFloat(a) - parseFloat(b) || a.localeCompare(b));
+}
+
+/** The CLI in `cwd`, synchronously (`options`: e.g. a uid to run as). */
+export function gup2pin(args: string[], cwd: string, options: SpawnSyncOptions = {}) {
+  const r = spawnSync(BIN, args, { cwd, ...options, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
