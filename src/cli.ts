@@ -169,7 +169,7 @@ function readArgument(path: string): string {
 }
 
 /** Verdicts to print per file: on our own conversions, on two files, or on a patch against a tree. */
-async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display: string; checks: Check[] }>; errors: number }> {
+async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display: string; checks: Check[] }>; errors: number; run?: RunResult }> {
   const root = resolve(argv.root);
   const check = (display: string, before: string, after: string, api: TargetApi) => ({
     display,
@@ -191,20 +191,25 @@ async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display:
   if (!argv.paths?.length) throw new UsageError('name PATHs to verify, or --before/--after, or --patch');
   // Our own conversions, before the simulator filters them: verify reports what it would catch.
   const { result, errors } = await execute({ ...argv, verify: false }, { check: { explain: argv.explain } });
-  return { files: result.files.map((f) => ({ display: f.display, checks: f.checks ?? [] })), errors };
+  return { files: result.files.map((f) => ({ display: f.display, checks: f.checks ?? [] })), errors, run: result };
 }
 
 async function verifyCommand(argv: VerifyArgs): Promise<number> {
   const started = Date.now();
-  const { files, errors } = await verifyChecks(argv);
+  const { files, errors, run } = await verifyChecks(argv);
   const counts = emptyCounts();
-  for (const file of files)
-    for (const { verification, story } of file.checks) {
-      count(counts, verification);
-      for (const line of verdictLines(file.display, verification)) process.stdout.write(`${line}\n`);
-      if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
-    }
+  const print = () => {
+    for (const file of files)
+      for (const { verification, story } of file.checks) {
+        count(counts, verification);
+        for (const line of verdictLines(file.display, verification)) process.stdout.write(`${line}\n`);
+        if (story) for (const line of storyLines(story)) process.stdout.write(`${line}\n`);
+      }
+  };
+  if (run) emitting(run, print);
+  else print();
   if (!argv.quiet) process.stderr.write(`${countsLine(counts)}, ${files.length} file${files.length === 1 ? '' : 's'}, ${Date.now() - started} ms\n`);
+  if (run) reportTimings(argv, run);
   return errors ? 2 : counts.notEquivalent ? 1 : 0;
 }
 
