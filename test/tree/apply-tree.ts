@@ -23,9 +23,9 @@ import { processText } from '../../src/run.ts';
 import { resolveTarget, versionLabel } from '../../src/target.ts';
 import { collateral, errorNodeCount } from '../invariants.ts';
 import { ensureLinuxTree } from '../provision.ts';
+import { BIN } from '../support.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const GUP2PIN_BIN = join(REPO_ROOT, 'bin', 'gup2pin');
 const DEFAULT_TREE = resolve(REPO_ROOT, '..', 'corpus', 'linux-source-6.1');
 
 const say = (message: string) => process.stderr.write(`apply-tree: ${message}\n`);
@@ -40,7 +40,7 @@ interface Ran {
 /** gup2pin in `cwd`, timed (wall). */
 function gup2pin(args: string[], cwd: string): Ran {
   const start = performance.now();
-  const r = spawnSync(process.execPath, [GUP2PIN_BIN, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - start) / 1000 };
 }
