@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CANDIDATE_BYTES, CANDIDATE_RE, GET_ACQUIRE_RE, callsInBody, cannot, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, CANDIDATE_RE, GET_ACQUIRE_RE, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
@@ -175,8 +175,8 @@ function unusableBytes(buf: Buffer): string | undefined {
   return undefined;
 }
 
-/** Whether the API is called: in a header, only an inline function's call matters, not a prototype. */
-const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && (!path.endsWith('.h') || callsInBody(text));
+/** Whether the API is called in code: in a header, only an inline function's call matters, not a prototype. */
+const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && callsApi(text, path.endsWith('.h'));
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */
 export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {

@@ -2,7 +2,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callsInBody, walk } from '../src/discover/walk.ts';
+import { callsApi, walk } from '../src/discover/walk.ts';
 import { scratchDir } from './helpers.ts';
 
 describe('walk', () => {
@@ -39,14 +39,14 @@ describe('walk', () => {
   });
 });
 
-describe('callsInBody', () => {
+describe('callsApi in a header (inBody)', () => {
   it('skips a header that only declares the API', () => {
-    expect(callsInBody('long get_user_pages(unsigned long start, unsigned long nr_pages,\n\t\t    unsigned int gup_flags, struct page **pages);\n')).toBe(false);
+    expect(callsApi('long get_user_pages(unsigned long start, unsigned long nr_pages,\n\t\t    unsigned int gup_flags, struct page **pages);\n', true)).toBe(false);
   });
 
   it('keeps a header whose inline function calls it', () => {
     const header = 'static inline bool get_page_fast_only(unsigned long addr, struct page **pagep)\n{\n\treturn get_user_pages_fast_only(addr, 1, 0, pagep) == 1;\n}\n';
-    expect(callsInBody(header)).toBe(true);
+    expect(callsApi(header, true)).toBe(true);
   });
 
   it('does not count calls or braces in comments, strings and character constants', () => {
@@ -60,10 +60,33 @@ describe('callsInBody', () => {
       'int pin_user_pages(int n);',
       '',
     ].join('\n');
-    expect(callsInBody(header)).toBe(false);
+    expect(callsApi(header, true)).toBe(false);
   });
 
   it('needs the whole name: a longer identifier ending in it is not a call of it', () => {
-    expect(callsInBody('static inline int f(void)\n{\n\treturn my_pin_user_pages(1);\n}\n')).toBe(false);
+    expect(callsApi('static inline int f(void)\n{\n\treturn my_pin_user_pages(1);\n}\n', true)).toBe(false);
+  });
+});
+
+describe('callsApi in a .c file', () => {
+  it('skips a file that only mentions the API in comments and strings', () => {
+    const c = [
+      '/*',
+      ' * Unlike get_user_pages(), this never sleeps: see also pin_user_pages_fast().',
+      ' */',
+      'static int foo_fill(struct page **pages, int n)',
+      '{',
+      '	// put_user_pages() is gone',
+      '	pr_debug("get_user_pages(%d)\\n", n);',
+      '	return foo_alloc(pages, n);',
+      '}',
+      '',
+    ].join('\n');
+    expect(callsApi(c, false)).toBe(false);
+  });
+
+  it('keeps a file that calls it, at any depth', () => {
+    expect(callsApi('static int foo_pin(unsigned long a, struct page **p)\n{\n\treturn pin_user_pages_fast(a, 1, 0, p);\n}\n', false)).toBe(true);
+    expect(callsApi('#define foo_get(a, p) get_user_pages_fast(a, 1, 0, p)\n', false)).toBe(true);
   });
 });

@@ -26,11 +26,13 @@ export const CANDIDATE_BYTES = Buffer.from('_user_page');
 const CANDIDATE_AT = new RegExp(CANDIDATE_RE.source.replace(/^\\b/, ''), 'y');
 
 /**
- * Whether a header calls an API name inside a function body (an inline function), rather than
- * only declaring it: include/linux/mm.h has both, most headers only prototypes, and parsing
- * those finds nothing. Braces are counted outside comments, strings and character constants.
+ * Whether the text calls an API name in its code, not in comments, strings or character
+ * constants: mm/vmscan.c, fs/xfs/xfs_inode.c and a third of the 6.1 candidates only mention
+ * get_user_pages() in comments, and parsing them finds nothing. With `inBody` (a header), the
+ * call must be inside a function body (an inline function), not a prototype: include/linux/mm.h
+ * has both, most headers only prototypes.
  */
-export function callsInBody(text: string): boolean {
+export function callsApi(text: string, inBody: boolean): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -39,7 +41,7 @@ export function callsInBody(text: string): boolean {
     else if (c === '"' || c === "'") i = closingQuote(text, i);
     else if (c === '{') depth++;
     else if (c === '}') depth = Math.max(0, depth - 1);
-    else if (depth > 0 && (c === 'g' || c === 'p' || c === '_') && !/\w/.test(text[i - 1] ?? '')) {
+    else if ((depth > 0 || !inBody) && (c === 'g' || c === 'p' || c === '_') && !/\w/.test(text[i - 1] ?? '')) {
       CANDIDATE_AT.lastIndex = i;
       if (CANDIDATE_AT.test(text)) return true;
     }
