@@ -317,7 +317,7 @@ export class FileFacts {
   private collectAcquires(fn: FnInfo) {
     for (const call of fn.body.descendantsOfType('call_expression')) {
       const name = callName(call);
-      if (!name || !ACQUIRE_NAMES.has(name)) continue;
+      if (!name || !ACQUIRE_NAMES.has(name) || !this.owns(fn, call)) continue;
       const args = callArgs(call);
       const layout = acquireLayout(name, args);
       if (!layout) continue;
@@ -351,11 +351,11 @@ export class FileFacts {
     const args = callArgs(call);
     const rel = RELEASE_APIS[name];
     if (rel) {
-      this.releases.push({ call, fn, name, api: rel, args });
+      if (this.owns(fn, call)) this.releases.push({ call, fn, name, api: rel, args });
       return;
     }
     if (name === 'get_page' || name === 'try_get_page' || name === 'page_ref_inc') {
-      this.extraRefs.push({ call, fn, callee: name, args });
+      if (this.owns(fn, call)) this.extraRefs.push({ call, fn, callee: name, args });
       return;
     }
     const copy = PAGE_COPIES[name];
@@ -457,6 +457,14 @@ export class FileFacts {
 
   tagsOfKey(key: string): Set<string> {
     return this.provenance().get(key) ?? new Set();
+  }
+
+  /**
+   * Whether `node` is `fn`'s own code, not that of a function tree-sitter nested in it (after an
+   * unclosed `{`): a site belongs to one function, or it would make two pin groups.
+   */
+  private owns(fn: FnInfo, node: Node): boolean {
+    return this.functionOf(node) === fn;
   }
 
   functionOf(node: Node): FnInfo | undefined {
