@@ -71,16 +71,17 @@ describe('sessions', () => {
 
 describe('proof required (gup2pin series)', () => {
   // The release loop itself is modelled; the list walk beside it is not.
-  const UNMODELLED = `static int demo(unsigned long uaddr, int n, struct llist_node *list)
+  const UNMODELLED = `static int demo(unsigned long uaddr, int n, struct xarray *things)
 {
 	struct page *pages[8];
-	struct thing *t, *next;
+	struct thing *t;
+	unsigned long index;
 	int i, got;
 
 	got = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
 	if (got <= 0)
 		return got;
-	llist_for_each_entry_safe(t, next, list, node) {
+	xa_for_each(things, index, t) {
 		t->count++;
 	}
 	for (i = 0; i < got; ++i)
@@ -93,19 +94,61 @@ describe('proof required (gup2pin series)', () => {
   it('converts a group the simulator cannot model, saying it is unverified', () => {
     const { plan: p, verification } = plan(false);
     expect(p.groups.map((g) => g.verdict)).toEqual(['converted']);
-    expect(verification.get(p.groups[0].group.id)?.reason).toBe('the simulator does not model iterator macro llist_for_each_entry_safe()');
+    expect(verification.get(p.groups[0].group.id)?.reason).toBe('the simulator does not model iterator macro xa_for_each()');
   });
 
   it('refuses it when only proven conversions are wanted', () => {
     const { plan: p } = plan(true);
     expect(p.output).toBe(UNMODELLED);
     expect(p.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([
-      ['refused', [{ code: 'unverified', line: 7, message: 'not proven equivalent: the simulator does not model iterator macro llist_for_each_entry_safe()' }]],
+      ['refused', [{ code: 'unverified', line: 8, message: 'not proven equivalent: the simulator does not model iterator macro xa_for_each()' }]],
     ]);
   });
 });
 
 const API_6_5 = apiFor(parseVersion('6.5'));
+
+describe('lock-less lists', () => {
+  // ublk's shape: the work queued on an llist is taken whole and walked; each entry pins.
+  const QUEUED = `struct xfer {
+	struct llist_node node;
+	unsigned long uaddr;
+	int npages;
+};
+
+static int xfer_one(struct xfer *x)
+{
+	struct page *pages[4];
+	int i, got;
+
+	got = get_user_pages_fast(x->uaddr, x->npages, FOLL_WRITE, pages);
+	if (got <= 0)
+		return got;
+	for (i = 0; i < got; i++) {
+		set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
+	return 0;
+}
+
+void xfer_run(struct llist_head *queue)
+{
+	struct llist_node *list = llist_del_all(queue);
+	struct xfer *x, *next;
+
+	llist_for_each_entry_safe(x, next, list, node)
+		xfer_one(x);
+}
+`;
+
+  it('walks an llist_del_all() list of one entry when the scenario has one, so the acquire is reached and proven', () => {
+    const { plan, verification } = processText(QUEUED, API_6_5, { core: false }, { verify: true, requireProof: true });
+    expect(plan.groups.map((g) => g.verdict)).toEqual(['converted']);
+    const v = verification.get(plan.groups[0].group.id)!;
+    expect([v.verdict, v.differences]).toEqual(['intended', ['already-dirty-skipped']]);
+    expect(v.scenarios).toBeGreaterThan(10);
+  });
+});
 
 /** `before` with each `[from, to]` replaced, checked: a test's conversion must really happen. */
 function rewrite(before: string, ...edits: Array<[string, string]>): string {

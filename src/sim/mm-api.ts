@@ -559,6 +559,21 @@ function sgPages(m: Machine, sglV: Val, nents: number, iterLoc: Val, body: LoopS
   return undefined;
 }
 
+/**
+ * A lock-less list walked from its first node (what llist_del_all() returned): the node is
+ * opaque, so the scenario decides whether the list holds an entry, as for a walk of unknown
+ * length; one entry stands for any number.
+ */
+function llistWalk(m: Machine, posArg: Expr, nextArg: Expr | undefined, first: Val, body: LoopStep): unknown {
+  const pos = m.loc(posArg, 'write');
+  const next = nextArg && m.loc(nextArg, 'write');
+  const entries = first !== 0 && m.truth(first, false) ? 1 : 0;
+  return loop(entries, () => {
+    m.store(pos, containerOf(first));
+    if (next) m.store(next, 0);
+  }, body);
+}
+
 export const ITERATORS: Record<string, Iterator> = {
   for_each_sg: forEachSg,
   for_each_sgtable_sg: (m, args, body) => {
@@ -575,6 +590,8 @@ export const ITERATORS: Record<string, Iterator> = {
     const pos = m.loc(args[0], 'write');
     return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
   },
+  llist_for_each_entry: (m, args, body) => llistWalk(m, args[0], undefined, m.eval(args[1]), body),
+  llist_for_each_entry_safe: (m, args, body) => llistWalk(m, args[0], args[1], m.eval(args[2]), body),
   list_for_each_entry_safe: (m, args, body) => {
     const items = [...listOf(m.eval(args[2]))];
     const pos = m.loc(args[0], 'write');
