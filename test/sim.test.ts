@@ -108,6 +108,46 @@ describe('proof required (gup2pin series)', () => {
 
 const API_6_5 = apiFor(parseVersion('6.5'));
 
+describe('discovery', () => {
+  // The acquire is four opaque decisions deep, as in ublk: work pending, its bio, data in it, the loop.
+  const DEEP = `struct req { struct bio *bio; unsigned long uaddr; int npages; };
+
+static int deep_copy(struct req *rq)
+{
+	struct page *pages[4];
+	int i, got, done = 0;
+
+	while (done < rq->npages) {
+		got = get_user_pages_fast(rq->uaddr, 1, FOLL_WRITE, pages);
+		if (got <= 0)
+			return got;
+		for (i = 0; i < got; i++)
+			put_page(pages[i]);
+		done += got;
+	}
+	return done;
+}
+
+int deep_work(struct deep_queue *q)
+{
+	struct req *rq;
+
+	if (deep_pending(q)) {
+		rq = deep_next(q);
+		if (rq->bio && bio_has_data(rq->bio))
+			return deep_copy(rq);
+	}
+	return 0;
+}
+`;
+
+  it('finds an acquire four decisions deep, so the conversion is proven', () => {
+    const { plan, verification } = processText(DEEP, API_6_5, { core: false }, { verify: true, requireProof: true });
+    expect(plan.groups.map((g) => g.verdict)).toEqual(['converted']);
+    expect(verification.get(plan.groups[0].group.id)?.verdict).toBe('equivalent');
+  });
+});
+
 describe('lock-less lists', () => {
   // ublk's shape: the work queued on an llist is taken whole and walked; each entry pins.
   const QUEUED = `struct xfer {

@@ -85,11 +85,14 @@ const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario
   ...extra,
 });
 
-const DISCOVERY_BUDGET = 48;
+/** Discovery runs per session (each stops at the first acquire), and flips combined at most. */
+const DISCOVERY_BUDGET = 100;
+const DISCOVERY_DEPTH = 4;
 
 /**
  * Decisions (flips) that make the session reach an acquire, with the discovery run that reached
- * it; undefined if none found.
+ * it; undefined if none found. Breadth first: the fewest flips win. Real drivers need four:
+ * ublk's work list non-empty, the request's bio there, bio_has_data(), the copy loop entered.
  */
 function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi): { flips: string[]; reached: Outcome } | undefined {
   const queue: string[][] = [[]];
@@ -98,7 +101,7 @@ function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: Ta
     const flips = queue.shift()!;
     const out = runBefore(funcs, steps, base(3, 'full', { flips }), api, true);
     if (out.gupCalls > 0) return { flips, reached: out };
-    if (flips.length >= 3) continue;
+    if (flips.length >= DISCOVERY_DEPTH) continue;
     for (const k of out.decisionOrder) {
       if (flips.includes(k)) continue;
       const next = [...flips, k].sort();
