@@ -123,8 +123,8 @@ async function writeChanged(files: RunResult['files'], quiet: boolean): Promise<
   process.on('SIGTERM', onTerm);
   let written = 0;
   let errors = 0;
-  // A file reached twice (through a symlink in the tree) is written once: the second time its
-  // bytes are no longer the ones read.
+  // A file reached twice (two PATHs that name it, one through a symlink) is written once: the
+  // second time its bytes are no longer the ones read.
   const done = new Set<string>();
   try {
     for (const f of files) {

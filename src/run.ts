@@ -6,7 +6,8 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CANDIDATE_BYTES, CANDIDATE_RE, GET_ACQUIRE_RE, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { Progress } from './emit/progress.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';

@@ -4,20 +4,13 @@
  */
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { CANDIDATE_RE } from '../sites/api.ts';
 
 /** Directories never descended into: VCS metadata, build output, dependencies. */
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
 
 /** C sources and headers: the only files gup2pin reads. */
 export const C_FILE_RE = /\.[ch]$/;
-
-export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_user_pages\w*|put_user_pages?\w*)\s*\(/;
-
-/**
- * The FOLL_GET acquires: a file that calls none has nothing to convert (its pin groups are
- * pinned already, and a release alone is never converted).
- */
-export const GET_ACQUIRE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*)\s*\(/;
 
 /** A substring of every name CANDIDATE_RE matches: searched for in the raw bytes first. */
 export const CANDIDATE_BYTES = Buffer.from('_user_page');

@@ -160,7 +160,9 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
   for (const e of edits) {
     const def = defs.find((d) => d.startIndex <= e.start && e.end <= d.endIndex);
     if (!def) return undefined;
-    touched.set(def, [...(touched.get(def) ?? []), e]);
+    const inDef = touched.get(def);
+    if (inDef) inDef.push(e);
+    else touched.set(def, [e]);
   }
   const replaced = new Map<string, Node>();
   for (const [def, es] of touched) {

@@ -80,6 +80,15 @@ export function acquireLayout(name: string, args: ReadonlyArray<{ readonly text:
   }
 }
 
+/** A call of an acquire or interim release name: what makes a file worth parsing. */
+export const CANDIDATE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*|pin_user_pages\w*|put_user_pages?\w*)\s*\(/;
+
+/**
+ * A call of a FOLL_GET acquire: a file that has none has nothing to convert (its pin groups are
+ * pinned already, and a release alone is never converted).
+ */
+export const GET_ACQUIRE_RE = /\b(?:__get_user_pages_fast|get_user_pages\w*)\s*\(/;
+
 export const ACQUIRE_NAMES = new Set([
   'get_user_pages', 'get_user_pages_fast', 'get_user_pages_fast_only', '__get_user_pages_fast',
   'get_user_pages_remote', 'get_user_pages_unlocked', 'get_user_pages_locked',

@@ -4,8 +4,7 @@
  * planner).
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
-import { EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
-import { CANDIDATE_RE } from '../discover/walk.ts';
+import { CANDIDATE_RE, EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
@@ -194,9 +193,16 @@ function unparsedAround(site: Node): boolean {
   return false;
 }
 
-/** Has `node` (or its subtree) a real parse error? See isRealError. */
+const realErrors = new WeakMap<Node, boolean>();
+
+/**
+ * Has `node` (or its subtree) a real parse error? See isRealError. Asked of the same function
+ * for each of its sites and orphan releases, and of the root for each converted text: scanned once.
+ */
 export function hasRealError(node: Node): boolean {
-  return node.hasError && descendants(node).some(isRealError);
+  let found = realErrors.get(node);
+  if (found === undefined) realErrors.set(node, (found = node.hasError && descendants(node).some(isRealError)));
+  return found;
 }
 
 /** An ERROR node, or a MISSING one other than the `;` tree-sitter wants after an iterator macro. */
