@@ -5,7 +5,7 @@ import type { Relation } from '../src/sim/facts.ts';
 import { Oracle } from '../src/sim/interp.ts';
 import { lowerFile, type Func } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
-import { configFor, type Scenario } from '../src/sim/scenarios.ts';
+import { BeforeRuns, configFor, type Scenario } from '../src/sim/scenarios.ts';
 import { loweredEdits, verifyTexts } from '../src/sim/verify.ts';
 import { planFile } from '../src/plan/plan.ts';
 import { analyzeText, processText } from '../src/run.ts';
@@ -66,6 +66,32 @@ describe('sessions', () => {
     expect(o.log).toContain('xr_register() failed: nothing to tear down');
     expect(o.errors).toEqual([]);
     expect(o.folios.map((f) => f.held)).toEqual([0]);
+  });
+});
+
+describe('before runs of a session', () => {
+  const funcs = () => lowerFile(parseC(DRIVER).rootNode);
+  const steps = ['xr_register', 'xr_unregister'];
+  const api = apiFor(parseVersion('6.5'));
+
+  it('are made once per world and set of flips, whatever their order', () => {
+    const runs = new BeforeRuns(funcs(), steps, api);
+    const a = runs.get(scenario(['kcalloc()#1 fails', 'xr_hw_start()#1']));
+    expect(runs.get(scenario(['xr_hw_start()#1', 'kcalloc()#1 fails']))).toBe(a);
+    expect(runs.get({ ...scenario(['kcalloc()#1 fails', 'xr_hw_start()#1']), n: 3 })).not.toBe(a);
+  });
+
+  it('give a scenario the run of one without the flips that run never asked', () => {
+    const runs = new BeforeRuns(funcs(), steps, api);
+    // kcalloc() failed: xr_register() returns before it asks whether xr_hw_start() failed.
+    const failed = runs.get(scenario(['kcalloc()#1 fails']));
+    expect(failed.decisionOrder).not.toContain('xr_hw_start()#1');
+    expect(runs.get(scenario(['kcalloc()#1 fails', 'xr_hw_start()#1']))).toBe(failed);
+    // The happy path asks it, so flipping it there is a run of its own, with its own outcome.
+    const happy = runs.get(scenario([]));
+    const hwFailed = runs.get(scenario(['xr_hw_start()#1']));
+    expect(hwFailed).not.toBe(happy);
+    expect(hwFailed.returns).toEqual(['xr_register() = xr_hw_start()#1']);
   });
 });
 
@@ -422,6 +448,23 @@ describe('lowering a conversion from its edits', () => {
         spliced++;
       }
     expect(spliced).toBeGreaterThan(50);
+  });
+
+  it('gives every fixture conversion the verdicts a whole parse gives, after runs it skips included', () => {
+    // From edits, an after run whose before run entered no edited function is not made.
+    let compared = 0;
+    for (const name of fixtureNames())
+      for (const target of TARGETS) {
+        const before = read(name, 'before.c');
+        const analysis = analyzeText(before);
+        const api = apiFor(parseVersion(target));
+        const plan = planFile(analysis, api);
+        if (plan.output === before) continue;
+        const fromEdits = verifyTexts({ text: before, analysis }, { text: plan.output, edits: plan.edits }, api);
+        expect(fromEdits, `${name} at ${target}`).toEqual(verifyTexts({ text: before, analysis }, plan.output, api));
+        compared += fromEdits.length;
+      }
+    expect(compared).toBeGreaterThan(50);
   });
 
   it('falls back to a whole parse when an edit is outside every function', () => {

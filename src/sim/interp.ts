@@ -222,6 +222,8 @@ export class Machine {
   /** Every heap object, for the memory comparison. */
   readonly heap: Obj[] = [];
   readonly gupCounts: Val[] = [];
+  /** Names of the file's functions the run entered. */
+  readonly entered = new Set<string>();
   gupCalls = 0;
   usedPins = false;
   /** Global variables by the number of their name in the file (see the `id` expression). */
@@ -352,6 +354,7 @@ export class Machine {
   }
 
   private run(fn: Func, args: Val[]): Val {
+    this.entered.add(fn.name);
     if (++this.depth > DEPTH_LIMIT) throw new Fault(`call depth over ${DEPTH_LIMIT} (recursion?)`);
     const saved = this.frame;
     const names = namesOf(fn);

@@ -140,23 +140,72 @@ export interface SessionPlan {
   scenarios: Scenario[];
   /** The acquire is never reached: only the code as such is compared. */
   noAcquire: boolean;
-  /** Before runs planning already made, so verification does not repeat them. */
-  ran: Map<Scenario, Outcome>;
+  /** The session's before runs: planning's are not made again. */
+  runs: BeforeRuns;
+}
+
+/**
+ * The before runs of one session, each made once. A scenario that only adds flips of decisions
+ * an earlier run of the same world never asked for runs exactly like that one (a flip acts only
+ * when its decision is asked), so it gets that run: a pair whose second decision only exists on
+ * the first one's other branch, an error path that returns before a later flip is reached.
+ */
+export class BeforeRuns {
+  private readonly byKey = new Map<string, Outcome>();
+
+  constructor(
+    private readonly funcs: ReadonlyMap<string, Func>,
+    private readonly steps: string[],
+    private readonly api: TargetApi,
+  ) {}
+
+  get(s: Scenario): Outcome {
+    const world = worldOf(s);
+    const flips = [...new Set(s.flips)].sort();
+    const key = (fs: string[]) => `${world}\u0001${fs.join('\u0000')}`;
+    let out = this.byKey.get(key(flips));
+    if (out) return out;
+    out = this.unaffected(key, flips) ?? runBefore(this.funcs, this.steps, s, this.api);
+    this.byKey.set(key(flips), out);
+    return out;
+  }
+
+  /** A run of the same world on a subset of `flips` that asked none of the others. */
+  private unaffected(key: (fs: string[]) => string, flips: string[]): Outcome | undefined {
+    // Subsets as bit masks, largest first; sessions flip a handful of decisions at most.
+    if (flips.length > MAX_SUBSET_FLIPS) return undefined;
+    const masks = Array.from({ length: (1 << flips.length) - 1 }, (_, m) => m).sort((x, y) => popcount(y) - popcount(x));
+    for (const mask of masks) {
+      const kept = flips.filter((_, i) => mask & (1 << i));
+      const run = this.byKey.get(key(kept));
+      if (run && flips.every((f, i) => mask & (1 << i) || !run.decisions.has(f))) return run;
+    }
+    return undefined;
+  }
+}
+
+const MAX_SUBSET_FLIPS = 8;
+
+function popcount(m: number): number {
+  let n = 0;
+  for (; m; m &= m - 1) n++;
+  return n;
+}
+
+/** Everything a scenario fixes besides its flips. */
+export function worldOf(s: Scenario): string {
+  return [s.n, s.mode, s.folioOrder, s.mapping, s.writeback, s.zeroPage, s.scattered, ...s.bindings].join();
 }
 
 const MAX_FLIPS = 24;
 
 export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[], api: TargetApi, acquireName: string): SessionPlan {
-  const ran = new Map<Scenario, Outcome>();
-  const run = (s: Scenario) => {
-    let o = ran.get(s);
-    if (!o) ran.set(s, (o = runBefore(funcs, steps, s, api)));
-    return o;
-  };
+  const runs = new BeforeRuns(funcs, steps, api);
+  const run = (s: Scenario) => runs.get(s);
   const discovered = reachAcquire(funcs, steps, api);
   if (!discovered) {
     const only = base(3, 'full', { label: 'the code as called, no acquire reached' });
-    return { scenarios: [only, ...flipScenarios(run, only)], noAcquire: true, ran };
+    return { scenarios: [only, ...flipScenarios(run, only)], noAcquire: true, runs };
   }
   const { flips, reached } = discovered;
   const bound = new Map<number, Map<string, number>>();
@@ -197,7 +246,7 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   if (failing) scenarios.push(...flipScenarios(run, failing).slice(0, MAX_FLIPS / 2));
   if (happy)
     for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(run, u).slice(0, MAX_FLIPS / 2));
-  return { scenarios, noAcquire: false, ran };
+  return { scenarios, noAcquire: false, runs };
 }
 
 /** The same scenario with each decision its before run made flipped, one at a time. */

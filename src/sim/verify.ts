@@ -16,7 +16,7 @@ import { analyze, hasRealError, type FileAnalysis, type PinGroup } from '../site
 import type { TargetApi } from '../target.ts';
 import { LoweredFile, lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
-import { planScenarios, runAfter, runBefore, type Scenario } from './scenarios.ts';
+import { planScenarios, runAfter, runBefore, worldOf, type Scenario } from './scenarios.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
@@ -132,18 +132,31 @@ export interface AfterText {
   edits?: readonly Edit[];
 }
 
-let lastAfter: { text: string; funcs: Map<string, Func> } | undefined;
+interface LoweredAfter {
+  funcs: Map<string, Func>;
+  /**
+   * Made from the original's lowering by replacing the edited definitions: everything else (the
+   * other functions, globals, structs) is the original's, so a run that enters no edited
+   * function runs the same in both versions.
+   */
+  sharesUnedited: boolean;
+}
+
+let lastAfter: { text: string; analysis: FileAnalysis; edits?: readonly Edit[]; lowered: LoweredAfter } | undefined;
 
 /**
  * Lowering of a converted text. The last one is kept: `--explain` asks again for each group of
  * the file just verified.
  */
-function lowerAfter(after: AfterText, analysis: FileAnalysis): Map<string, Func> {
-  if (lastAfter?.text !== after.text) {
+function lowerAfter(after: AfterText, analysis: FileAnalysis): LoweredAfter {
+  if (lastAfter?.text !== after.text || lastAfter.analysis !== analysis || lastAfter.edits !== after.edits) {
     const edited = after.edits && loweredEdits(analysis, after.edits);
-    lastAfter = { text: after.text, funcs: edited?.funcs ?? lowerFile(timed('parse', () => parseC(after.text)).rootNode) };
+    const lowered = edited
+      ? { funcs: edited.funcs, sharesUnedited: true }
+      : { funcs: lowerFile(timed('parse', () => parseC(after.text)).rootNode), sharesUnedited: false };
+    lastAfter = { text: after.text, analysis, edits: after.edits, lowered };
   }
-  return lastAfter.funcs;
+  return lastAfter.lowered;
 }
 
 /**
@@ -193,7 +206,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   if (b.text === a.text) return [];
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const beforeFuncs = lowerAnalysed(analysis).funcs;
-  const afterFuncs = lowerAfter(a, analysis);
+  const lowered = lowerAfter(a, analysis);
+  const afterFuncs = lowered.funcs;
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
   for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
@@ -214,7 +228,9 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     const roots = program.rootsReaching(new Set(rest));
     units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
   }
-  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api)).sort((x, y) => x.line - y.line);
+  // The after run of a before run that entered no changed function would repeat it step by step.
+  const repeats = (b: Outcome) => lowered.sharesUnedited && !b.entered.some((f) => changed.has(f));
+  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats)).sort((x, y) => x.line - y.line);
 }
 
 const TRACE_LINES = 10;
@@ -227,12 +243,12 @@ const PRIORITY: Record<DivergenceReason, number> = {
 
 /** Runs are deterministic: the same world and the same answers make the same run. */
 function runIdentity(s: Scenario, o: Outcome): string {
-  const world = [s.n, s.mode, s.folioOrder, s.mapping, s.writeback, s.zeroPage, s.scattered, ...s.bindings].join();
+  const world = worldOf(s);
   const answers = o.decisionOrder.map((k) => (o.decisions.get(k) ? '+' : '-') + k).join('\u0000');
   return `${world}\u0001${answers}\u0001${[...o.indices].join()}`;
 }
 
-function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi): GroupVerification {
+function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi, repeats: (b: Outcome) => boolean): GroupVerification {
   const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, what: unit.what, verdict: 'equivalent', differences: [], scenarios: 0 };
   const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
   if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
@@ -246,13 +262,13 @@ function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFun
     if (!plan.noAcquire) reachedAcquire = true;
     const compared = new Set<string>();
     for (const s of plan.scenarios) {
-      const b = plan.ran.get(s) ?? runBefore(beforeFuncs, steps, s, api);
+      const b = plan.runs.get(s);
       result.scenarios++;
       // Flips the run never reached leave it identical to one already compared.
       const id = runIdentity(s, b);
       if (compared.has(id)) continue;
       compared.add(id);
-      const a = runAfter(afterFuncs, steps, s, api, b);
+      const a = repeats(b) ? b : runAfter(afterFuncs, steps, s, api, b);
       const c = compare(b, a);
       if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
       for (const d of c.differences) differences.add(d);
@@ -293,7 +309,7 @@ export function explain(before: string | VerifyInput, after: string | AfterText,
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
   const beforeFuncs = lowerAnalysed(analysis).funcs;
-  const afterFuncs = lowerAfter(typeof after === 'string' ? { text: after } : after, analysis);
+  const afterFuncs = lowerAfter(typeof after === 'string' ? { text: after } : after, analysis).funcs;
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
