@@ -162,34 +162,32 @@ export class BeforeRuns {
   get(s: Scenario): Outcome {
     const world = worldOf(s);
     const flips = [...new Set(s.flips)].sort();
-    const key = (fs: string[]) => `${world}\u0001${fs.join('\u0000')}`;
-    let out = this.byKey.get(key(flips));
-    if (out) return out;
-    out = this.unaffected(key, flips) ?? runBefore(this.funcs, this.steps, s, this.api);
-    this.byKey.set(key(flips), out);
+    const key = `${world}\u0001${flips.join('\u0000')}`;
+    let out = this.byKey.get(key);
+    if (!out) this.byKey.set(key, (out = this.unaffected(world, flips) ?? runBefore(this.funcs, this.steps, s, this.api)));
     return out;
   }
 
-  /** A run of the same world on a subset of `flips` that asked none of the others. */
-  private unaffected(key: (fs: string[]) => string, flips: string[]): Outcome | undefined {
-    // Subsets as bit masks, largest first; sessions flip a handful of decisions at most.
-    if (flips.length > MAX_SUBSET_FLIPS) return undefined;
-    const masks = Array.from({ length: (1 << flips.length) - 1 }, (_, m) => m).sort((x, y) => popcount(y) - popcount(x));
-    for (const mask of masks) {
-      const kept = flips.filter((_, i) => mask & (1 << i));
-      const run = this.byKey.get(key(kept));
-      if (run && flips.every((f, i) => mask & (1 << i) || !run.decisions.has(f))) return run;
+  /**
+   * A run of the same world without one or two of `flips` that asked none of them: scenarios
+   * add a flip or two to one already run (pairs, deeper and reconsulted decisions).
+   */
+  private unaffected(world: string, flips: string[]): Outcome | undefined {
+    const without = (skip: (i: number) => boolean): Outcome | undefined => {
+      const run = this.byKey.get(`${world}\u0001${flips.filter((_, i) => !skip(i)).join('\u0000')}`);
+      return run && flips.every((f, i) => !skip(i) || !run.decisions.has(f)) ? run : undefined;
+    };
+    for (let i = 0; i < flips.length; i++) {
+      const run = without((k) => k === i);
+      if (run) return run;
     }
+    for (let i = 0; i < flips.length; i++)
+      for (let j = i + 1; j < flips.length; j++) {
+        const run = without((k) => k === i || k === j);
+        if (run) return run;
+      }
     return undefined;
   }
-}
-
-const MAX_SUBSET_FLIPS = 8;
-
-function popcount(m: number): number {
-  let n = 0;
-  for (; m; m &= m - 1) n++;
-  return n;
 }
 
 /** Everything a scenario fixes besides its flips. */
