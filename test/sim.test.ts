@@ -6,8 +6,9 @@ import { Oracle } from '../src/sim/interp.ts';
 import { lowerFile, type Func } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
 import { BeforeRuns, configFor, type Scenario } from '../src/sim/scenarios.ts';
-import { loweredEdits, verifyTexts } from '../src/sim/verify.ts';
-import { planFile } from '../src/plan/plan.ts';
+import { loweredEdits } from '../src/sim/edited.ts';
+import { verifyTexts } from '../src/sim/verify.ts';
+import { applyEdits, planFile } from '../src/plan/plan.ts';
 import { analyzeText, processText } from '../src/run.ts';
 import { fixtureNames, read, TARGETS } from './helpers.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
@@ -465,6 +466,39 @@ describe('lowering a conversion from its edits', () => {
         compared += fromEdits.length;
       }
     expect(compared).toBeGreaterThan(50);
+  });
+
+  it('gives what a whole parse gives for edits a swapped statement cannot carry', () => {
+    const LOOP = `static void xr_release(struct sg_table *sgt, int dirty)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgt->sgl, sg, sgt->nents, i) {
+		if (dirty)
+			set_page_dirty_lock(sg_page(sg));
+		put_page(sg_page(sg));
+	}
+	sg_free_table(sgt);
+}
+`;
+    const analysis = analyzeText(LOOP);
+    const at = (s: string) => LOOP.indexOf(s);
+    const cases: Array<[string, Array<{ start: number; end: number; text: string }>]> = [
+      ['one statement in a loop body', [{ start: at('put_page'), end: at('put_page') + 8, text: 'unpin_user_page' }]],
+      ['an iterator macro header', [{ start: at('sgt->nents'), end: at('sgt->nents') + 10, text: 'sgt->orig_nents' }]],
+      ['a statement deleted', [{ start: at('sg_free_table'), end: at('sg_free_table') + 19, text: '' }]],
+      ['a statement made two', [{ start: at('sg_free_table'), end: at('sg_free_table') + 19, text: 'sg_free_table(sgt);\n\tkfree(sgt);' }]],
+      ['the signature', [{ start: at('int dirty'), end: at('int dirty') + 9, text: 'bool dirty' }]],
+      ['two edits, one statement inside the other', [
+        { start: at('if (dirty)'), end: at('if (dirty)') + 10, text: 'if (dirty && sg_page(sg))' },
+        { start: at('set_page_dirty_lock'), end: at('set_page_dirty_lock') + 19, text: 'set_page_dirty' },
+      ]],
+    ];
+    for (const [what, edits] of cases) {
+      const whole = lowerFile(parseC(applyEdits(LOOP, edits)).rootNode);
+      expect(shape(loweredEdits(analysis, edits)!.funcs), what).toBe(shape(whole));
+    }
   });
 
   it('falls back to a whole parse when an edit is outside every function', () => {

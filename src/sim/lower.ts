@@ -256,6 +256,8 @@ function lowerBlock(children: Node[]): Block {
   const named = children.filter((c) => c.type !== 'comment' && c.isNamed);
   for (let i = 0; i < named.length; i++) {
     const c = named[i];
+    // A statement an edit deleted.
+    if (substitutes.get(c) === null) continue;
     const loop = macroLoopAt(c);
     if (loop && named[i + 1]?.id === loop.body.id) {
       body.push(uniformStmt({ t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 }));
@@ -268,8 +270,23 @@ function lowerBlock(children: Node[]): Block {
 }
 
 function lowerStmt(n: Node | null | undefined): Stmt {
-  return uniformStmt(stmtNode(n));
+  const swapped = n && substitutes.get(n);
+  return uniformStmt(stmtNode(swapped === undefined ? n : swapped));
 }
+
+/** A function's definition, as lowering takes it. */
+export interface Definition {
+  node: Node;
+  /** The definition's text, when statements are swapped (else the node's). */
+  text?: string;
+  /** Statements of the definition lowered as other statements (null: as none). */
+  substitutes?: ReadonlyMap<Node, Node | null>;
+}
+
+const NO_SUBSTITUTES: ReadonlyMap<Node, Node | null> = new Map();
+
+/** The statements swapped in the definition being lowered (set by LoweredFile). */
+let substitutes = NO_SUBSTITUTES;
 
 function stmtNode(n: Node | null | undefined): Stmt {
   if (!n) return { t: 'nop' };
@@ -437,10 +454,10 @@ export class LoweredFile {
 
   static of(root: Node): LoweredFile {
     const file = new LoweredFile(arrayFieldNames(root), new Map());
-    const defs = new Map<string, Node>();
+    const defs = new Map<string, Definition>();
     for (const def of root.descendantsOfType('function_definition')) {
       const name = functionName(def);
-      if (name && field(def, 'body') && !defs.has(name)) defs.set(name, def);
+      if (name && field(def, 'body') && !defs.has(name)) defs.set(name, { node: def });
     }
     file.lower(defs);
     return file;
@@ -452,7 +469,7 @@ export class LoweredFile {
    * reaches one of them: a lowered call links to the lowered callee, so an untouched caller
    * would still run the old version. The rest is shared.
    */
-  withDefinitions(replaced: ReadonlyMap<string, Node>): LoweredFile {
+  withDefinitions(replaced: ReadonlyMap<string, Definition>): LoweredFile {
     const file = new LoweredFile(this.arrays, new Map(this.names));
     const redo = new Set(replaced.keys());
     for (let grew = true; grew; ) {
@@ -466,19 +483,25 @@ export class LoweredFile {
       file.definitions.set(name, this.definitions.get(name)!);
       file.refs.set(name, this.refs.get(name)!);
     }
-    file.lower(new Map([...redo].map((name) => [name, replaced.get(name) ?? this.definitions.get(name)!])));
+    file.lower(new Map([...redo].map((name) => [name, replaced.get(name) ?? { node: this.definitions.get(name)! }])));
     return file;
   }
 
-  private lower(defs: ReadonlyMap<string, Node>): void {
+  private lower(defs: ReadonlyMap<string, Definition>): void {
     embeddedArrays = this.arrays;
     fileNames = this.names;
     const uses = new Map<string, Array<IdExpr | CallExpr>>();
-    for (const [name, def] of defs) {
+    for (const [name, { node: def, text, substitutes: swapped }] of defs) {
       const { returnType, params } = signature(def);
       current = { decls: [], uses: [] };
-      const body = lowerStmt(field(def, 'body')!);
-      this.funcs.set(name, { name, returnType, params, body, text: def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
+      substitutes = swapped ?? NO_SUBSTITUTES;
+      let body: Stmt;
+      try {
+        body = lowerStmt(field(def, 'body')!);
+      } finally {
+        substitutes = NO_SUBSTITUTES;
+      }
+      this.funcs.set(name, { name, returnType, params, body, text: text ?? def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
       this.definitions.set(name, def);
       uses.set(name, current.uses);
     }

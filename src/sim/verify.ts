@@ -7,14 +7,13 @@
  * releases, with the device using the pages in between. Both versions run the same sessions on
  * the same scenarios; the after run is told every decision the before run made.
  */
-import { parseC, type Node } from '../parse/kernel-c.ts';
+import { parseC } from '../parse/kernel-c.ts';
 import type { Edit } from '../../transforms/index.ts';
-import { applyEdits } from '../plan/plan.ts';
-import { functionName } from '../sites/dataflow.ts';
 import { timed } from '../timing.ts';
-import { analyze, hasRealError, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
+import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
-import { LoweredFile, lowerFile, structPointer, type Func } from './lower.ts';
+import { lowerAnalysed, loweredEdits } from './edited.ts';
+import { lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, worldOf, type Scenario } from './scenarios.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
@@ -117,15 +116,6 @@ function groupUnit(p: Program, g: PinGroup): Unit {
   return { group: g, line: g.line, what, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
 }
 
-const lowered = new WeakMap<object, LoweredFile>();
-
-/** Lowering of a file already parsed for analysis, done once however often it is verified. */
-function lowerAnalysed(analysis: FileAnalysis): LoweredFile {
-  let file = lowered.get(analysis.tree);
-  if (!file) lowered.set(analysis.tree, (file = LoweredFile.of(analysis.tree.rootNode)));
-  return file;
-}
-
 /** A converted text, with the edits that made it from the original when they are known. */
 export interface AfterText {
   text: string;
@@ -157,38 +147,6 @@ function lowerAfter(after: AfterText, analysis: FileAnalysis): LoweredAfter {
     lastAfter = { text: after.text, analysis, edits: after.edits, lowered };
   }
   return lastAfter.lowered;
-}
-
-/**
- * The converted file lowered without parsing all of it: each definition an edit touches is
- * parsed again on its own, and the rest is the original's lowering. Undefined when that is not
- * sure to give what a parse of the whole text gives: an edit outside a function, or parse
- * errors in the file or in an edited definition (an iterator macro's missing `;` is none).
- */
-export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): LoweredFile | undefined {
-  if (hasRealError(analysis.tree.rootNode)) return undefined;
-  const before = lowerAnalysed(analysis);
-  const defs = analysis.tree.rootNode.descendantsOfType('function_definition');
-  const touched = new Map<Node, Edit[]>();
-  for (const e of edits) {
-    const def = defs.find((d) => d.startIndex <= e.start && e.end <= d.endIndex);
-    if (!def) return undefined;
-    const inDef = touched.get(def);
-    if (inDef) inDef.push(e);
-    else touched.set(def, [e]);
-  }
-  const replaced = new Map<string, Node>();
-  for (const [def, es] of touched) {
-    const name = functionName(def);
-    // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
-    if (!name || before.definitions.get(name) !== def) continue;
-    const text = applyEdits(analysis.text.slice(def.startIndex, def.endIndex), es.map((e) => ({ ...e, start: e.start - def.startIndex, end: e.end - def.startIndex })));
-    const root = timed('parse', () => parseC(text)).rootNode;
-    const parsed = root.descendantsOfType('function_definition');
-    if (hasRealError(root) || parsed.length !== 1 || functionName(parsed[0]) !== name) return undefined;
-    replaced.set(name, parsed[0]);
-  }
-  return before.withDefinitions(replaced);
 }
 
 export interface VerifyInput {

@@ -1,0 +1,122 @@
+/**
+ * Lowering a converted file from the original's, parsing only what the edits changed. Edits
+ * touch a few statements of a few functions; everything else is the original's lowering, and an
+ * edited function is the original's definition with its edited statements swapped for new ones,
+ * each parsed on its own. Parsing whole edited definitions again cost as much as a sixth of the
+ * fixtures' parse: the statements are a tenth of that text.
+ */
+import { macroLoopAt, parseC, tolerate, type Node } from '../parse/kernel-c.ts';
+import type { Edit } from '../../transforms/index.ts';
+import { applyEdits } from '../plan/plan.ts';
+import { functionName } from '../sites/dataflow.ts';
+import { hasRealError, type FileAnalysis } from '../sites/groups.ts';
+import { timed } from '../timing.ts';
+import { LoweredFile, type Definition } from './lower.ts';
+
+const lowered = new WeakMap<object, LoweredFile>();
+
+/** Lowering of a file already parsed for analysis, done once however often it is verified. */
+export function lowerAnalysed(analysis: FileAnalysis): LoweredFile {
+  let file = lowered.get(analysis.tree);
+  if (!file) lowered.set(analysis.tree, (file = LoweredFile.of(analysis.tree.rootNode)));
+  return file;
+}
+
+/**
+ * The converted file lowered without parsing all of it. Undefined when that is not sure to give
+ * what a parse of the whole text gives: an edit outside a function, or parse errors in the file
+ * or in what an edit made (an iterator macro's missing `;` is none).
+ */
+export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): LoweredFile | undefined {
+  if (hasRealError(analysis.tree.rootNode)) return undefined;
+  const before = lowerAnalysed(analysis);
+  const defs = analysis.tree.rootNode.descendantsOfType('function_definition');
+  const touched = new Map<Node, Edit[]>();
+  for (const e of edits) {
+    const def = defs.find((d) => d.startIndex <= e.start && e.end <= d.endIndex);
+    if (!def) return undefined;
+    const inDef = touched.get(def);
+    if (inDef) inDef.push(e);
+    else touched.set(def, [e]);
+  }
+  const replaced = new Map<string, Definition>();
+  for (const [def, es] of touched) {
+    const name = functionName(def);
+    // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
+    if (!name || before.definitions.get(name) !== def) continue;
+    const edited = editedStatements(analysis.text, def, es) ?? editedDefinition(analysis.text, def, es, name);
+    if (!edited) return undefined;
+    replaced.set(name, edited);
+  }
+  return before.withDefinitions(replaced);
+}
+
+/** `edits` applied to the text of `node`. */
+function editedText(text: string, node: Node, edits: readonly Edit[]): string {
+  return applyEdits(text.slice(node.startIndex, node.endIndex), edits.map((e) => ({ ...e, start: e.start - node.startIndex, end: e.end - node.startIndex })));
+}
+
+/** The whole edited definition, parsed on its own. */
+function editedDefinition(text: string, def: Node, edits: readonly Edit[], name: string): Definition | undefined {
+  const root = timed('parse', () => parseC(editedText(text, def, edits))).rootNode;
+  const parsed = root.descendantsOfType('function_definition');
+  if (hasRealError(root) || parsed.length !== 1 || functionName(parsed[0]) !== name) return undefined;
+  return { node: parsed[0] };
+}
+
+/**
+ * The original definition with each statement an edit falls in replaced by its edited version,
+ * or undefined when an edit is not inside a statement of a block (the signature, an iterator
+ * macro's header, a `for` initialiser) or an edited statement is not one statement on its own.
+ */
+function editedStatements(text: string, def: Node, edits: readonly Edit[]): Definition | undefined {
+  const body = def.childForFieldName('body');
+  const statements: Node[] = [];
+  for (const e of edits) {
+    const s = body && statementAround(body, e);
+    if (!s) return undefined;
+    statements.push(s);
+  }
+  // An edit inside a statement another edit's statement holds is part of the outer one.
+  const outer = statements.filter((s) => !statements.some((o) => o !== s && o.startIndex <= s.startIndex && s.endIndex <= o.endIndex && (o.startIndex < s.startIndex || s.endIndex < o.endIndex)));
+  const substitutes = new Map<Node, Node | null>();
+  for (const s of new Set(outer)) {
+    const mine = edits.filter((e) => s.startIndex <= e.start && e.end <= s.endIndex);
+    const replacement = statementAlone(editedText(text, s, mine));
+    if (replacement === undefined) return undefined;
+    substitutes.set(s, replacement);
+  }
+  // As a parse of the edited definition would read it (annotations blanked).
+  return { node: def, text: tolerate(editedText(text, def, edits)), substitutes };
+}
+
+/**
+ * The innermost statement of a block (lowered as one: not an iterator macro's header) that
+ * holds all of `edit`, below the function body itself.
+ */
+function statementAround(body: Node, edit: Edit): Node | undefined {
+  let found: Node | undefined;
+  for (let n: Node | undefined = body; n; ) {
+    const child: Node | undefined = n.children.find((c) => c.startIndex <= edit.start && edit.end <= c.endIndex && c.startIndex < c.endIndex);
+    if (child && n.type === 'compound_statement' && child.isNamed && child.type !== 'comment' && !macroLoopAt(child)) found = child;
+    n = child;
+  }
+  return found;
+}
+
+const SNIPPET_HEAD = 'void __gup2pin_statement(void)\n{\n';
+
+/**
+ * `text` parsed as the statements of a function body: its one statement, null for none, or
+ * undefined if it is more than one, has parse errors or ends up an iterator macro's header.
+ */
+function statementAlone(text: string): Node | null | undefined {
+  const root = timed('parse', () => parseC(`${SNIPPET_HEAD}${text}\n}\n`)).rootNode;
+  if (hasRealError(root)) return undefined;
+  const defs = root.namedChildren.filter((c) => c.type !== 'comment');
+  const body = defs.length === 1 && defs[0].type === 'function_definition' ? defs[0].childForFieldName('body') : null;
+  if (!body) return undefined;
+  const statements = body.namedChildren.filter((c) => c.type !== 'comment');
+  if (statements.length > 1 || (statements.length === 1 && macroLoopAt(statements[0]))) return undefined;
+  return statements[0] ?? null;
+}
