@@ -280,6 +280,7 @@ export async function main(args: string[]): Promise<number> {
     if (e.code !== 'EPIPE') throw e;
     process.exit(process.exitCode ?? 0);
   });
+  let code = 0;
   const common = (y: ReturnType<typeof yargs>) =>
     y
       .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files or directories (a kernel tree, a driver directory)' })
@@ -293,8 +294,12 @@ export async function main(args: string[]): Promise<number> {
   const parser = yargs(args)
     .scriptName('gup2pin')
     .usage('$0 <command> PATH…\n\nConvert get_user_pages()/put_page() call sites to pin_user_pages()/unpin_user_page*().')
-    .command('diff <paths..>', 'print a unified diff of every conversion (exit 1 if any)', common)
-    .command('apply <paths..>', 'convert in place (atomic per file, idempotent)', common)
+    .command('diff <paths..>', 'print a unified diff of every conversion (exit 1 if any)', common, async (a) => {
+      code = await diffCommand(a as unknown as Common);
+    })
+    .command('apply <paths..>', 'convert in place (atomic per file, idempotent)', common, async (a) => {
+      code = await applyCommand(a as unknown as Common);
+    })
     .command(
       'series <paths..>',
       'write the conversions as a patch series (git format-patch layout, To/Cc from MAINTAINERS)',
@@ -310,8 +315,13 @@ export async function main(args: string[]): Promise<number> {
           .option('maintainers', { type: 'string', describe: 'MAINTAINERS file (default: the one at --root)' })
           .option('cover-letter', { type: 'boolean', default: true, describe: 'write 0000-cover-letter.patch (--no-cover-letter skips it)' })
           .option('split', { choices: ['file', 'dir', 'section'] as const, describe: 'one patch per file, directory or MAINTAINERS section (default: section, else dir)' }),
+      async (a) => {
+        code = await seriesCommand(a as unknown as SeriesArgs);
+      },
     )
-    .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }))
+    .command('scan <paths..>', 'report each pin group: file:line: verdict code: reason', (y) => common(y).option('json', { type: 'boolean', default: false, describe: 'full structure as JSON' }), async (a) => {
+      code = await scanCommand(a as unknown as Common & { json: boolean });
+    })
     .command(
       'verify [paths..]',
       'simulate before and after of every conversion; print a verdict per pin group (exit 1 if any is not equivalent)',
@@ -322,6 +332,9 @@ export async function main(args: string[]): Promise<number> {
           .option('after', { type: 'string', describe: '… and after it' })
           .option('patch', { type: 'string', describe: 'review a conversion patch against the tree at --root' })
           .option('explain', { type: 'boolean', default: false, describe: 'tell the writeback-during-DMA story for each group, before vs after' }),
+      async (a) => {
+        code = await verifyCommand(a as unknown as VerifyArgs);
+      },
     )
     .demandCommand(1, 'name a command: diff, apply, series, scan or verify')
     .strict()
@@ -331,22 +344,7 @@ export async function main(args: string[]): Promise<number> {
       throw err ?? new UsageError(msg);
     });
   try {
-    // The commands have no yargs handlers: after running one, yargs renders the whole help text
-    // to keep it (~30 ms of every run), for a showHelp() that is never called.
-    const a = await parser.parseAsync();
-    switch (a._[0]) {
-      case 'diff':
-        return await diffCommand(a as unknown as Common);
-      case 'apply':
-        return await applyCommand(a as unknown as Common);
-      case 'series':
-        return await seriesCommand(a as unknown as SeriesArgs);
-      case 'scan':
-        return await scanCommand(a as unknown as Common & { json: boolean });
-      case 'verify':
-        return await verifyCommand(a as unknown as VerifyArgs);
-    }
-    throw new UsageError(`unknown command: ${a._[0]}`);
+    await parser.parseAsync();
   } catch (e) {
     if (e instanceof TargetError || e instanceof UsageError) {
       process.stderr.write(`gup2pin: ${e.message}\n`);
@@ -354,6 +352,7 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
+  return code;
 }
 
 class UsageError extends Error {}
