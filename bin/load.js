@@ -30,6 +30,8 @@ export async function loadEntry(name) {
       const file = await bundle(name);
       // tsx maps crash stacks back to src/*.ts; the inline source map keeps that.
       process.setSourceMapsEnabled(true);
+      // The result cache (src/cache/results.ts) lives here too, and is only sound for a known build.
+      globalThis[Symbol.for('gup2pin.cache')] = { dir: CACHE, build: sourceKey() };
       return await import(pathToFileURL(file).href);
     } catch {
       // Fall through: the cache is an optimisation, never a reason to fail. (A real error in

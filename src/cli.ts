@@ -1,6 +1,7 @@
 /** Command-line front end: argument parsing and output only; the work is in run()/plan. */
 import { relative, resolve } from 'node:path';
 import yargs from 'yargs';
+import { launcherCache } from './cache/results.ts';
 import { readFileSync, realpathSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { NotDurable, writeAtomic } from './emit/apply.ts';
@@ -28,6 +29,7 @@ interface Common {
   verify: boolean;
   jobs: number;
   timings: boolean;
+  cache: boolean;
 }
 
 /** Each path the run could not use, and why, on stderr (the command then exits 2). */
@@ -44,6 +46,7 @@ async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'requireP
     ...extra,
     jobs: argv.jobs,
     progress: Progress.wanted(process.stderr, argv.quiet) ? process.stderr : undefined,
+    cache: argv.cache ? launcherCache() : undefined,
   });
   reportProblems(result.problems);
   // Not proven is not silent: a converted group the simulator could not model is named.
@@ -290,6 +293,7 @@ export async function main(args: string[]): Promise<number> {
       .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
       .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })
       .option('timings', { type: 'boolean', default: false, describe: 'print the time spent per stage (walk, read, parse, sites, plan, verify, emit) on stderr' })
+      .option('cache', { type: 'boolean', default: true, describe: 'take the result of a file unchanged since an earlier run from the result cache (--no-cache redoes every file)' })
       .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), defaultDescription: 'the number of cores', describe: 'threads working on files in runs of 2,000+ files (output is the same for any number)' });
   const parser = yargs(args)
     .scriptName('gup2pin')

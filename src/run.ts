@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
+import { entryKey, readEntry, resultCacheJob, trimEntries, writeEntry, type CacheLocation, type ResultCacheJob } from './cache/results.ts';
 import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { Progress } from './emit/progress.ts';
@@ -59,12 +60,15 @@ export interface RunOptions {
   jobs?: number;
   /** Where to draw a progress line (a terminal), if anywhere. */
   progress?: NodeJS.WriteStream;
+  /** Keep each file's result there, and take it from there while the file is unchanged. */
+  cache?: CacheLocation;
 }
 
 /** What a worker needs besides the file: plain data, sent once per worker. */
 export interface FileJob {
   api: TargetApi;
-  options: Omit<RunOptions, 'jobs' | 'progress'>;
+  options: Omit<RunOptions, 'jobs' | 'progress' | 'cache'>;
+  cache?: ResultCacheJob;
 }
 
 /** One file's outcome: a result, a problem to report, or nothing (not a candidate). */
@@ -81,8 +85,8 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const before = { ...threadTimes };
   // Paths found in the trees are shown relative to --root, in diffs, reports and problem lines.
   const shown = (path: string) => relative(root, path) || path;
-  const { jobs = 1, progress, ...fileOptions } = options;
-  const job: FileJob = { api, options: fileOptions };
+  const { jobs = 1, progress, cache, ...fileOptions } = options;
+  const job: FileJob = { api, options: fileOptions, cache: resultCacheJob(cache, [api, fileOptions]) };
   const pool = new Pool<FileItem, NonNullable<FileOutcome>>(jobs - 1, job);
   let walked: ReturnType<typeof walk>;
   let mapped: Awaited<ReturnType<typeof pool.map>>;
@@ -94,6 +98,7 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   } finally {
     await pool.close();
   }
+  if (job.cache) trimEntries(job.cache);
   const results: FileResult[] = [];
   const { problems } = walked;
   for (const o of mapped.outcomes) {
@@ -180,10 +185,23 @@ function unusableBytes(buf: Buffer): string | undefined {
 const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && callsApi(text, path.endsWith('.h'));
 
 /** Read one file and, if it is a candidate, plan (and verify) its conversion. */
-export function processFile(path: string, display: string, { api, options }: FileJob): FileOutcome {
+export function processFile(path: string, display: string, job: FileJob): FileOutcome {
   // `verify` reports on conversions only: a file with none is not even parsed.
-  const text = timed('read', () => readCandidate(path, display, !!options.check));
+  const text = timed('read', () => readCandidate(path, display, !!job.options.check));
   if (typeof text !== 'string') return text;
+  const cache = job.cache;
+  if (!cache) return processCandidate(path, display, text, job);
+  const key = entryKey(cache, display, text);
+  const kept = timed('read', () => readEntry<FileOutcome>(cache, key));
+  // The same display path can name another file under another --root: the path is this one.
+  if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path } } : kept;
+  const outcome = processCandidate(path, display, text, job);
+  // An internal error is not kept: the next run says it again, from the code.
+  if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome);
+  return outcome;
+}
+
+function processCandidate(path: string, display: string, text: string, { api, options }: FileJob): FileOutcome {
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display) };
     const verify = !options.check && (options.verify ?? true);

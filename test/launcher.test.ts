@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, scratchDir } from './helpers.ts';
+import { FIXTURES, read, scratchDir } from './helpers.ts';
 
 const REPO = join(import.meta.dirname, '..');
 let pkg: string;
@@ -19,9 +19,9 @@ interface Outcome {
   stderr: string;
 }
 
-function gup2pin(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+function gup2pin(args: string[], env: Record<string, string> = {}, cwd = FIXTURES): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const p = spawn(join(pkg, 'bin', 'gup2pin'), args, { cwd: FIXTURES, env: { ...process.env, GUP2PIN_NO_CACHE: '', ...env } });
+    const p = spawn(join(pkg, 'bin', 'gup2pin'), args, { cwd, env: { ...process.env, GUP2PIN_NO_CACHE: '', ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -117,5 +117,61 @@ describe('launcher cache', () => {
     expect(viaTsx.stderr).toMatch(/^gup2pin: Error: boom\n {4}at (Module\.)?main \(.*src\/cli\.ts:\d+:\d+\)/);
     expect(await gup2pin(['crash'])).toEqual(viaTsx);
     expect(bundles()).toHaveLength(1); // built: this crash came through the bundle
+  });
+});
+
+describe('result cache', () => {
+  // The other tests (and every other test file) run with the result cache off.
+  const cached = (args: string[], cwd?: string) => gup2pin(args, { GUP2PIN_NO_RESULT_CACHE: '' }, cwd);
+  const results = () => join(cache, 'results');
+  /** The per-stage times of the work the cache saves: parse, sites, plan, verify. */
+  const work = (stderr: string) => /parse (\d+), sites (\d+), plan (\d+), verify (\d+)/.exec(stderr)!.slice(1).map(Number);
+  const tree = (fixture: string) => {
+    const dir = scratchDir('gup2pin-cached-');
+    mkdirSync(join(dir, 'drivers'));
+    writeFileSync(join(dir, 'drivers', 'x.c'), read(fixture, 'before.c'));
+    return dir;
+  };
+
+  it('answers a file unchanged since an earlier run from its result: same output, no work', async () => {
+    rmSync(results(), { recursive: true, force: true });
+    const first = await cached(['verify', '--timings', 'vfio']);
+    const second = await cached(['verify', '--timings', 'vfio']);
+    expect(first.stdout).toMatch(/^vfio\/before\.c:\d+: equivalent with intended differences: /m);
+    expect(second.stdout).toBe(first.stdout);
+    expect(second.code).toBe(first.code);
+    expect(work(first.stderr).some((ms) => ms > 0)).toBe(true);
+    expect(work(second.stderr)).toEqual([0, 0, 0, 0]);
+    // --no-cache does the work again.
+    expect(work((await cached(['verify', '--timings', '--no-cache', 'vfio'])).stderr).some((ms) => ms > 0)).toBe(true);
+  });
+
+  it('does a file again once its bytes change', async () => {
+    const dir = tree('vfio');
+    const vfio = await cached(['diff', 'drivers'], dir);
+    writeFileSync(join(dir, 'drivers', 'x.c'), read('usnic', 'before.c'));
+    const usnic = await cached(['diff', 'drivers'], dir);
+    expect(usnic.stdout).not.toBe(vfio.stdout);
+    expect(usnic).toEqual(await cached(['diff', '--no-cache', 'drivers'], dir));
+  });
+
+  it('writes the file of this run when the same path under another root was answered before', async () => {
+    const [a, b] = [tree('usnic'), tree('usnic')];
+    expect((await cached(['apply', 'drivers'], a)).code).toBe(0);
+    const converted = readFileSync(join(a, 'drivers', 'x.c'), 'utf8');
+    expect(converted).not.toBe(read('usnic', 'before.c'));
+    expect((await cached(['apply', '--timings', 'drivers'], b)).stderr).toMatch(/parse 0, sites 0, plan 0, verify 0/);
+    expect(readFileSync(join(b, 'drivers', 'x.c'), 'utf8')).toBe(converted);
+  });
+
+  it('does the work again for a damaged entry, and drops the results of other builds', async () => {
+    const expectedScan = await cached(SCAN);
+    const [build] = readdirSync(results());
+    for (const e of readdirSync(join(results(), build))) writeFileSync(join(results(), build, e), 'not an entry');
+    mkdirSync(join(results(), '0123456789abcdef0123'));
+    expect(await cached(SCAN)).toEqual(expectedScan);
+    expect(readdirSync(results())).toEqual([build]);
+    // Rewritten whole: the next run is answered again.
+    expect(work((await cached([...SCAN, '--timings'])).stderr)).toEqual([0, 0, 0, 0]);
   });
 });

@@ -7,6 +7,10 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+// Every CLI a test starts does the work: runs compared with each other (--jobs 1 and 3, apply
+// twice) would otherwise have the second answered by the first from the result cache.
+process.env.GUP2PIN_NO_RESULT_CACHE = '1';
+
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 export const TARGETS = ['5.3', '5.4', '5.6', '6.5'] as const;
 export const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');

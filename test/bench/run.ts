@@ -116,7 +116,7 @@ function positiveInteger(option: string, text: string): number {
 
 function benchCommands(tree: string, subdir: string, jobs: number): Command[] {
   return [
-    { tool: 'gup2pin', file: 'node', args: [GUP2PIN_BIN, 'diff', '--timings', '--jobs', String(jobs), subdir], cwd: tree, okStatus: [0, 1] },
+    { tool: 'gup2pin', file: 'node', args: [GUP2PIN_BIN, 'diff', '--timings', '--no-cache', '--jobs', String(jobs), subdir], cwd: tree, okStatus: [0, 1] },
     {
       tool: 'spatch',
       file: 'spatch',
