@@ -480,6 +480,13 @@ describe('lowering a conversion from its edits', () => {
 		put_page(sg_page(sg));
 	}
 	sg_free_table(sgt);
+	switch (dirty) {
+	case 2:
+		kvfree(sgt);
+		break;
+	default:
+		break;
+	}
 }
 `;
     const analysis = analyzeText(LOOP);
@@ -490,6 +497,7 @@ describe('lowering a conversion from its edits', () => {
       ['a statement deleted', [{ start: at('sg_free_table'), end: at('sg_free_table') + 19, text: '' }]],
       ['a statement made two', [{ start: at('sg_free_table'), end: at('sg_free_table') + 19, text: 'sg_free_table(sgt);\n\tkfree(sgt);' }]],
       ['the signature', [{ start: at('int dirty'), end: at('int dirty') + 9, text: 'bool dirty' }]],
+      ['a case arm of a switch', [{ start: at('kvfree(sgt)'), end: at('kvfree(sgt)') + 6, text: 'kfree' }]],
       ['two edits, one statement inside the other', [
         { start: at('if (dirty)'), end: at('if (dirty)') + 10, text: 'if (dirty && sg_page(sg))' },
         { start: at('set_page_dirty_lock'), end: at('set_page_dirty_lock') + 19, text: 'set_page_dirty' },

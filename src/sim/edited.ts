@@ -91,18 +91,21 @@ function editedStatements(text: string, def: Node, edits: readonly Edit[]): Defi
 }
 
 /**
- * The innermost statement of a block (lowered as one: not an iterator macro's header) that
- * holds all of `edit`, below the function body itself.
+ * The innermost statement of a block that holds all of `edit`, below the function body itself,
+ * and that lowering takes as one statement: not an iterator macro's header (lowered with the
+ * statement after it) nor a `case` arm (its switch lowers the arm's statements itself).
  */
 function statementAround(body: Node, edit: Edit): Node | undefined {
   let found: Node | undefined;
   for (let n: Node | undefined = body; n; ) {
     const child: Node | undefined = n.children.find((c) => c.startIndex <= edit.start && edit.end <= c.endIndex && c.startIndex < c.endIndex);
-    if (child && n.type === 'compound_statement' && child.isNamed && child.type !== 'comment' && !macroLoopAt(child)) found = child;
+    if (child && n.type === 'compound_statement' && child.isNamed && !UNSWAPPABLE.has(child.type) && !macroLoopAt(child)) found = child;
     n = child;
   }
   return found;
 }
+
+const UNSWAPPABLE = new Set(['comment', 'case_statement']);
 
 const SNIPPET_HEAD = 'void __gup2pin_statement(void)\n{\n';
 
