@@ -4,7 +4,9 @@
  * property tests, the fuzzer and the whole-tree script.
  */
 import { parseC } from '../src/parse/kernel-c.ts';
-import { isRealError } from '../src/sites/groups.ts';
+import { loweredEdits } from '../src/sim/edited.ts';
+import { lowerFile, type Func } from '../src/sim/lower.ts';
+import { isRealError, type FileAnalysis } from '../src/sites/groups.ts';
 
 export interface TextEdit {
   start: number;
@@ -72,4 +74,25 @@ export function checkConversion(original: string, output: string, edits: Readonl
   const before = errorNodeCount(original);
   const after = errorNodeCount(output);
   return after > before ? `the output parses worse: ${after} error nodes, ${before} before` : undefined;
+}
+
+/** A lowered program as data: callees by name, globals by name (numbering is per lowering). */
+export const programShape = (funcs: ReadonlyMap<string, Func>) =>
+  JSON.stringify([...funcs.values()], (key, value) => {
+    if (key === 'callee') return value?.name;
+    if (key === 'global' || key === 'line') return undefined;
+    return value instanceof Map ? [...value] : value;
+  });
+
+/**
+ * undefined when the program the simulator runs for a conversion, lowered from its edits (the
+ * edited statements swapped into the original's lowering), is the one a parse of the whole
+ * output gives; else why not.
+ */
+export function editedLowering(analysis: FileAnalysis, output: string, edits: ReadonlyArray<TextEdit>): string | undefined {
+  const edited = loweredEdits(analysis, edits);
+  if (!edited) return undefined;
+  const whole = lowerFile(parseC(output).rootNode);
+  for (const [name, f] of whole) if (programShape(new Map([[name, f]])) !== programShape(new Map([[name, edited.funcs.get(name)!]]))) return `lowered from the edits, ${name}() is not what a parse of the whole output gives`;
+  return edited.funcs.size === whole.size ? undefined : 'lowered from the edits, the program has other functions than a parse of the whole output';
 }

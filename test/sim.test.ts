@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseC } from '../src/parse/kernel-c.ts';
 import type { Relation } from '../src/sim/facts.ts';
 import { Oracle } from '../src/sim/interp.ts';
-import { lowerFile, type Func } from '../src/sim/lower.ts';
+import { lowerFile } from '../src/sim/lower.ts';
 import { runSession } from '../src/sim/outcome.ts';
 import { BeforeRuns, configFor, type Scenario } from '../src/sim/scenarios.ts';
 import { loweredEdits } from '../src/sim/edited.ts';
@@ -11,6 +11,7 @@ import { verifyTexts } from '../src/sim/verify.ts';
 import { applyEdits, planFile } from '../src/plan/plan.ts';
 import { analyzeText, processText } from '../src/run.ts';
 import { fixtureNames, read, TARGETS } from './helpers.ts';
+import { programShape } from './invariants.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 
 const DRIVER = `
@@ -421,13 +422,7 @@ void xt_free(struct xt *t)
 });
 
 describe('lowering a conversion from its edits', () => {
-  /** A lowered program as data: callees by name, globals by name (numbering is per lowering). */
-  const shape = (funcs: Map<string, Func>) =>
-    JSON.stringify([...funcs.values()], (key, value) => {
-      if (key === 'callee') return value?.name;
-      if (key === 'global' || key === 'line') return undefined;
-      return value instanceof Map ? [...value] : value;
-    });
+  const shape = programShape;
 
   it('gives every fixture conversion the program a parse of the whole converted text gives', () => {
     let spliced = 0;
@@ -480,6 +475,7 @@ describe('lowering a conversion from its edits', () => {
 		put_page(sg_page(sg));
 	}
 	sg_free_table(sgt);
+	dirty = ({ int left = xr_pending(sgt); left; });
 	switch (dirty) {
 	case 2:
 		kvfree(sgt);
@@ -498,6 +494,7 @@ describe('lowering a conversion from its edits', () => {
       ['a statement made two', [{ start: at('sg_free_table'), end: at('sg_free_table') + 19, text: 'sg_free_table(sgt);\n\tkfree(sgt);' }]],
       ['the signature', [{ start: at('int dirty'), end: at('int dirty') + 9, text: 'bool dirty' }]],
       ['a case arm of a switch', [{ start: at('kvfree(sgt)'), end: at('kvfree(sgt)') + 6, text: 'kfree' }]],
+      ['a statement inside an expression', [{ start: at('xr_pending'), end: at('xr_pending') + 10, text: 'xr_left' }]],
       ['two edits, one statement inside the other', [
         { start: at('if (dirty)'), end: at('if (dirty)') + 10, text: 'if (dirty && sg_page(sg))' },
         { start: at('set_page_dirty_lock'), end: at('set_page_dirty_lock') + 19, text: 'set_page_dirty' },
@@ -507,6 +504,24 @@ describe('lowering a conversion from its edits', () => {
       const whole = lowerFile(parseC(applyEdits(LOOP, edits)).rootNode);
       expect(shape(loweredEdits(analysis, edits)!.funcs), what).toBe(shape(whole));
     }
+  });
+
+  it('falls back to a whole parse when the edited function holds another one', () => {
+    // A macro tree-sitter cannot read turns the loop into a definition inside the function,
+    // lowered as a function of its own as well.
+    const NESTED = `static void xr_put(struct list_head *head)
+{
+	struct xr_chunk *c, *tmp;
+
+	READ_ONCE(list_for_each_entry_safe)(c, tmp, head, list) {
+		put_page(c->page);
+	}
+}
+`;
+    const analysis = analyzeText(NESTED);
+    expect(analysis.tree.rootNode.descendantsOfType('function_definition')).toHaveLength(2);
+    const at = NESTED.indexOf('put_page');
+    expect(loweredEdits(analysis, [{ start: at, end: at + 8, text: 'unpin_user_page' }])).toBeUndefined();
   });
 
   it('falls back to a whole parse when an edit is outside every function', () => {

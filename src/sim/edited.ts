@@ -24,8 +24,8 @@ export function lowerAnalysed(analysis: FileAnalysis): LoweredFile {
 
 /**
  * The converted file lowered without parsing all of it. Undefined when that is not sure to give
- * what a parse of the whole text gives: an edit outside a function, or parse errors in the file
- * or in what an edit made (an iterator macro's missing `;` is none).
+ * what a parse of the whole text gives: an edit outside a function or in one holding another,
+ * or parse errors in the file or in what an edit made (an iterator macro's missing `;` is none).
  */
 export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): LoweredFile | undefined {
   if (hasRealError(analysis.tree.rootNode)) return undefined;
@@ -41,6 +41,9 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
   }
   const replaced = new Map<string, Definition>();
   for (const [def, es] of touched) {
+    // A definition tree-sitter read inside another (after a macro it could not read) is lowered
+    // on its own too: only a whole parse gives both their edited versions.
+    if (defs.some((d) => d !== def && def.startIndex <= d.startIndex && d.endIndex <= def.endIndex)) return undefined;
     const name = functionName(def);
     // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
     if (!name || before.definitions.get(name) !== def) continue;
@@ -93,19 +96,28 @@ function editedStatements(text: string, def: Node, edits: readonly Edit[]): Defi
 /**
  * The innermost statement of a block that holds all of `edit`, below the function body itself,
  * and that lowering takes as one statement: not an iterator macro's header (lowered with the
- * statement after it) nor a `case` arm (its switch lowers the arm's statements itself).
+ * statement after it) nor a `case` arm (its switch lowers the arm's statements itself), and not
+ * inside a statement lowered as a whole (an opaque one keeps its original text).
  */
 function statementAround(body: Node, edit: Edit): Node | undefined {
   let found: Node | undefined;
   for (let n: Node | undefined = body; n; ) {
     const child: Node | undefined = n.children.find((c) => c.startIndex <= edit.start && edit.end <= c.endIndex && c.startIndex < c.endIndex);
-    if (child && n.type === 'compound_statement' && child.isNamed && !UNSWAPPABLE.has(child.type) && !macroLoopAt(child)) found = child;
+    if (!child) break;
+    if (n.type === 'compound_statement' && child.isNamed && !UNSWAPPABLE.has(child.type) && !macroLoopAt(child)) found = child;
+    if (!STRUCTURAL.has(child.type)) break;
     n = child;
   }
   return found;
 }
 
 const UNSWAPPABLE = new Set(['comment', 'case_statement']);
+
+/** Statements lowering goes into statement by statement (each through lowerStmt). */
+const STRUCTURAL = new Set([
+  'compound_statement', 'if_statement', 'else_clause', 'for_statement', 'while_statement', 'do_statement',
+  'labeled_statement', 'switch_statement', 'case_statement', 'preproc_if', 'preproc_ifdef',
+]);
 
 const SNIPPET_HEAD = 'void __gup2pin_statement(void)\n{\n';
 

@@ -22,7 +22,7 @@ import { planFile, type FilePlan } from '../../src/plan/plan.ts';
 import { processText } from '../../src/run.ts';
 import { checkConversion as simulate } from '../../src/sim/index.ts';
 import { apiFor, parseVersion, type TargetApi } from '../../src/target.ts';
-import { checkConversion } from '../invariants.ts';
+import { checkConversion, editedLowering } from '../invariants.ts';
 import { fuzzCase, mutate, type FuzzCase } from './mutators.ts';
 
 /**
@@ -73,7 +73,7 @@ function cliWork(text: string, api: TargetApi) {
     verdictLines(DISPLAY, c.verification);
     if (c.story) storyLines(c.story);
   }
-  return { plan, unverified, ms: Math.max(middle - start, performance.now() - middle) };
+  return { plan, unverified, analysis, ms: Math.max(middle - start, performance.now() - middle) };
 }
 
 /** Runs `text` through the CLI's pipeline for `target` in this thread. */
@@ -81,12 +81,15 @@ export function checkText(text: string, target: string): Outcome {
   const api = apiFor(parseVersion(target));
   const start = performance.now();
   try {
-    const { plan, unverified, ms: once } = cliWork(text, api);
+    const { plan, unverified, analysis, ms: once } = cliWork(text, api);
     // Over budget once may be the machine (a GC, other processes on 2 cores): the best of two counts.
     const ms = once > BUDGET_MS ? Math.min(once, cliWork(text, api).ms) : once;
     const refusals = plan.groups.filter((g) => g.verdict === 'refused').flatMap((g) => [...new Set(g.diagnostics.map((d) => d.code))]);
     const outcome: Outcome = { ms, converted: plan.groups.filter((g) => g.verdict === 'converted').length, refusals };
-    const failure = invariants(text, plan, 'diff') ?? invariants(text, unverified, 'verify (unverified plan)');
+    const failure =
+      invariants(text, plan, 'diff') ??
+      invariants(text, unverified, 'verify (unverified plan)') ??
+      (unverified.output !== text ? editedLowering(analysis, unverified.output, unverified.edits) : undefined);
     if (failure) return { ...outcome, failure };
     if (ms > BUDGET_MS) return { ...outcome, failure: `took ${Math.round(ms)} ms, over the ${BUDGET_MS} ms budget` };
     return outcome;
