@@ -194,10 +194,11 @@ export function processFile(path: string, display: string, job: FileJob): FileOu
   const key = entryKey(cache, display, text);
   const kept = timed('read', () => readEntry<FileOutcome>(cache, key));
   // The same display path can name another file under another --root: the path is this one.
-  if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path } } : kept;
+  // The original text is the one just read (it is part of the key), so it is not kept twice.
+  if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path, original: text } } : kept;
   const outcome = processCandidate(path, display, text, job);
   // An internal error is not kept: the next run says it again, from the code.
-  if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome);
+  if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome && { result: { ...outcome.result, original: '' } });
   return outcome;
 }
 
