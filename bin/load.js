@@ -49,7 +49,8 @@ let tsxRegistered = false;
 let key;
 /**
  * Hash of everything a bundle depends on: the sources, package.json and tsconfig.json (compile
- * options), and this file (bundle options). ~250 KB read and hashed: a few ms.
+ * options), the lockfile (the dependencies' versions), and this file (bundle options). ~300 KB
+ * read and hashed: a few ms.
  */
 function sourceKey() {
   if (key) return key;
@@ -63,11 +64,12 @@ function sourceKey() {
   };
   walk(join(ROOT, 'src'));
   walk(join(ROOT, 'transforms'));
-  files.push(join(ROOT, 'package.json'), join(ROOT, 'tsconfig.json'), SELF);
+  files.push(join(ROOT, 'package.json'), join(ROOT, 'package-lock.json'), join(ROOT, 'tsconfig.json'), SELF);
   const h = createHash('sha256');
   for (const f of files.sort()) {
     h.update(`${relative(ROOT, f)}\0`);
-    // tsconfig.json is not in the npm package ("files"); esbuild then uses its defaults.
+    // tsconfig.json and the lockfile are not in the npm package ("files"): esbuild then uses
+    // its defaults, and the installed versions are the ones package.json allows.
     if (existsSync(f)) h.update(readFileSync(f));
     h.update('\0');
   }
