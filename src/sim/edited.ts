@@ -2,8 +2,8 @@
  * Lowering a converted file from the original's, parsing only what the edits changed. Edits
  * touch a few statements of a few functions; everything else is the original's lowering, and an
  * edited function is the original's definition with its edited statements swapped for new ones,
- * each parsed on its own. Parsing whole edited definitions again cost as much as a sixth of the
- * fixtures' parse: the statements are a tenth of that text.
+ * each parsed on its own. On the fixtures, the edited definitions are 75 KB to parse again, a
+ * fifth of all the text verify parses; the edited statements are 14 KB.
  */
 import { macroLoopAt, parseC, tolerate, type Node } from '../parse/kernel-c.ts';
 import type { Edit } from '../../transforms/index.ts';
