@@ -424,42 +424,43 @@ void xt_free(struct xt *t)
 describe('lowering a conversion from its edits', () => {
   const shape = programShape;
 
-  it('gives every fixture conversion the program a parse of the whole converted text gives', () => {
-    let spliced = 0;
-    for (const name of fixtureNames())
-      for (const target of TARGETS) {
-        const before = read(name, 'before.c');
-        const analysis = analyzeText(before);
-        const plan = planFile(analysis, apiFor(parseVersion(target)));
-        if (plan.output === before) continue;
-        const edited = loweredEdits(analysis, plan.edits);
-        expect(edited, `${name} at ${target}`).toBeDefined();
-        expect(shape(edited!.funcs), `${name} at ${target}`).toBe(shape(lowerFile(parseC(plan.output).rootNode)));
-        // No call still runs an old version of a function that changed.
-        for (const f of edited!.funcs.values())
-          JSON.stringify(f.body, (key, value) => {
-            if (key === 'callee' && value) expect(value).toBe(edited!.funcs.get(value.name));
-            return key === 'callee' ? undefined : value;
-          });
-        spliced++;
-      }
-    expect(spliced).toBeGreaterThan(50);
-  });
-
-  it('gives every fixture conversion the verdicts a whole parse gives, after runs it skips included', () => {
-    // From edits, an after run whose before run entered no edited function is not made.
-    let compared = 0;
+  /** Every fixture's conversion at every target that changes something. */
+  function* conversions() {
     for (const name of fixtureNames())
       for (const target of TARGETS) {
         const before = read(name, 'before.c');
         const analysis = analyzeText(before);
         const api = apiFor(parseVersion(target));
         const plan = planFile(analysis, api);
-        if (plan.output === before) continue;
-        const fromEdits = verifyTexts({ text: before, analysis }, { text: plan.output, edits: plan.edits }, api);
-        expect(fromEdits, `${name} at ${target}`).toEqual(verifyTexts({ text: before, analysis }, plan.output, api));
-        compared += fromEdits.length;
+        if (plan.output !== before) yield { what: `${name} at ${target}`, before, analysis, api, plan };
       }
+  }
+
+  it('gives every fixture conversion the program a parse of the whole converted text gives', () => {
+    let spliced = 0;
+    for (const { what, analysis, plan } of conversions()) {
+      const edited = loweredEdits(analysis, plan.edits);
+      expect(edited, what).toBeDefined();
+      expect(shape(edited!.funcs), what).toBe(shape(lowerFile(parseC(plan.output).rootNode)));
+      // No call still runs an old version of a function that changed.
+      for (const f of edited!.funcs.values())
+        JSON.stringify(f.body, (key, value) => {
+          if (key === 'callee' && value) expect(value).toBe(edited!.funcs.get(value.name));
+          return key === 'callee' ? undefined : value;
+        });
+      spliced++;
+    }
+    expect(spliced).toBeGreaterThan(50);
+  });
+
+  it('gives every fixture conversion the verdicts a whole parse gives, after runs it skips included', () => {
+    // From edits, an after run whose before run entered no edited function is not made.
+    let compared = 0;
+    for (const { what, before, analysis, api, plan } of conversions()) {
+      const fromEdits = verifyTexts({ text: before, analysis }, { text: plan.output, edits: plan.edits }, api);
+      expect(fromEdits, what).toEqual(verifyTexts({ text: before, analysis }, plan.output, api));
+      compared += fromEdits.length;
+    }
     expect(compared).toBeGreaterThan(50);
   });
 
