@@ -28,8 +28,8 @@ export interface Outcome {
   unpinned: string[];
   unsupported: string[];
   log: string[];
-  /** The file's functions the run entered, each once. */
-  entered: string[];
+  /** The file's functions the run entered. */
+  entered: ReadonlySet<string>;
   decisions: Map<string, boolean>;
   facts: Facts;
   indices: Map<string, number>;
@@ -82,7 +82,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     unpinned: [...m.pages.unpinnedWhileHeld].map((f) => f.label),
     unsupported: [...m.unsupported],
     log: m.pages.log,
-    entered: [...m.entered],
+    entered: m.entered,
     decisions: cfg.oracle.decisions,
     facts: cfg.oracle.facts,
     indices: cfg.oracle.indices,
@@ -144,11 +144,10 @@ export function compare(b: Outcome, a: Outcome): Comparison {
     const unsupported = new Set([...b.unsupported, ...a.unsupported]);
     return { differences, unsupported: [...unsupported].join(', ') };
   }
-  // One run against itself: only what it says of itself can be wrong.
-  if (a === b) return a.fault && /step limit/.test(a.fault) ? { differences } : notPinned(a, differences);
-
   // Both runs spun until the step limit: where each stopped says nothing about the code.
   if (a.fault && a.fault === b.fault && /step limit/.test(a.fault)) return { differences };
+  // One run against itself: only what it says of itself can be wrong.
+  if (a === b) return notPinned(a, differences);
   if (a.fault && a.fault !== b.fault) return diverge('fault', `after: ${a.fault}${b.fault ? ` (before: ${b.fault})` : ''}`);
   if (b.fault && !a.fault) return diverge('fault', `before faults (${b.fault}) but after does not: the runs took different paths`);
 

@@ -187,7 +187,7 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
   }
   // The after run of a before run that entered no changed function would repeat it step by step.
-  const repeats = (b: Outcome) => lowered.sharesUnedited && !b.entered.some((f) => changed.has(f));
+  const repeats = (b: Outcome) => lowered.sharesUnedited && ![...b.entered].some((f) => changed.has(f));
   return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats)).sort((x, y) => x.line - y.line);
 }
 
