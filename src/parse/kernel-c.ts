@@ -121,8 +121,14 @@ let parser: Parser | undefined;
 /** Parses `text` (tolerated): a plain-JS mirror of the tree, whose node texts are slices of the tolerated copy. */
 export function parseC(text: string): Tree {
   parser ??= (() => {
+    const language = C as unknown as Parser.Language & { nodeSubclasses?: unknown };
+    // setLanguage would build a class per node type (field getters, by eval: ~17 ms a process)
+    // for the binding's own node objects. The mirror asks those only on slow paths, through
+    // the generic API, so every one can be the base class.
+    const { SyntaxNode } = Parser as unknown as { SyntaxNode: unknown };
+    language.nodeSubclasses ??= new Proxy([], { get: () => SyntaxNode });
     const p = new Parser();
-    p.setLanguage(C as unknown as Parser.Language);
+    p.setLanguage(language);
     return p;
   })();
   const src = tolerate(text);
