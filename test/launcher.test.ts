@@ -32,7 +32,9 @@ function gup2pin(args: string[], env: Record<string, string> = {}, cwd = FIXTURE
   });
 }
 const tsx = (args: string[]) => gup2pin(args, { GUP2PIN_NO_CACHE: '1' });
-const bundles = (entry = 'cli') => readdirSync(cache).filter((f) => f.startsWith(`${entry}-`));
+const bundles = (entry = 'cli') => readdirSync(cache).filter((f) => f.startsWith(`${entry}-`) && f.endsWith('.mjs'));
+/** A bundle and its source map (read on a crash only). */
+const withMaps = (names: string[]) => names.flatMap((b) => [b, `${b}.map`]);
 
 const SCAN = ['scan', 'vfio'];
 let expected: Outcome;
@@ -75,13 +77,14 @@ describe('launcher cache', () => {
     expect(await gup2pin(SCAN)).toEqual(expected);
     expect(bundles()).toHaveLength(1);
     expect(bundles()).not.toContain(stale);
+    expect(readdirSync(cache)).not.toContain(`${stale}.map`);
   });
 
   it('survives concurrent cold starts racing to build the same bundle', async () => {
     rmSync(cache, { recursive: true, force: true });
     const runs = await Promise.all(Array.from({ length: 4 }, () => gup2pin(SCAN)));
     for (const r of runs) expect(r).toEqual(expected);
-    expect(readdirSync(cache).sort()).toEqual([...bundles(), ...bundles('worker')].sort()); // no temp files left
+    expect(readdirSync(cache).sort()).toEqual(withMaps([...bundles(), ...bundles('worker')]).sort()); // no temp files left
     expect(bundles()).toHaveLength(1);
     expect(bundles('worker')).toHaveLength(1);
   });
