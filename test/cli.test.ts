@@ -171,6 +171,14 @@ describe('targets and errors', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('gup2pin diff <paths..>');
   });
+
+  // Runs no longer render the help text after the command (skipHelpCache); --help still does.
+  it("shows a command's help in full", () => {
+    const r = gup2pin(['verify', '--help'], tmpdir());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^gup2pin verify \[paths\.\.\]\n\nsimulate before and after of every conversion;/);
+    expect(r.stdout).toMatch(/\n +--explain +tell the writeback-during-DMA story for each group, before vs\n +after +\[boolean\] \[default: false\]\n/);
+  });
 });
 
 describe('worker threads (--jobs)', () => {
