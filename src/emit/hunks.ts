@@ -92,32 +92,26 @@ interface Score {
   penalty: number;
 }
 
+/**
+ * From `from` going `step`: the indent of the first non-blank line and the blank lines before
+ * it (-1 past the file's edge; 0 once MAX_BLANKS blank lines are seen, as xdiff stops there).
+ */
+function nearestIndent(s: Side, from: number, step: 1 | -1): { indent: number; blanks: number } {
+  let blanks = 0;
+  for (let i = from; i >= 0 && i < s.n; i += step) {
+    const indent = indentOf(s.recs[i]);
+    if (indent !== -1) return { indent, blanks };
+    if (++blanks === MAX_BLANKS) return { indent: 0, blanks };
+  }
+  return { indent: -1, blanks };
+}
+
 /** xdiff's measure_split() + score_add_split(): how natural a block boundary before `split` looks. */
 function scoreSplit(s: Side, split: number, score: Score) {
   const endOfFile = split >= s.n;
   const indent = endOfFile ? -1 : indentOf(s.recs[split]);
-  let preBlank = 0;
-  let preIndent = -1;
-  for (let i = split - 1; i >= 0; i--) {
-    preIndent = indentOf(s.recs[i]);
-    if (preIndent !== -1) break;
-    preBlank++;
-    if (preBlank === MAX_BLANKS) {
-      preIndent = 0;
-      break;
-    }
-  }
-  let postBlankRun = 0;
-  let postIndent = -1;
-  for (let i = split + 1; i < s.n; i++) {
-    postIndent = indentOf(s.recs[i]);
-    if (postIndent !== -1) break;
-    postBlankRun++;
-    if (postBlankRun === MAX_BLANKS) {
-      postIndent = 0;
-      break;
-    }
-  }
+  const { indent: preIndent, blanks: preBlank } = nearestIndent(s, split - 1, -1);
+  const { indent: postIndent, blanks: postBlankRun } = nearestIndent(s, split + 1, 1);
   if (preIndent === -1 && preBlank === 0) score.penalty += 1; // start of file
   if (endOfFile) score.penalty += 21;
   const postBlank = indent === -1 ? 1 + postBlankRun : 0;
