@@ -5,11 +5,13 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { entryKey, readEntry, resultCacheJob, trimEntries, writeEntry, type CacheLocation, type ResultCacheJob } from './cache/results.ts';
 import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { Progress } from './emit/progress.ts';
+import { linkResults, type LinkContext } from './link/link.ts';
+import { linkNeeds, type LinkNeeds } from './link/needs.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { parseC } from './parse/kernel-c.ts';
@@ -28,6 +30,10 @@ export interface FileResult extends FileReport {
   output: string;
   /** `verify`: the simulator's verdict on each changed group of our own conversion. */
   checks?: Check[];
+  /** Names through which this file's pages leave it or enter it: its groups need other files. */
+  links?: LinkNeeds;
+  /** Every file of the linked unit this result comes from (display paths), when linked. */
+  linked?: string[];
 }
 
 export interface RunResult {
@@ -99,13 +105,18 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     await pool.close();
   }
   if (job.cache) trimEntries(job.cache);
-  const results: FileResult[] = [];
+  let results: FileResult[] = [];
   const { problems } = walked;
   for (const o of mapped.outcomes) {
     if (!o) continue;
     if ('problem' in o) problems.push(o.problem);
     else results.push(o.result);
   }
+  const linked = linkResults(results, linkContext(paths, shown, job), (path, display) => ({
+    path, display, original: '', output: '', groups: [], notGup: [], verification: new Map(),
+  }));
+  results = linked.results;
+  problems.push(...linked.problems);
   const times = emptyTimes();
   for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
   for (const t of mapped.summaries) addTimes(times, t as StageTimes);
@@ -181,6 +192,34 @@ function unusableBytes(buf: Buffer): string | undefined {
   return undefined;
 }
 
+/** The text of a file a linked unit needs, or why it cannot be used. */
+function readUsable(path: string, display: string): string | WalkProblem {
+  try {
+    const buf = readBytes(path);
+    const unusable = unusableBytes(buf);
+    if (unusable) return { path: display, reason: unusable };
+    const text = buf.toString('utf8');
+    if (text.includes('\r\n')) return { path: display, reason: 'CRLF line endings: skipped (kernel sources use LF)' };
+    return text;
+  } catch (e) {
+    return { path: display, reason: cannot('read', e) };
+  }
+}
+
+function linkContext(paths: string[], shown: (path: string) => string, { api, options }: FileJob): LinkContext {
+  return {
+    paths: paths.map((p) => resolve(p)),
+    shown,
+    analyze: analyzeText,
+    policy: (display) => ({ core: !options.core && CORE_DIR_RE.test(display) }),
+    verify: options.verify ?? true,
+    requireProof: options.requireProof,
+    check: options.check,
+    api,
+    read: readUsable,
+  };
+}
+
 /** Whether the API is called in code: in a header, only an inline function's call matters, not a prototype. */
 const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && callsApi(text, path.endsWith('.h'));
 
@@ -209,7 +248,8 @@ function processCandidate(path: string, display: string, text: string, { api, op
     const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
-    return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks } };
+    const links = linkNeeds(analysis);
+    return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks, ...(links && { links }) } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).
     return { problem: { path: display, reason: `internal error, file left alone: ${(e as Error).message}` } };

@@ -2,11 +2,11 @@
  * Where the time goes, per pipeline stage, for `--timings` and the benchmark: exclusive time
  * (a stage nested in another is not counted twice), summed per thread and then over threads.
  */
-export const STAGES = ['walk', 'read', 'parse', 'sites', 'plan', 'verify', 'emit'] as const;
+export const STAGES = ['walk', 'read', 'parse', 'sites', 'plan', 'verify', 'link', 'emit'] as const;
 export type Stage = (typeof STAGES)[number];
 export type StageTimes = Record<Stage, number>;
 
-export const emptyTimes = (): StageTimes => ({ walk: 0, read: 0, parse: 0, sites: 0, plan: 0, verify: 0, emit: 0 });
+export const emptyTimes = (): StageTimes => ({ walk: 0, read: 0, parse: 0, sites: 0, plan: 0, verify: 0, link: 0, emit: 0 });
 
 /** This thread's totals, in milliseconds. */
 export const threadTimes: StageTimes = emptyTimes();

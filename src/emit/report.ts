@@ -14,12 +14,15 @@ export interface GroupReport {
   line: number;
   verdict: Verdict;
   family: 'gup' | 'pin';
-  acquires: Array<{ line: number; function: string; call: string; variant: string }>;
-  releases: Array<{ line: number; function: string; call: string | undefined; api: string; transform: string | null }>;
+  /** `file`: set when the call is in another file than the one reported on (a linked group). */
+  acquires: Array<{ line: number; file?: string; function: string; call: string; variant: string }>;
+  releases: Array<{ line: number; file?: string; function: string; call: string | undefined; api: string; transform: string | null }>;
   diagnostics: Diagnostic[];
   /** Release transforms in the order they rewrote, for the scan line. */
   transforms: string[];
   differences: string[];
+  /** Every file the group spans (this one first), when it was linked across files. */
+  files?: string[];
 }
 
 /** What one file contributes to every report. */
@@ -31,7 +34,7 @@ export interface FileReport {
   verification: Map<number, GroupVerification>;
 }
 
-const diag = (d: Diagnostic): Diagnostic => ({ code: d.code, line: d.line, message: d.message });
+const diag = (d: Diagnostic): Diagnostic => ({ code: d.code, line: d.line, message: d.message, ...(d.file && { file: d.file }) });
 
 function groupReport(g: GroupResult): GroupReport {
   return {
@@ -89,15 +92,19 @@ export function closingLine(s: Summary, changed: { count: number; as: string }, 
   return `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${changed.count} ${changed.as}, ${unchanged} unchanged, ${errors} error${errors === 1 ? '' : 's'}, ${seconds.toFixed(2)} s`;
 }
 
-function groupLine(g: GroupReport): { line: number; text: string } {
+function groupLine(g: GroupReport): { line: number; file?: string; text: string } {
   const names = [...new Set(g.acquires.map((a) => `${a.call}()`))].join(', ');
   if (g.verdict === 'refused') {
     const d = g.diagnostics[0];
     const more = g.diagnostics.length > 1 ? ` (+${g.diagnostics.length - 1} more)` : '';
-    return { line: d.line, text: `refused ${d.code}: ${d.message}${more}` };
+    return { line: d.line, file: d.file, text: `refused ${d.code}: ${d.message}${more}` };
   }
-  const releases = g.releases.map((r) => r.line);
-  const at = releases.length ? `line${releases.length > 1 ? 's' : ''} ${releases.join(', ')}` : 'no line';
+  const releases = g.releases;
+  const at = !releases.length
+    ? 'no line'
+    : releases.some((r) => r.file)
+      ? releases.map((r) => (r.file ? `${r.file}:${r.line}` : `line ${r.line}`)).join(', ')
+      : `line${releases.length > 1 ? 's' : ''} ${releases.map((r) => r.line).join(', ')}`;
   if (g.verdict === 'already-pinned') {
     const rel = [...new Set(g.releases.map((r) => `${r.api}()`))].join(', ');
     return { line: g.line, text: `already-pinned ok: ${names} released with ${rel || 'nothing'} at ${at}` };
@@ -108,10 +115,10 @@ function groupLine(g: GroupReport): { line: number; text: string } {
 }
 
 export function reportLines(file: FileReport): string[] {
-  const rows: Array<{ line: number; text: string }> = file.groups.map(groupLine);
-  for (const d of file.notGup) rows.push({ line: d.line, text: `refused ${d.code}: ${d.message}` });
+  const rows: Array<{ line: number; file?: string; text: string }> = file.groups.map(groupLine);
+  for (const d of file.notGup) rows.push({ line: d.line, file: d.file, text: `refused ${d.code}: ${d.message}` });
   rows.sort((a, b) => a.line - b.line);
-  return rows.map((r) => `${file.display}:${r.line}: ${r.text}`);
+  return rows.map((r) => `${r.file ?? file.display}:${r.line}: ${r.text}`);
 }
 
 function verificationJson(v: GroupVerification | undefined) {
@@ -136,7 +143,8 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         verdict: g.verdict,
         family: g.family,
         acquires: g.acquires,
-        releases: g.releases.map((r) => ({ line: r.line, function: r.function, call: r.call, transform: r.transform })),
+        releases: g.releases.map((r) => ({ line: r.line, ...(r.file && { file: r.file }), function: r.function, call: r.call, transform: r.transform })),
+        ...(g.files && { files: g.files }),
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

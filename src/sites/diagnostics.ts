@@ -23,6 +23,7 @@ export const DIAGNOSTIC_CODES = {
   'mixed-family': 'pages from get_user_pages*() and pin_user_pages*() meet in one release',
   'not-equivalent': 'the page/DMA simulator finds the conversion changes behaviour',
   'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',
+  'outside-paths': 'the group also needs an edit in a file outside the given paths',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
@@ -31,4 +32,6 @@ export interface Diagnostic {
   code: DiagnosticCode;
   line: number;
   message: string;
+  /** The file the line is in, when it is not the file reported on (a group linked across files). */
+  file?: string;
 }

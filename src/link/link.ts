@@ -1,0 +1,276 @@
+/**
+ * Tree-wide linking: the files whose pin groups need another file (an acquire released elsewhere,
+ * a release helper whose pages come from elsewhere) are joined with the files that call their
+ * helpers or use their fields, and analysed, planned and verified again as one unit. A group is
+ * then acquire(s) + release(s) in any number of files, converted whole or refused whole.
+ *
+ * Callers are searched for in the directory of the helper's file (a module's files), and, for
+ * an exported helper, in the whole kernel tree that holds the paths (outside a kernel tree: the
+ * given paths). Files found outside the given paths are read and analysed too; an edit that
+ * would be needed in one is refused, naming it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileReport, type FileReport, type GroupReport } from '../emit/report.ts';
+import { walk, type WalkProblem } from '../discover/walk.ts';
+import { applyEdits, planFile, type FilePlan, type Policy } from '../plan/plan.ts';
+import { checkConversion, planVerified, type Check } from '../sim/index.ts';
+import type { GroupVerification } from '../sim/verdict.ts';
+import { RELEASE_APIS } from '../sites/api.ts';
+import type { Diagnostic } from '../sites/diagnostics.ts';
+import type { FileAnalysis } from '../sites/groups.ts';
+import { timed } from '../timing.ts';
+import type { LinkNeeds } from './needs.ts';
+import { kernelTreeOf } from './tree.ts';
+import { joinUnit, locateLine, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
+
+/** More files than this in one unit: the helper is a library, not one driver's pair. */
+export const MAX_UNIT_FILES = 8;
+
+/** What linking needs of a file's result (a subset of FileResult). */
+export interface LinkedResult extends FileReport {
+  path: string;
+  original: string;
+  output: string;
+  checks?: Check[];
+  links?: LinkNeeds;
+  /** Every file of the unit this result was analysed in (display paths), when linked. */
+  linked?: string[];
+}
+
+export interface LinkContext {
+  /** The given paths, absolute. */
+  paths: string[];
+  /** How a path is shown (relative to --root). */
+  shown: (path: string) => string;
+  /** Parse and analyse a text. */
+  analyze: (text: string) => FileAnalysis;
+  policy: (display: string) => Policy;
+  verify: boolean;
+  requireProof?: boolean;
+  check?: { explain: boolean };
+  api: Parameters<typeof planFile>[1];
+  /** Why a file cannot be used, or its text. */
+  read: (path: string, display: string) => string | WalkProblem;
+}
+
+const RELEASE_CALL_RE = new RegExp(`\\b(${Object.keys(RELEASE_APIS).join('|')})\\s*\\(`);
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Does `text` call or name one of `functions`, or use one of `fields` beside a release? */
+function mentions(text: string, needs: LinkNeeds): boolean {
+  if (needs.functions.length && new RegExp(`\\b(${needs.functions.map(escape).join('|')})\\b`).test(text)) return true;
+  if (!needs.fields.length || !RELEASE_CALL_RE.test(text)) return false;
+  return new RegExp(`(->|\\.)(${needs.fields.map(escape).join('|')})\\b`).test(text);
+}
+
+/** The .c files of one directory (not below it). */
+function cFilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.c'))
+      .map((e) => join(dir, e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+const isUnder = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkContext, make: (path: string, display: string) => R): { results: R[]; problems: WalkProblem[] } {
+  const open = results.filter((r) => r.links);
+  if (!open.length) return { results, problems: [] };
+  const problems: WalkProblem[] = [];
+  const byPath = new Map(results.map((r) => [r.path, r]));
+  const texts = new Map<string, string | WalkProblem>();
+  const textOf = (path: string) => {
+    let t = texts.get(path);
+    if (t === undefined) texts.set(path, (t = byPath.get(path)?.original ?? ctx.read(path, ctx.shown(path))));
+    return t;
+  };
+
+  // Where callers may be: the helper's directory, and for exported helpers the whole tree.
+  let treeFiles: string[] | undefined;
+  const wholeTree = () => {
+    if (!treeFiles) {
+      const top = kernelTreeOf(ctx.paths);
+      treeFiles = walk(top ? [top] : ctx.paths).files.filter((f) => f.endsWith('.c'));
+    }
+    return treeFiles;
+  };
+
+  // Union-find over paths: a unit is a connected set of files.
+  const parent = new Map<string, string>();
+  const find = (p: string): string => {
+    const q = parent.get(p) ?? p;
+    if (q === p) return p;
+    const r = find(q);
+    parent.set(p, r);
+    return r;
+  };
+  const union = (a: string, b: string) => {
+    for (const p of [a, b]) if (!parent.has(p)) parent.set(p, p);
+    parent.set(find(a), find(b));
+  };
+
+  timed('link', () => {
+    for (const r of open) {
+      const needs = r.links!;
+      const scope = new Set(cFilesIn(dirname(r.path)));
+      if (needs.exported.length) for (const f of wholeTree()) scope.add(f);
+      for (const f of scope) {
+        if (f === r.path) continue;
+        const t = textOf(f);
+        if (typeof t === 'string' && mentions(t, needs)) union(r.path, f);
+      }
+    }
+  });
+
+  const components = new Map<string, string[]>();
+  for (const p of parent.keys()) {
+    const root = find(p);
+    (components.get(root) ?? components.set(root, []).get(root)!).push(p);
+  }
+  const replaced = new Map<string, R[]>();
+  for (const members of components.values()) {
+    members.sort();
+    if (members.length > MAX_UNIT_FILES) continue;
+    const files: UnitFile[] = [];
+    for (const path of members) {
+      const t = textOf(path);
+      if (typeof t !== 'string') {
+        problems.push(t);
+        break;
+      }
+      files.push({ path, display: ctx.shown(path), text: t });
+    }
+    if (files.length !== members.length) continue;
+    const linked = processUnit(joinUnit(files), ctx, make);
+    if (linked) replaced.set(members[0], linked);
+  }
+
+  // Results in path order: each unit's files replace what the files gave alone.
+  const inUnit = new Set<string>();
+  const out: R[] = [];
+  for (const [first, rs] of replaced) {
+    for (const p of components.get(find(first))!) inUnit.add(p);
+    out.push(...rs);
+  }
+  for (const r of results) if (!inUnit.has(r.path)) out.push(r);
+  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { results: out, problems };
+}
+
+/** Functions defined in more than one file of the unit: the joined text would confuse them. */
+function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
+  const seen = new Map<string, Segment>();
+  const out = new Set<string>();
+  for (const def of analysis.tree.rootNode.descendantsOfType('function_definition')) {
+    const name = def.childForFieldName('declarator')?.text.match(/^[\s*]*(\w+)\s*\(/)?.[1];
+    if (!name) continue;
+    const seg = locateLine(unit, def.startPosition.row + 1).segment;
+    const other = seen.get(name);
+    if (other && other !== seg) out.add(name);
+    else seen.set(name, seg);
+  }
+  return [...out];
+}
+
+function processUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
+  const analysis = ctx.analyze(unit.text);
+  const clash = clashingDefinitions(unit, analysis);
+  // Two static functions of one name in two files: the unit would bind calls to the wrong one.
+  if (clash.length) return undefined;
+  const home = unit.segments.find((s) => ctx.paths.some((p) => isUnder(s.path, p))) ?? unit.segments[0];
+  const policy = ctx.policy(home.display);
+  const outside = unit.segments.filter((s) => !ctx.paths.some((p) => isUnder(s.path, resolve(p))));
+  let { plan, verification } = planUnit(analysis, ctx, policy);
+  // A conversion that needs an edit in a file outside the paths is refused, naming the file.
+  const forced = new Map(policy.forced ?? []);
+  for (const g of plan.groups) {
+    if (g.verdict !== 'converted') continue;
+    const touched = [...splitEdits(unit, g.edits).keys()].filter((s) => outside.includes(s));
+    if (touched.length)
+      forced.set(g.group.id, touched.map((s) => ({ code: 'outside-paths', line: g.group.line, message: `the conversion also edits ${s.display}, which is not among the given paths: pass it too` })));
+  }
+  if (forced.size > (policy.forced?.size ?? 0)) ({ plan, verification } = planUnit(analysis, ctx, { ...policy, forced }));
+  const checks = ctx.check && checkConversion({ text: unit.text, analysis }, { text: plan.output, edits: plan.edits }, ctx.api, ctx.check.explain);
+  return unitResults(unit, plan, verification, checks, make);
+}
+
+function planUnit(analysis: FileAnalysis, ctx: LinkContext, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
+  if (ctx.verify && !ctx.check) return planVerified(analysis, ctx.api, policy, ctx.requireProof);
+  return { plan: timed('plan', () => planFile(analysis, ctx.api, policy)), verification: new Map() };
+}
+
+/** One result per file of the unit that has a group, a refusal or a change. */
+function unitResults<R extends LinkedResult>(
+  unit: Unit,
+  plan: FilePlan,
+  verification: Map<number, GroupVerification>,
+  checks: Check[] | undefined,
+  make: (path: string, display: string) => R,
+): R[] {
+  const whole = fileReport('', plan, verification);
+  const edits = splitEdits(unit, plan.edits);
+  const linked = unit.segments.map((s) => s.display);
+  const at = (line: number) => locateLine(unit, line);
+  const out: R[] = [];
+  for (const seg of unit.segments) {
+    const mine = (line: number) => at(line).segment === seg;
+    const groups = whole.groups.filter((g) => mine(g.line)).map((g) => localGroup(unit, seg, g));
+    const notGup = whole.notGup.filter((d) => mine(d.line)).map((d) => localDiagnostic(unit, seg, d));
+    const output = applyEdits(seg.text, edits.get(seg) ?? []);
+    if (!groups.length && !notGup.length && output === seg.text) continue;
+    const ids = new Set(groups.map((g) => g.id));
+    const ver = new Map([...verification].filter(([id]) => ids.has(id)).map(([id, v]) => [id, { ...v, line: at(v.line).line }]));
+    const r = make(seg.path, seg.display);
+    Object.assign(r, {
+      original: seg.text,
+      output,
+      groups,
+      notGup,
+      verification: ver,
+      linked,
+      checks: checks?.filter((c) => mine(c.verification.line)).map((c) => ({ ...c, verification: { ...c.verification, line: at(c.verification.line).line } })),
+    });
+    out.push(r);
+  }
+  return out;
+}
+
+/** `line N` in a message, as seen from `seg`: a line of another file is named `file:N`. */
+function localMessage(unit: Unit, seg: Segment, message: string): string {
+  return message.replace(/\bline (\d+)/g, (_, n) => {
+    const { segment, line } = locateLine(unit, Number(n));
+    return segment === seg ? `line ${line}` : `${segment.display}:${line}`;
+  });
+}
+
+/** A diagnostic as reported with `seg`'s groups: its line in its own file, which is named if not `seg`. */
+function localDiagnostic(unit: Unit, seg: Segment, d: Diagnostic): Diagnostic {
+  const { segment, line } = locateLine(unit, d.line);
+  const message = localMessage(unit, seg, d.message);
+  return segment === seg ? { ...d, line, message } : { ...d, line, message, file: segment.display };
+}
+
+function localGroup(unit: Unit, seg: Segment, g: GroupReport): GroupReport {
+  const place = (line: number) => {
+    const { segment, line: l } = locateLine(unit, line);
+    return segment === seg ? { line: l } : { line: l, file: segment.display };
+  };
+  const files = new Set([seg.display]);
+  const acquires = g.acquires.map((a) => ({ ...a, ...place(a.line) }));
+  const releases = g.releases.map((r) => ({ ...r, ...place(r.line) }));
+  for (const x of [...acquires, ...releases]) if ('file' in x && x.file) files.add(x.file);
+  return {
+    ...g,
+    line: place(g.line).line,
+    acquires,
+    releases,
+    diagnostics: g.diagnostics.map((d) => localDiagnostic(unit, seg, d)),
+    files: [...files],
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * What a file's pin groups need from other files: the names through which its pages leave or
+ * enter it. An acquire whose pages reach a parameter or the return value of a function other files
+ * can call (a "pin" helper), or a struct field, is released elsewhere; a release whose pages come
+ * from a parameter of such a function (an "unpin" helper) was acquired elsewhere. Computed per
+ * file in the worker, as plain data: the runner searches the tree for these names.
+ */
+import type { Node } from '../parse/kernel-c.ts';
+import type { FnInfo } from '../sites/dataflow.ts';
+import { pageTags, type FileAnalysis } from '../sites/groups.ts';
+
+export interface LinkNeeds {
+  /** Functions whose callers elsewhere pass or receive the pages. */
+  functions: string[];
+  /** Of those, the ones the file exports (EXPORT_SYMBOL*): callers may be anywhere in the tree. */
+  exported: string[];
+  /** Struct fields the pinned pages are stored in (`->notify_page`). */
+  fields: string[];
+}
+
+const isStatic = (fn: FnInfo): boolean =>
+  fn.node.children.some((c: Node) => c.type === 'storage_class_specifier' && c.text === 'static');
+
+/** Can code of another file call `fn` (directly, or through a pointer this file hands out)? */
+const callableFromOutside = (fn: FnInfo) => !isStatic(fn) || fn.addressTaken;
+
+/** Whether a group is missing something only another file can have. */
+const OPEN_CODES = new Set(['no-release', 'mixed-provenance']);
+
+export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
+  const { facts } = analysis;
+  const functions = new Set<string>();
+  const fields = new Set<string>();
+  const addFunction = (name: string) => {
+    const fn = facts.functions.get(name);
+    if (fn && callableFromOutside(fn)) functions.add(name);
+  };
+  const prov = facts.provenance();
+  for (const g of analysis.groups) {
+    if (!g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
+    const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
+    for (const [key, held] of prov) {
+      if (![...held].some((t) => tags.has(t))) continue;
+      const [kind, a, b] = key.split(':');
+      if (kind === 'f') fields.add(a);
+      else if (kind === 'r') addFunction(a);
+      else if (kind === 'v' && facts.functions.get(a)?.params.includes(b)) addFunction(a);
+    }
+    for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
+  }
+  for (const o of analysis.orphans)
+    for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
+  if (!functions.size && !fields.size) return undefined;
+  const exported = [...functions].filter((f) => new RegExp(`\\bEXPORT_SYMBOL\\w*\\s*\\(\\s*${f}\\s*\\)`).test(analysis.text));
+  return { functions: [...functions].sort(), exported: exported.sort(), fields: [...fields].sort() };
+}
