@@ -18,7 +18,7 @@ import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
 import { checkConversion, planVerified, type Check } from './sim/index.ts';
-import { analyze, type FileAnalysis } from './sites/groups.ts';
+import { analyze, type FileAnalysis, type Part } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
 import { STAGES, addTimes, emptyTimes, threadTimes, timed, type StageTimes } from './timing.ts';
 
@@ -257,9 +257,9 @@ function processCandidate(path: string, display: string, text: string, { api, op
 }
 
 /** Parse and analyse one C text. */
-export function analyzeText(text: string): FileAnalysis {
+export function analyzeText(text: string, parts?: readonly Part[]): FileAnalysis {
   const tree = timed('parse', () => parseC(text));
-  return timed('sites', () => analyze(text, tree));
+  return timed('sites', () => analyze(text, tree, parts));
 }
 
 export function processText(

@@ -18,7 +18,7 @@ import { checkConversion, planVerified, type Check } from '../sim/index.ts';
 import type { GroupVerification } from '../sim/verdict.ts';
 import { RELEASE_APIS } from '../sites/api.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
-import type { FileAnalysis } from '../sites/groups.ts';
+import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
 import type { LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
@@ -44,7 +44,7 @@ export interface LinkContext {
   /** How a path is shown (relative to --root). */
   shown: (path: string) => string;
   /** Parse and analyse a text. */
-  analyze: (text: string) => FileAnalysis;
+  analyze: (text: string, parts: readonly Part[]) => FileAnalysis;
   policy: (display: string) => Policy;
   verify: boolean;
   requireProof?: boolean;
@@ -179,7 +179,7 @@ function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
 }
 
 function processUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
-  const analysis = ctx.analyze(unit.text);
+  const analysis = ctx.analyze(unit.text, unit.segments);
   const clash = clashingDefinitions(unit, analysis);
   // Two static functions of one name in two files: the unit would bind calls to the wrong one.
   if (clash.length) return undefined;

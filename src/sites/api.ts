@@ -156,6 +156,14 @@ export const OUTPARAM_SOURCES: Record<string, number> = {
 };
 
 /** Calls whose result is the same page (or pfn) as their first argument. */
+/**
+ * A page and its kernel address are the same reference (kvmppc_pin_guest_page() hands out
+ * `page_address(page) + offset`, kvmppc_unpin_guest_page() puts `virt_to_page(va)`): the address
+ * carries the page's provenance, and an address of unknown storage is a source of its own.
+ */
+export const ADDRESS_OF_PAGE = new Set(['page_address', 'kmap', 'kmap_local_page']);
+export const PAGE_OF_ADDRESS = new Set(['virt_to_page', 'kmap_to_page']);
+
 export const PASS_THROUGH = new Set([
   'sg_page', 'sg_page_iter_page', 'page_to_pfn', 'pfn_to_page', 'nth_page', 'READ_ONCE',
   'page_folio', 'folio_page', 'compound_head', 'phys_to_page', 'pfn_to_online_page',

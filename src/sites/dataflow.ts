@@ -25,7 +25,7 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
-  ACQUIRE_NAMES, ARRAY_ALLOCATORS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
+  ACQUIRE_NAMES, ADDRESS_OF_PAGE, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
@@ -93,6 +93,8 @@ export class FileFacts {
   private readonly countSeeds = new Map<string, Set<string>>();
   /** Keys stored into by the code itself (not only by a caller's argument). */
   private readonly written = new Set<string>();
+  /** Of those, keys stored a value (not NULL or 0) into: an output, not only cleared. */
+  private readonly filled = new Set<string>();
   private readonly bindings: Array<{ param: string; arg: string }> = [];
   private readonly seeds = new Map<string, Set<string>>();
   private prov?: Map<string, Set<string>>;
@@ -113,9 +115,14 @@ export class FileFacts {
     for (const fn of this.functions.values()) this.collectAcquires(fn);
     for (const fn of this.functions.values()) this.collect(fn);
     this.bindOutputParameters();
+    // What an outside caller passes is unknown, except in an array the function fills itself
+    // (an ops callback's `phys_pfn[]`, an acquire helper's `pages`): that is its output.
     for (const fn of this.functions.values()) {
       if (fn.callers > 0 && !fn.addressTaken) continue;
-      for (const p of fn.params) this.seed(`v:${fn.name}:${p}`, `nocaller:${fn.name}`);
+      for (const p of fn.params) {
+        const key = `v:${fn.name}:${p}`;
+        if (!(this.filled.has(key) && isArrayType(fn.types.get(p)))) this.seed(key, `nocaller:${fn.name}`);
+      }
     }
   }
 
@@ -193,9 +200,13 @@ export class FileFacts {
         const left = this.rvalue(e.childForFieldName('left'), fn);
         const right = this.rvalue(e.childForFieldName('right'), fn);
         if (op === '+' || op === '-') {
-          // Pointer arithmetic keeps the storage; count arithmetic keeps the count.
+          // Pointer arithmetic keeps the storage; count arithmetic keeps the count. Beside a
+          // pointer, the right operand is an offset: it adds no reference (`va + (gpa & mask)`).
           add(left);
-          add(right);
+          if (left.keys.length || left.tags.some((t) => !t.startsWith('cnt:') && t !== 'raw')) {
+            out.countKeys.push(...right.keys, ...right.countKeys);
+            out.tags.push(...right.tags.filter((t) => t.startsWith('cnt:')));
+          } else add(right);
           return out;
         }
         for (const r of [left, right]) {
@@ -214,6 +225,11 @@ export class FileFacts {
         const args = callArgs(e);
         const acq = this.acquires.find((a) => a.call.id === e.id);
         if (acq) out.tags.push(`cnt:${acq.id}`);
+        else if (PAGE_OF_ADDRESS.has(name)) {
+          const arg = args[0] && this.rvalue(args[0], fn);
+          if (arg?.keys.length) return arg;
+          out.tags.push(`src:${name}`);
+        } else if (ADDRESS_OF_PAGE.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
         else if (RVALUE_SOURCES.has(name)) out.tags.push(`src:${name}`);
         else if (ARRAY_ALLOCATORS.has(name)) return out;
         else if (PASS_THROUGH.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
@@ -242,6 +258,7 @@ export class FileFacts {
 
   private seed(key: string, tag: string) {
     this.written.add(key);
+    this.filled.add(key);
     let s = this.seeds.get(key);
     if (!s) this.seeds.set(key, (s = new Set()));
     s.add(tag);
@@ -251,6 +268,7 @@ export class FileFacts {
     if (!key || !value) return;
     if (!fromCaller) this.written.add(key);
     const r = this.rvalue(value, fn);
+    if (!fromCaller && (r.keys.length || r.tags.length)) this.filled.add(key);
     for (const k of r.keys) this.edge(k, key);
     for (const k of r.countKeys) this.edge(k, key, this.countEdges);
     for (const t of r.tags) this.seed(key, t);
@@ -399,6 +417,7 @@ export class FileFacts {
         done.add(i);
         this.edge(b.param, b.arg);
         this.written.add(b.arg);
+        if (this.filled.has(b.param)) this.filled.add(b.arg);
         changed = true;
       });
     }
@@ -477,6 +496,9 @@ export class FileFacts {
     return undefined;
   }
 }
+
+/** A pointer to elements (`struct page **`, `unsigned long *`): a parameter that can be an output array. */
+const isArrayType = (type: string | undefined) => !!type && /\*\s*$/.test(type.replace(/\s+/g, ' ').trim()) && !/^struct page \*$/.test(type.replace(/\s+/g, ' ').trim());
 
 /** Types whose pointers address storage of page pointers rather than one page. */
 function isContainerType(type: string): boolean {

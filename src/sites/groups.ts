@@ -66,7 +66,13 @@ const describeSource = (t: string) => {
   }
 };
 
-export function analyze(text: string, tree: Tree): FileAnalysis {
+/** A file's byte range in the analysed text (several files joined: see src/link/unit.ts). */
+export interface Part {
+  start: number;
+  end: number;
+}
+
+export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ start: 0, end: text.length }]): FileAnalysis {
   const facts = new FileFacts(tree.rootNode);
   const parent = facts.acquires.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
@@ -97,10 +103,14 @@ export function analyze(text: string, tree: Tree): FileAnalysis {
     g.releases.sort((a, b) => a.call.startIndex - b.call.startIndex);
   });
 
-  const fileHazards = fileLevelHazards(text, tree, facts);
-  // File-wide hazards are reported at each group's own acquire, naming where they come from.
-  for (const g of groups)
-    g.hazards.push(...fileHazards.map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
+  // File-wide hazards hold for the groups with a site in that file, reported at each group's own
+  // acquire, naming where they come from.
+  const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part) }));
+  for (const g of groups) {
+    const sites = [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)];
+    const hit = fileHazards.filter(({ part }) => sites.some((n) => n.startIndex >= part.start && n.startIndex < part.end));
+    g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
+  }
   return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts) };
 }
 
@@ -124,17 +134,17 @@ function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[]
   return out;
 }
 
-function fileLevelHazards(text: string, tree: Tree, facts: FileFacts): Diagnostic[] {
+function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const mmu = MMU_NOTIFIER_RE.exec(text);
+  const mmu = MMU_NOTIFIER_RE.exec(text.slice(part.start, part.end));
   if (mmu) {
     // The parsed copy keeps every newline where it was.
-    const line = tree.pointAt(mmu.index).row + 1;
+    const line = tree.pointAt(part.start + mmu.index).row + 1;
     out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}, line ${line}): it drops pages from its invalidate callback and needs no pin` });
   }
   for (const name of EMITTED_NAMES) {
     const fn = facts.functions.get(name);
-    if (fn) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}() (line ${lineOf(fn.node)}), which would capture the converted calls` });
+    if (fn && fn.node.startIndex >= part.start && fn.node.startIndex < part.end) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}() (line ${lineOf(fn.node)}), which would capture the converted calls` });
   }
   return out;
 }
