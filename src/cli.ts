@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { launcherCache } from './cache/results.ts';
 import { readFileSync, realpathSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { NotDurable, writeAtomic } from './emit/apply.ts';
+import { NotDurable, writeAtomicAll } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
 import { closingLine, reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
@@ -130,22 +130,24 @@ async function writeChanged(files: RunResult['files'], quiet: boolean): Promise<
   // second time its bytes are no longer the ones read.
   const done = new Set<string>();
   try {
-    for (const f of files) {
-      if (f.output === f.original) continue;
+    for (const batch of writeBatches(files)) {
       // The writes are synchronous: a signal's handler runs here, between two files.
       await new Promise(setImmediate);
       if (signal) break;
-      try {
+      const fresh = batch.filter((f) => {
         const real = realpathSync(f.path);
-        if (done.has(real)) continue;
-        done.add(real);
-        writeAtomic(f.path, f.original, f.output);
-        written++;
-        if (!quiet) process.stdout.write(`converted ${f.display}\n`);
+        return !done.has(real) && (done.add(real), true);
+      });
+      if (!fresh.length) continue;
+      try {
+        writeAtomicAll(fresh.map((f) => ({ path: f.path, expectedOld: f.original, content: f.output })));
+        written += fresh.length;
+        if (!quiet) for (const f of fresh) process.stdout.write(`converted ${f.display}\n`);
       } catch (e) {
         errors++;
-        if (e instanceof NotDurable) written++;
-        process.stderr.write(`gup2pin: ${f.display}: ${e instanceof NotDurable ? '' : 'not written: '}${(e as Error).message}\n`);
+        if (e instanceof NotDurable) written += fresh.length;
+        const names = fresh.map((f) => f.display).join(', ');
+        process.stderr.write(`gup2pin: ${names}: ${e instanceof NotDurable ? '' : 'not written: '}${(e as Error).message}\n`);
       }
     }
   } finally {
@@ -153,6 +155,20 @@ async function writeChanged(files: RunResult['files'], quiet: boolean): Promise<
     process.off('SIGTERM', onTerm);
   }
   return { written, errors, signal };
+}
+
+/**
+ * The changed files in writing order, a batch per write: the files of one linked unit (a pin group
+ * across files) are written together, every other file alone.
+ */
+function writeBatches(files: RunResult['files']): Array<RunResult['files']> {
+  const batches = new Map<string, RunResult['files']>();
+  for (const f of files) {
+    if (f.output === f.original) continue;
+    const key = f.linked ? `unit:${f.linked.join('\n')}` : `file:${f.path}`;
+    (batches.get(key) ?? batches.set(key, []).get(key)!).push(f);
+  }
+  return [...batches.values()];
 }
 
 interface VerifyArgs extends Common {

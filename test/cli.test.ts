@@ -7,7 +7,7 @@ import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, git, gup2pin, read, scratchDir } from './helpers.ts';
+import { FIXTURES, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
 
 /** A scratch tree with some fixtures laid out like driver directories. */
 function tree(names: string[], file = 'before.c'): string {
@@ -184,7 +184,7 @@ describe('targets and errors', () => {
 describe('worker threads (--jobs)', () => {
   /** Every fixture, laid out as a tree, among enough other C files that threads are used. */
   function bigTree(): string {
-    const root = tree(readdirSync(FIXTURES).filter((n) => statSync(join(FIXTURES, n)).isDirectory()));
+    const root = tree(fixtureNames());
     mkdirSync(join(root, 'drivers', 'other'));
     for (let i = 0; i < 2000; i++) writeFileSync(join(root, 'drivers', 'other', `f${i}.c`), `int f${i}(void)\n{\n\treturn ${i};\n}\n`);
     return root;

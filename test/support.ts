@@ -4,7 +4,7 @@
  * — the fuzz child process, the long fuzz run — imports this module instead.)
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Every CLI a test starts does the work: runs compared with each other (--jobs 1 and 3, apply
@@ -15,9 +15,18 @@ export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 export const TARGETS = ['5.3', '5.4', '5.6', '6.5'] as const;
 export const BIN = join(import.meta.dirname, '..', 'bin', 'gup2pin');
 
+/** The single-file fixtures: a directory with a before.c. */
 export const fixtureNames = () =>
   readdirSync(FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
+    .filter((d) => d.isDirectory() && existsSync(join(FIXTURES, d.name, 'before.c')))
+    .map((d) => d.name)
+    .sort();
+
+/** The multi-file fixtures: fixtures/linked/<name>/before/ is a small kernel tree. */
+export const LINKED = join(FIXTURES, 'linked');
+export const linkedFixtureNames = () =>
+  readdirSync(LINKED, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(LINKED, d.name, 'before')))
     .map((d) => d.name)
     .sort();
 

@@ -48,6 +48,47 @@ export function tempPath(path: string): string {
  * changes. The temp file is removed on any failure before the rename.
  */
 export function writeAtomic(path: string, expectedOld: string, content: string): void {
+  writeAtomicAll([{ path, expectedOld, content }]);
+}
+
+export interface FileWrite {
+  path: string;
+  expectedOld: string;
+  content: string;
+}
+
+interface Staged {
+  real: string;
+  expected: Buffer;
+  tmp: string;
+  renamed: boolean;
+}
+
+/**
+ * Replaces several files together (a pin group linked across files): every new text is written
+ * and fsynced to a temp file first, every original checked, and only then are the temp files
+ * renamed, one after another. A failure before the renames changes nothing; the renames are the
+ * only window in which an interruption leaves some of the files converted.
+ */
+export function writeAtomicAll(files: readonly FileWrite[]): void {
+  const staged: Staged[] = [];
+  try {
+    for (const f of files) staged.push(stage(f));
+    // As late as possible, so the window between the check and the rename is the rename alone.
+    for (const s of staged) unchanged(s.real, s.expected);
+    for (const s of staged) {
+      renameSync(s.tmp, s.real);
+      s.renamed = true;
+    }
+  } catch (e) {
+    for (const s of staged) if (!s.renamed) removeQuietly(s.tmp);
+    throw e;
+  }
+  for (const dir of new Set(staged.map((s) => dirname(s.real)))) syncDirectory(dir);
+}
+
+/** The new text of one file, written and fsynced to a temp file beside it. */
+function stage({ path, expectedOld, content }: FileWrite): Staged {
   const real = realpathSync(path);
   const expected = Buffer.from(expectedOld, 'utf8');
   const st = statSync(real);
@@ -63,19 +104,20 @@ export function writeAtomic(path: string, expectedOld: string, content: string):
     fsyncSync(fd);
     closeSync(fd);
     open = false;
-    // As late as possible, so the window between the check and the rename is the rename alone.
-    unchanged(real, expected);
-    renameSync(tmp, real);
   } catch (e) {
     if (open) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // Already gone (or never reachable): nothing more to clean.
-    }
+    removeQuietly(tmp);
     throw e;
   }
-  syncDirectory(dirname(real));
+  return { real, expected, tmp, renamed: false };
+}
+
+function removeQuietly(tmp: string): void {
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // Already gone (or never reachable): nothing more to clean.
+  }
 }
 
 /** Throws WriteRefused unless the file's bytes are `expected`. */

@@ -21,8 +21,10 @@ export interface GroupReport {
   /** Release transforms in the order they rewrote, for the scan line. */
   transforms: string[];
   differences: string[];
-  /** Every file the group spans (this one first), when it was linked across files. */
+  /** Every file the group's calls are in (this one first), when it was linked across files. */
   files?: string[];
+  /** The other files it was analysed with (their callers, their struct users), when linked. */
+  linkedWith?: string[];
 }
 
 /** What one file contributes to every report. */
@@ -99,7 +101,8 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
     const more = g.diagnostics.length > 1 ? ` (+${g.diagnostics.length - 1} more)` : '';
     return { line: d.line, file: d.file, text: `refused ${d.code}: ${d.message}${more}` };
   }
-  const releases = g.releases;
+  // This file's releases first, then the other files' (already in path order).
+  const releases = [...g.releases.filter((r) => !r.file), ...g.releases.filter((r) => r.file)];
   const at = !releases.length
     ? 'no line'
     : releases.some((r) => r.file)
@@ -111,7 +114,8 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
   }
   const transforms = ['acquire', ...g.transforms].join('+');
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
-  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}` };
+  const linked = g.linkedWith?.length ? `; linked with ${g.linkedWith.join(', ')}` : '';
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}` };
 }
 
 export function reportLines(file: FileReport): string[] {
@@ -144,7 +148,7 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         family: g.family,
         acquires: g.acquires,
         releases: g.releases.map((r) => ({ line: r.line, ...(r.file && { file: r.file }), function: r.function, call: r.call, transform: r.transform })),
-        ...(g.files && { files: g.files }),
+        ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

@@ -272,5 +272,6 @@ function localGroup(unit: Unit, seg: Segment, g: GroupReport): GroupReport {
     releases,
     diagnostics: g.diagnostics.map((d) => localDiagnostic(unit, seg, d)),
     files: [...files],
+    linkedWith: unit.segments.map((s) => s.display).filter((d) => !files.has(d)),
   };
 }

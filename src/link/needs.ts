@@ -24,7 +24,7 @@ const isStatic = (fn: FnInfo): boolean =>
 /** Can code of another file call `fn` (directly, or through a pointer this file hands out)? */
 const callableFromOutside = (fn: FnInfo) => !isStatic(fn) || fn.addressTaken;
 
-/** Whether a group is missing something only another file can have. */
+/** A group (of either family) missing something only another file can have. */
 const OPEN_CODES = new Set(['no-release', 'mixed-provenance']);
 
 export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
@@ -37,7 +37,9 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
   };
   const prov = facts.provenance();
   for (const g of analysis.groups) {
-    if (!g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
+    // Pages kept in a struct field or handed to another file's caller may be released there,
+    // even when this file releases them too (an error path here, the teardown elsewhere).
+    if (g.family !== 'gup' && !g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
     const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
     for (const [key, held] of prov) {
       if (![...held].some((t) => tags.has(t))) continue;

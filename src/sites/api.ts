@@ -226,5 +226,10 @@ export const EMITTED_NAMES = [
 export const ATOMIC_ENTER_RE = /^(spin_lock|spin_lock_irq|spin_lock_irqsave|spin_lock_bh|raw_spin_lock\w*|read_lock\w*|write_lock\w*|local_irq_disable|local_irq_save|preempt_disable|rcu_read_lock|spin_trylock\w*)$/;
 export const ATOMIC_LEAVE_RE = /^(spin_unlock|spin_unlock_irq|spin_unlock_irqrestore|spin_unlock_bh|raw_spin_unlock\w*|read_unlock\w*|write_unlock\w*|local_irq_enable|local_irq_restore|preempt_enable|rcu_read_unlock)$/;
 
-/** Text markers of MMU-notifier users (pin_user_pages.rst case 3: they must stay on FOLL_GET). */
-export const MMU_NOTIFIER_RE = /\b(mmu_notifier_ops|mmu_interval_notifier_ops|mmu_interval_notifier_insert\w*|mmu_notifier_register|ib_umem_odp|hmm_range_fault)\b/;
+/**
+ * Text markers of MMU-notifier users (pin_user_pages.rst case 3: they must stay on FOLL_GET): a
+ * file that registers a notifier or faults through HMM. A file that only hands some objects to
+ * such code (umem.c calling ib_umem_odp_get() for on-demand-paging regions) is not one: its own
+ * GUP pages are not notifier-managed.
+ */
+export const MMU_NOTIFIER_RE = /\b(mmu_notifier_ops|mmu_interval_notifier_ops|mmu_interval_notifier_insert\w*|mmu_notifier_register|hmm_range_fault)\b/;
