@@ -206,8 +206,9 @@ function readUsable(path: string, display: string): string | WalkProblem {
   }
 }
 
-function linkContext(paths: string[], shown: (path: string) => string, { api, options }: FileJob): LinkContext {
+function linkContext(paths: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
   return {
+    cache,
     paths: paths.map((p) => resolve(p)),
     shown,
     analyze: analyzeText,

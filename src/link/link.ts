@@ -12,6 +12,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileReport, type FileReport, type GroupReport } from '../emit/report.ts';
+import { entryKey, readEntry, writeEntry, type ResultCacheJob } from '../cache/results.ts';
 import { walk, type WalkProblem } from '../discover/walk.ts';
 import { applyEdits, planFile, type FilePlan, type Policy } from '../plan/plan.ts';
 import { checkConversion, planVerified, type Check } from '../sim/index.ts';
@@ -52,17 +53,24 @@ export interface LinkContext {
   api: Parameters<typeof planFile>[1];
   /** Why a file cannot be used, or its text. */
   read: (path: string, display: string) => string | WalkProblem;
+  /** Where a unit's results are kept, and taken from while its files are unchanged. */
+  cache?: ResultCacheJob;
 }
 
 const RELEASE_CALL_RE = new RegExp(`\\b(${Object.keys(RELEASE_APIS).join('|')})\\s*\\(`);
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Does `text` call or name one of `functions`, or use one of `fields` beside a release? */
+/**
+ * Does `text` call or name one of `functions`, or, beside a release, use one of `fields` of a
+ * struct type it names (a field name alone is too common: `->pages` is in every driver)?
+ */
 function mentions(text: string, needs: LinkNeeds): boolean {
   if (needs.functions.length && new RegExp(`\\b(${needs.functions.map(escape).join('|')})\\b`).test(text)) return true;
   if (!needs.fields.length || !RELEASE_CALL_RE.test(text)) return false;
-  return new RegExp(`(->|\\.)(${needs.fields.map(escape).join('|')})\\b`).test(text);
+  return needs.fields.some(
+    (f) => new RegExp(`(->|\\.)${escape(f.name)}\\b`).test(text) && (!f.structs.length || new RegExp(`\\bstruct\\s+(${f.structs.map(escape).join('|')})\\b`).test(text)),
+  );
 }
 
 /** The .c files of one directory (not below it). */
@@ -147,7 +155,7 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       files.push({ path, display: ctx.shown(path), text: t });
     }
     if (files.length !== members.length) continue;
-    const linked = processUnit(joinUnit(files), ctx, make);
+    const linked = cachedUnit(joinUnit(files), ctx, make);
     if (linked) replaced.set(members[0], linked);
   }
 
@@ -162,6 +170,26 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { results: out, problems };
 }
+
+/**
+ * A unit's results from the result cache while its files (bytes, paths, which are among the given
+ * paths) are unchanged, else worked out and kept.
+ */
+function cachedUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
+  const job = ctx.cache;
+  if (!job) return processUnit(unit, ctx, make);
+  const name = unit.segments.map((s) => `${s.display}${isGiven(ctx, s) ? '' : ' (outside)'}`).join('\n');
+  const key = entryKey(job, `unit\n${name}`, unit.text);
+  const kept = readEntry<{ results: R[] | null }>(job, key);
+  // The same display path can name another file under another --root: the files are these.
+  const byDisplay = new Map(unit.segments.map((s) => [s.display, s]));
+  if (kept) return kept.results?.map((r) => ({ ...r, path: byDisplay.get(r.display)!.path, original: byDisplay.get(r.display)!.text }));
+  const results = processUnit(unit, ctx, make);
+  writeEntry(job, key, { results: results?.map((r) => ({ ...r, original: '' })) ?? null });
+  return results;
+}
+
+const isGiven = (ctx: LinkContext, s: Segment) => ctx.paths.some((p) => isUnder(s.path, resolve(p)));
 
 /** Functions defined in more than one file of the unit: the joined text would confuse them. */
 function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
@@ -183,9 +211,9 @@ function processUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make:
   const clash = clashingDefinitions(unit, analysis);
   // Two static functions of one name in two files: the unit would bind calls to the wrong one.
   if (clash.length) return undefined;
-  const home = unit.segments.find((s) => ctx.paths.some((p) => isUnder(s.path, p))) ?? unit.segments[0];
+  const home = unit.segments.find((s) => isGiven(ctx, s)) ?? unit.segments[0];
   const policy = ctx.policy(home.display);
-  const outside = unit.segments.filter((s) => !ctx.paths.some((p) => isUnder(s.path, resolve(p))));
+  const outside = unit.segments.filter((s) => !isGiven(ctx, s));
   let { plan, verification } = planUnit(analysis, ctx, policy);
   // A conversion that needs an edit in a file outside the paths is refused, naming the file.
   const forced = new Map(policy.forced ?? []);

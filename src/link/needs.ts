@@ -14,8 +14,25 @@ export interface LinkNeeds {
   functions: string[];
   /** Of those, the ones the file exports (EXPORT_SYMBOL*): callers may be anywhere in the tree. */
   exported: string[];
-  /** Struct fields the pinned pages are stored in (`->notify_page`). */
-  fields: string[];
+  /**
+   * Struct fields the pinned pages are stored in (`->notify_page`), with the struct types seen
+   * holding them (`vmci_ctx`): another file must name one of those types to share the field.
+   */
+  fields: Array<{ name: string; structs: string[] }>;
+}
+
+/** The struct types whose `field` this file uses through a variable of known type. */
+function structsHolding(analysis: FileAnalysis, field: string): string[] {
+  const out = new Set<string>();
+  for (const fn of analysis.facts.functions.values())
+    for (const e of fn.body.descendantsOfType('field_expression')) {
+      if (e.childForFieldName('field')?.text !== field) continue;
+      const holder = e.childForFieldName('argument');
+      const type = holder?.type === 'identifier' ? fn.types.get(holder.text) : undefined;
+      const m = type && /^(?:const\s+)?struct\s+(\w+)/.exec(type);
+      if (m) out.add(m[1]);
+    }
+  return [...out].sort();
 }
 
 const isStatic = (fn: FnInfo): boolean =>
@@ -54,5 +71,9 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
   if (!functions.size && !fields.size) return undefined;
   const exported = [...functions].filter((f) => new RegExp(`\\bEXPORT_SYMBOL\\w*\\s*\\(\\s*${f}\\s*\\)`).test(analysis.text));
-  return { functions: [...functions].sort(), exported: exported.sort(), fields: [...fields].sort() };
+  return {
+    functions: [...functions].sort(),
+    exported: exported.sort(),
+    fields: [...fields].sort().map((name) => ({ name, structs: structsHolding(analysis, name) })),
+  };
 }
