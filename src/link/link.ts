@@ -92,10 +92,12 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   if (!open.length) return { results, problems: [] };
   const problems: WalkProblem[] = [];
   const byPath = new Map(results.map((r) => [r.path, r]));
+  // Only the texts of files a unit may take are kept: a tree-wide search reads thousands.
   const texts = new Map<string, string | WalkProblem>();
+  const readText = (path: string) => texts.get(path) ?? byPath.get(path)?.original ?? ctx.read(path, ctx.shown(path));
   const textOf = (path: string) => {
     let t = texts.get(path);
-    if (t === undefined) texts.set(path, (t = byPath.get(path)?.original ?? ctx.read(path, ctx.shown(path))));
+    if (t === undefined) texts.set(path, (t = readText(path)));
     return t;
   };
 
@@ -128,10 +130,17 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       const needs = r.links!;
       const scope = new Set(cFilesIn(dirname(r.path)));
       if (needs.exported.length) for (const f of wholeTree()) scope.add(f);
+      const found: string[] = [];
       for (const f of scope) {
         if (f === r.path) continue;
-        const t = textOf(f);
-        if (typeof t === 'string' && mentions(t, needs)) union(r.path, f);
+        const t = readText(f);
+        if (typeof t === 'string' && mentions(t, needs)) found.push(f);
+      }
+      // A helper of half the tree (an mm/ or lib/ export) is a library, not a driver's pair.
+      if (found.length >= MAX_UNIT_FILES) continue;
+      for (const f of found) {
+        texts.set(f, readText(f));
+        union(r.path, f);
       }
     }
   });
@@ -144,6 +153,7 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   const replaced = new Map<string, R[]>();
   for (const members of components.values()) {
     members.sort();
+    if (process.env.GUP2PIN_DEBUG_LINK) process.stderr.write(`unit: ${members.map(ctx.shown).join(' ')}\n`);
     if (members.length > MAX_UNIT_FILES) continue;
     const files: UnitFile[] = [];
     for (const path of members) {
