@@ -112,7 +112,7 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     if ('problem' in o) problems.push(o.problem);
     else results.push(o.result);
   }
-  const linked = linkResults(results, linkContext(paths, shown, job), (path, display) => ({
+  const linked = linkResults(results, linkContext(paths, walked.files, shown, job), (path, display) => ({
     path, display, original: '', output: '', groups: [], notGup: [], verification: new Map(),
   }));
   results = linked.results;
@@ -206,8 +206,9 @@ function readUsable(path: string, display: string): string | WalkProblem {
   }
 }
 
-function linkContext(paths: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
+function linkContext(paths: string[], walked: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
   return {
+    walked,
     cache,
     paths: paths.map((p) => resolve(p)),
     shown,
@@ -217,6 +218,13 @@ function linkContext(paths: string[], shown: (path: string) => string, { api, op
     requireProof: options.requireProof,
     check: options.check,
     api,
+    bytes: (path) => {
+      try {
+        return readBytes(path);
+      } catch {
+        return undefined;
+      }
+    },
     read: readUsable,
   };
 }
@@ -249,7 +257,8 @@ function processCandidate(path: string, display: string, text: string, { api, op
     const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
-    const links = linkNeeds(analysis);
+    // Core kernel code converts only on request: its helpers (mm/gup.c's own API) are not linked.
+    const links = policy.core ? undefined : linkNeeds(analysis);
     return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks, ...(links && { links }) } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).

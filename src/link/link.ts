@@ -42,6 +42,8 @@ export interface LinkedResult extends FileReport {
 export interface LinkContext {
   /** The given paths, absolute. */
   paths: string[];
+  /** The C files the run found under them. */
+  walked: readonly string[];
   /** How a path is shown (relative to --root). */
   shown: (path: string) => string;
   /** Parse and analyse a text. */
@@ -51,6 +53,8 @@ export interface LinkContext {
   requireProof?: boolean;
   check?: { explain: boolean };
   api: Parameters<typeof planFile>[1];
+  /** A file's bytes for a first byte search (undefined: unreadable; it is not linked). */
+  bytes: (path: string) => Buffer | undefined;
   /** Why a file cannot be used, or its text. */
   read: (path: string, display: string) => string | WalkProblem;
   /** Where a unit's results are kept, and taken from while its files are unchanged. */
@@ -61,16 +65,34 @@ const RELEASE_CALL_RE = new RegExp(`\\b(${Object.keys(RELEASE_APIS).join('|')})\
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** How a file is searched for the names an open file needs. */
+interface Search {
+  /** Byte strings one of which a file must hold to be read as text (most hold none). */
+  words: Buffer[];
+  test: (text: string) => boolean;
+}
+
+const wordsRe = (names: string[]) => new RegExp(`\\b(${names.map(escape).join('|')})\\b`);
+
 /**
- * Does `text` call or name one of `functions`, or, beside a release, use one of `fields` of a
- * struct type it names (a field name alone is too common: `->pages` is in every driver)?
+ * Within a module's directory: does a file call or name one of the functions, or, beside a
+ * release, use one of the fields in a struct type it names (a field name alone is too common:
+ * `->pages` is in every driver)? Across the tree: does it name one of the exported functions?
  */
-function mentions(text: string, needs: LinkNeeds): boolean {
-  if (needs.functions.length && new RegExp(`\\b(${needs.functions.map(escape).join('|')})\\b`).test(text)) return true;
-  if (!needs.fields.length || !RELEASE_CALL_RE.test(text)) return false;
-  return needs.fields.some(
-    (f) => new RegExp(`(->|\\.)${escape(f.name)}\\b`).test(text) && (!f.structs.length || new RegExp(`\\bstruct\\s+(${f.structs.map(escape).join('|')})\\b`).test(text)),
-  );
+function searches(needs: LinkNeeds): { dir: Search; tree?: Search } {
+  const fn = needs.functions.length ? wordsRe(needs.functions) : undefined;
+  const fields = needs.fields.map((f) => ({
+    use: new RegExp(`(->|\\.)${escape(f.name)}\\b`),
+    struct: f.structs.length ? new RegExp(`\\bstruct\\s+(${f.structs.map(escape).join('|')})\\b`) : undefined,
+  }));
+  const dir: Search = {
+    words: [...needs.functions, ...needs.fields.map((f) => f.name)].map((w) => Buffer.from(w)),
+    test: (text) =>
+      !!fn?.test(text) || (fields.length > 0 && RELEASE_CALL_RE.test(text) && fields.some((f) => f.use.test(text) && (!f.struct || f.struct.test(text)))),
+  };
+  if (!needs.exported.length) return { dir };
+  const exported = wordsRe(needs.exported);
+  return { dir, tree: { words: needs.exported.map((w) => Buffer.from(w)), test: (text) => exported.test(text) } };
 }
 
 /** The .c files of one directory (not below it). */
@@ -106,7 +128,9 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   const wholeTree = () => {
     if (!treeFiles) {
       const top = kernelTreeOf(ctx.paths);
-      treeFiles = walk(top ? [top] : ctx.paths).files.filter((f) => f.endsWith('.c'));
+      // The run walked the tree already when it was given the tree (`gup2pin diff .` at the top).
+      const walked = !top || ctx.paths.some((p) => isUnder(top, p));
+      treeFiles = (walked ? ctx.walked : walk([top]).files).filter((f) => f.endsWith('.c'));
     }
     return treeFiles;
   };
@@ -126,19 +150,34 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   };
 
   timed('link', () => {
+    // Which open files each file may serve: its directory's, and every exporter's. The tree is
+    // read once, whatever the number of exporters, and a byte search for the names comes first.
+    const askers = new Map<string, Array<{ r: R; search: Search }>>();
+    const ask = (f: string, r: R, search: Search) => f !== r.path && (askers.get(f) ?? askers.set(f, []).get(f)!).push({ r, search });
     for (const r of open) {
-      const needs = r.links!;
-      const scope = new Set(cFilesIn(dirname(r.path)));
-      if (needs.exported.length) for (const f of wholeTree()) scope.add(f);
-      const found: string[] = [];
-      for (const f of scope) {
-        if (f === r.path) continue;
-        const t = readText(f);
-        if (typeof t === 'string' && mentions(t, needs)) found.push(f);
+      const { dir, tree } = searches(r.links!);
+      const local = cFilesIn(dirname(r.path));
+      for (const f of local) ask(f, r, dir);
+      if (tree) {
+        const skip = new Set(local);
+        for (const f of wholeTree()) if (!skip.has(f)) ask(f, r, tree);
       }
+    }
+    const found = new Map<R, string[]>(open.map((r) => [r, []]));
+    for (const [f, asks] of askers) {
+      const bytes = byPath.has(f) ? Buffer.from(byPath.get(f)!.original) : ctx.bytes(f);
+      if (!bytes) continue;
+      // An asker with callers in too many files already is a library: it is not linked anyway.
+      const maybe = asks.filter((a) => found.get(a.r)!.length < MAX_UNIT_FILES && a.search.words.some((w) => bytes.includes(w)));
+      if (!maybe.length) continue;
+      const t = readText(f);
+      if (typeof t !== 'string') continue;
+      for (const a of maybe) if (a.search.test(t)) found.get(a.r)!.push(f);
+    }
+    for (const [r, files] of found) {
       // A helper of half the tree (an mm/ or lib/ export) is a library, not a driver's pair.
-      if (found.length >= MAX_UNIT_FILES) continue;
-      for (const f of found) {
+      if (files.length >= MAX_UNIT_FILES) continue;
+      for (const f of files) {
         texts.set(f, readText(f));
         union(r.path, f);
       }
@@ -153,7 +192,6 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
   const replaced = new Map<string, R[]>();
   for (const members of components.values()) {
     members.sort();
-    if (process.env.GUP2PIN_DEBUG_LINK) process.stderr.write(`unit: ${members.map(ctx.shown).join(' ')}\n`);
     if (members.length > MAX_UNIT_FILES) continue;
     const files: UnitFile[] = [];
     for (const path of members) {
@@ -165,7 +203,7 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       files.push({ path, display: ctx.shown(path), text: t });
     }
     if (files.length !== members.length) continue;
-    const linked = cachedUnit(joinUnit(files), ctx, make);
+    const linked = timed('verify', () => cachedUnit(joinUnit(files), ctx, make));
     if (linked) replaced.set(members[0], linked);
   }
 

@@ -6,6 +6,7 @@
  * file in the worker, as plain data: the runner searches the tree for these names.
  */
 import type { Node } from '../parse/kernel-c.ts';
+import { CANDIDATE_RE } from '../sites/api.ts';
 import type { FnInfo } from '../sites/dataflow.ts';
 import { pageTags, type FileAnalysis } from '../sites/groups.ts';
 
@@ -50,7 +51,8 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
   const fields = new Set<string>();
   const addFunction = (name: string) => {
     const fn = facts.functions.get(name);
-    if (fn && callableFromOutside(fn)) functions.add(name);
+    // The API itself (mm/gup.c, or a header's inline wrapper) is not a driver's helper.
+    if (fn && callableFromOutside(fn) && !CANDIDATE_RE.test(`${name}(`)) functions.add(name);
   };
   const prov = facts.provenance();
   for (const g of analysis.groups) {
