@@ -203,7 +203,7 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       files.push({ path, display: ctx.shown(path), text: t });
     }
     if (files.length !== members.length) continue;
-    const linked = timed('verify', () => cachedUnit(joinUnit(files), ctx, make));
+    const linked = cachedUnit(joinUnit(files), ctx, make);
     if (linked) replaced.set(members[0], linked);
   }
 
@@ -225,14 +225,15 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
  */
 function cachedUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
   const job = ctx.cache;
-  if (!job) return processUnit(unit, ctx, make);
+  const work = () => timed('verify', () => processUnit(unit, ctx, make));
+  if (!job) return work();
   const name = unit.segments.map((s) => `${s.display}${isGiven(ctx, s) ? '' : ' (outside)'}`).join('\n');
   const key = entryKey(job, `unit\n${name}`, unit.text);
-  const kept = readEntry<{ results: R[] | null }>(job, key);
+  const kept = timed('read', () => readEntry<{ results: R[] | null }>(job, key));
   // The same display path can name another file under another --root: the files are these.
   const byDisplay = new Map(unit.segments.map((s) => [s.display, s]));
   if (kept) return kept.results?.map((r) => ({ ...r, path: byDisplay.get(r.display)!.path, original: byDisplay.get(r.display)!.text }));
-  const results = processUnit(unit, ctx, make);
+  const results = work();
   writeEntry(job, key, { results: results?.map((r) => ({ ...r, original: '' })) ?? null });
   return results;
 }
