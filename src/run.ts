@@ -175,13 +175,15 @@ function readCandidate(path: string, display: string, convertible: boolean): str
     if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
     const text = buf.toString('utf8');
     if (!isCandidate(path, text) || (convertible && !GET_ACQUIRE_RE.test(text))) return null;
-    // Our inserted lines end in LF: the file would come out with mixed line endings.
-    if (text.includes('\r\n')) return skip('CRLF line endings: skipped (kernel sources use LF)');
+    if (text.includes('\r\n')) return skip(CRLF_SKIP);
     return text;
   } catch (e) {
     return skip(cannot('read', e));
   }
 }
+
+/** Our inserted lines end in LF: a CRLF file would come out with mixed line endings. */
+const CRLF_SKIP = 'CRLF line endings: skipped (kernel sources use LF)';
 
 /** Why these bytes cannot be converted and written back as they are, if they cannot. */
 function unusableBytes(buf: Buffer): string | undefined {
@@ -199,7 +201,7 @@ function readUsable(path: string, display: string): string | WalkProblem {
     const unusable = unusableBytes(buf);
     if (unusable) return { path: display, reason: unusable };
     const text = buf.toString('utf8');
-    if (text.includes('\r\n')) return { path: display, reason: 'CRLF line endings: skipped (kernel sources use LF)' };
+    if (text.includes('\r\n')) return { path: display, reason: CRLF_SKIP };
     return text;
   } catch (e) {
     return { path: display, reason: cannot('read', e) };

@@ -18,12 +18,13 @@ import { applyEdits, planFile, type FilePlan, type Policy } from '../plan/plan.t
 import { checkConversion, planVerified, type Check } from '../sim/index.ts';
 import type { GroupVerification } from '../sim/verdict.ts';
 import { RELEASE_APIS } from '../sites/api.ts';
+import { functionName } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
 import type { LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
-import { joinUnit, locateLine, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
+import { joinUnit, locateLine, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
 
 /** More files than this in one unit: the helper is a library, not one driver's pair. */
 export const MAX_UNIT_FILES = 8;
@@ -245,9 +246,9 @@ function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
   const seen = new Map<string, Segment>();
   const out = new Set<string>();
   for (const def of analysis.tree.rootNode.descendantsOfType('function_definition')) {
-    const name = def.childForFieldName('declarator')?.text.match(/^[\s*]*(\w+)\s*\(/)?.[1];
+    const name = functionName(def);
     if (!name) continue;
-    const seg = locateLine(unit, def.startPosition.row + 1).segment;
+    const seg = segmentAt(unit, def.startIndex);
     const other = seen.get(name);
     if (other && other !== seg) out.add(name);
     else seen.set(name, seg);
