@@ -150,6 +150,8 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     parent.set(find(a), find(b));
   };
 
+  // Open files whose groups could not be linked, and why: their groups must not convert alone.
+  const unlinked = new Map<R, string>();
   timed('link', () => {
     // Which open files each file may serve: its directory's, and every exporter's. The tree is
     // read once, whatever the number of exporters, and a byte search for the names comes first.
@@ -166,10 +168,14 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     }
     const found = new Map<R, string[]>(open.map((r) => [r, []]));
     for (const [f, asks] of askers) {
+      // An asker with callers in too many files already is a library: it is not linked anyway,
+      // and once every asker of a file is one, the file is not even read (iov_iter's exports
+      // have found their eighth caller a few hundred files into the tree).
+      const live = asks.filter((a) => found.get(a.r)!.length < MAX_UNIT_FILES);
+      if (!live.length) continue;
       const bytes = byPath.has(f) ? Buffer.from(byPath.get(f)!.original) : ctx.bytes(f);
       if (!bytes) continue;
-      // An asker with callers in too many files already is a library: it is not linked anyway.
-      const maybe = asks.filter((a) => found.get(a.r)!.length < MAX_UNIT_FILES && a.search.words.some((w) => bytes.includes(w)));
+      const maybe = live.filter((a) => a.search.words.some((w) => bytes.includes(w)));
       if (!maybe.length) continue;
       const t = readText(f);
       if (typeof t !== 'string') continue;
@@ -177,7 +183,10 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     }
     for (const [r, files] of found) {
       // A helper of half the tree (an mm/ or lib/ export) is a library, not a driver's pair.
-      if (files.length >= MAX_UNIT_FILES) continue;
+      if (files.length >= MAX_UNIT_FILES) {
+        unlinked.set(r, `its pages are shared with ${MAX_UNIT_FILES} or more other files (${files.slice(0, 3).map(ctx.shown).join(', ')}, …), more than gup2pin links`);
+        continue;
+      }
       for (const f of files) {
         texts.set(f, readText(f));
         union(r.path, f);
@@ -191,11 +200,11 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     (components.get(root) ?? components.set(root, []).get(root)!).push(p);
   }
   const replaced = new Map<string, R[]>();
+  const openIn = (members: string[]) => members.map((p) => byPath.get(p)).filter((r): r is R => !!r?.links);
   for (const members of components.values()) {
     members.sort();
-    if (members.length > MAX_UNIT_FILES) continue;
     const files: UnitFile[] = [];
-    for (const path of members) {
+    for (const path of members.length > MAX_UNIT_FILES ? [] : members) {
       const t = textOf(path);
       if (typeof t !== 'string') {
         problems.push(t);
@@ -203,18 +212,31 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       }
       files.push({ path, display: ctx.shown(path), text: t });
     }
-    if (files.length !== members.length) continue;
-    const linked = cachedUnit(joinUnit(files), ctx, make);
-    if (linked) replaced.set(members[0], linked);
+    const linked =
+      members.length > MAX_UNIT_FILES
+        ? `it would join ${members.length} files, more than gup2pin links`
+        : files.length !== members.length
+          ? `${ctx.shown(members[files.length])} cannot be read`
+          : cachedUnit(joinUnit(files), ctx, make);
+    if (typeof linked === 'string') for (const r of openIn(members)) unlinked.set(r, linked);
+    else replaced.set(members[0], linked);
+  }
+  const inUnit = new Set<string>();
+  for (const first of replaced.keys()) for (const p of components.get(find(first))!) inUnit.add(p);
+  // A group that needed other files and could not have them is refused, not converted alone.
+  for (const [r, why] of unlinked) {
+    const converted = r.groups.filter((g) => g.verdict === 'converted' && r.links!.groups.includes(g.id));
+    if (inUnit.has(r.path) || !converted.length) continue;
+    const message = `not linked with the files that share its pages: ${why}`;
+    const refusals = new Map(converted.map((g) => [g.id, [{ code: 'not-linked' as const, line: g.line, message }]]));
+    const alone = cachedUnit(joinUnit([{ path: r.path, display: r.display, text: r.original }]), ctx, make, refusals);
+    if (typeof alone === 'string') continue;
+    replaced.set(r.path, alone);
+    inUnit.add(r.path);
   }
 
   // Results in path order: each unit's files replace what the files gave alone.
-  const inUnit = new Set<string>();
-  const out: R[] = [];
-  for (const [first, rs] of replaced) {
-    for (const p of components.get(find(first))!) inUnit.add(p);
-    out.push(...rs);
-  }
+  const out: R[] = [...replaced.values()].flat();
   for (const r of results) if (!inUnit.has(r.path)) out.push(r);
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { results: out, problems };
@@ -224,18 +246,26 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
  * A unit's results from the result cache while its files (bytes, paths, which are among the given
  * paths) are unchanged, else worked out and kept.
  */
-function cachedUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
+function cachedUnit<R extends LinkedResult>(
+  unit: Unit,
+  ctx: LinkContext,
+  make: (path: string, display: string) => R,
+  refused: ReadonlyMap<number, Diagnostic[]> = new Map(),
+): R[] | string {
   const job = ctx.cache;
-  const work = () => timed('verify', () => processUnit(unit, ctx, make));
+  const work = () => timed('verify', () => processUnit(unit, ctx, make, refused));
   if (!job) return work();
   const name = unit.segments.map((s) => `${s.display}${isGiven(ctx, s) ? '' : ' (outside)'}`).join('\n');
-  const key = entryKey(job, `unit\n${name}`, unit.text);
-  const kept = timed('read', () => readEntry<{ results: R[] | null }>(job, key));
+  const key = entryKey(job, `unit\n${name}\n${JSON.stringify([...refused])}`, unit.text);
+  const kept = timed('read', () => readEntry<{ results: R[] | string }>(job, key));
   // The same display path can name another file under another --root: the files are these.
   const byDisplay = new Map(unit.segments.map((s) => [s.display, s]));
-  if (kept) return kept.results?.map((r) => ({ ...r, path: byDisplay.get(r.display)!.path, original: byDisplay.get(r.display)!.text }));
+  if (kept) {
+    if (typeof kept.results === 'string') return kept.results;
+    return kept.results.map((r) => ({ ...r, path: byDisplay.get(r.display)!.path, original: byDisplay.get(r.display)!.text }));
+  }
   const results = work();
-  writeEntry(job, key, { results: results?.map((r) => ({ ...r, original: '' })) ?? null });
+  writeEntry(job, key, { results: typeof results === 'string' ? results : results.map((r) => ({ ...r, original: '' })) });
   return results;
 }
 
@@ -256,24 +286,30 @@ function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
   return [...out];
 }
 
-function processUnit<R extends LinkedResult>(unit: Unit, ctx: LinkContext, make: (path: string, display: string) => R): R[] | undefined {
+/** The unit's results, or why it cannot be analysed as one. */
+function processUnit<R extends LinkedResult>(
+  unit: Unit,
+  ctx: LinkContext,
+  make: (path: string, display: string) => R,
+  refused: ReadonlyMap<number, Diagnostic[]>,
+): R[] | string {
   const analysis = ctx.analyze(unit.text, unit.segments);
   const clash = clashingDefinitions(unit, analysis);
   // Two static functions of one name in two files: the unit would bind calls to the wrong one.
-  if (clash.length) return undefined;
+  if (clash.length) return `${clash[0]}() is defined in two of the files it would join`;
   const home = unit.segments.find((s) => isGiven(ctx, s)) ?? unit.segments[0];
-  const policy = ctx.policy(home.display);
+  const policy = { ...ctx.policy(home.display), forced: refused };
   const outside = unit.segments.filter((s) => !isGiven(ctx, s));
   let { plan, verification } = planUnit(analysis, ctx, policy);
   // A conversion that needs an edit in a file outside the paths is refused, naming the file.
-  const forced = new Map(policy.forced ?? []);
+  const forced = new Map(policy.forced);
   for (const g of plan.groups) {
     if (g.verdict !== 'converted') continue;
     const touched = [...splitEdits(unit, g.edits).keys()].filter((s) => outside.includes(s));
     if (touched.length)
       forced.set(g.group.id, touched.map((s) => ({ code: 'outside-paths', line: g.group.line, message: `the conversion also edits ${s.display}, which is not among the given paths: pass it too` })));
   }
-  if (forced.size > (policy.forced?.size ?? 0)) ({ plan, verification } = planUnit(analysis, ctx, { ...policy, forced }));
+  if (forced.size > policy.forced.size) ({ plan, verification } = planUnit(analysis, ctx, { ...policy, forced }));
   const checks = ctx.check && checkConversion({ text: unit.text, analysis }, { text: plan.output, edits: plan.edits }, ctx.api, ctx.check.explain);
   return unitResults(unit, plan, verification, checks, make);
 }

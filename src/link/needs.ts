@@ -20,6 +20,8 @@ export interface LinkNeeds {
    * holding them (`vmci_ctx`): another file must name one of those types to share the field.
    */
   fields: Array<{ name: string; structs: string[] }>;
+  /** The groups (ids in the file's own analysis) whose pages take those ways. */
+  groups: number[];
 }
 
 /** The struct types whose `field` this file uses through a variable of known type. */
@@ -49,25 +51,33 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
   const { facts } = analysis;
   const functions = new Set<string>();
   const fields = new Set<string>();
-  const addFunction = (name: string) => {
+  /** Adds a function other files can call, and says whether it was one. */
+  const addFunction = (name: string): boolean => {
     const fn = facts.functions.get(name);
     // The API itself (mm/gup.c, or a header's inline wrapper) is not a driver's helper.
-    if (fn && callableFromOutside(fn) && !CANDIDATE_RE.test(`${name}(`)) functions.add(name);
+    if (!fn || !callableFromOutside(fn) || CANDIDATE_RE.test(`${name}(`)) return false;
+    functions.add(name);
+    return true;
   };
   const prov = facts.provenance();
+  const groups: number[] = [];
   for (const g of analysis.groups) {
     // Pages kept in a struct field or handed to another file's caller may be released there,
     // even when this file releases them too (an error path here, the teardown elsewhere).
     if (g.family !== 'gup' && !g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
+    let needs = false;
     const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
     for (const [key, held] of prov) {
       if (![...held].some((t) => tags.has(t))) continue;
       const [kind, a, b] = key.split(':');
-      if (kind === 'f') fields.add(a);
-      else if (kind === 'r') addFunction(a);
-      else if (kind === 'v' && facts.functions.get(a)?.params.includes(b)) addFunction(a);
+      if (kind === 'f') {
+        fields.add(a);
+        needs = true;
+      } else if (kind === 'r') needs = addFunction(a) || needs;
+      else if (kind === 'v' && facts.functions.get(a)?.params.includes(b)) needs = addFunction(a) || needs;
     }
-    for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
+    for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) needs = addFunction(t.slice(9)) || needs;
+    if (needs) groups.push(g.id);
   }
   for (const o of analysis.orphans)
     for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
@@ -77,5 +87,6 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     functions: [...functions].sort(),
     exported: exported.sort(),
     fields: [...fields].sort().map((name) => ({ name, structs: structsHolding(analysis, name) })),
+    groups,
   };
 }

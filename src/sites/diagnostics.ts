@@ -24,6 +24,7 @@ export const DIAGNOSTIC_CODES = {
   'not-equivalent': 'the page/DMA simulator finds the conversion changes behaviour',
   'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',
   'outside-paths': 'the group also needs an edit in a file outside the given paths',
+  'not-linked': 'the group shares its pages with other files that could not be analysed with it',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
