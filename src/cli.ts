@@ -37,7 +37,7 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
   for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
 }
 
-async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'requireProof'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
+async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'requireProof' | 'finish'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
   const result = await run(argv.paths, api, resolve(argv.root), {
@@ -100,10 +100,13 @@ async function diffCommand(argv: Common): Promise<number> {
 }
 
 async function applyCommand(argv: Common): Promise<number> {
-  const run = await execute(argv);
+  const run = await execute(argv, { finish: true });
   const { result } = run;
+  if (!argv.quiet) for (const f of result.finished) process.stdout.write(`converted ${f} (finishing an interrupted apply)\n`);
   const start = performance.now();
-  const { written, errors, signal } = await writeChanged(result.files, argv.quiet);
+  const changed = await writeChanged(result.files, argv.quiet);
+  const { errors, signal } = changed;
+  const written = changed.written + result.finished.length;
   result.times.emit += performance.now() - start;
   if (signal) process.stderr.write(`gup2pin: ${signal}: stopped between two files, ${written} written; every file is either as it was or fully converted\n`);
   if (!argv.quiet) process.stderr.write(`${closing(result, { count: written, as: 'written' }, run.errors + errors)}\n`);

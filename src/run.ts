@@ -9,9 +9,10 @@ import { relative, resolve } from 'node:path';
 import { entryKey, readEntry, resultCacheJob, trimEntries, writeEntry, type CacheLocation, type ResultCacheJob } from './cache/results.ts';
 import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
+import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
 import { linkResults, type LinkContext } from './link/link.ts';
-import { linkNeeds, type LinkNeeds } from './link/needs.ts';
+import { exportedHelpers, linkNeeds, type LinkNeeds } from './link/needs.ts';
 import { fileReport, type FileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { parseC } from './parse/kernel-c.ts';
@@ -39,6 +40,8 @@ export interface FileResult extends FileReport {
 export interface RunResult {
   files: FileResult[];
   problems: WalkProblem[];
+  /** Files an interrupted apply had left half-renamed, finished before this run (display paths). */
+  finished: string[];
   /** Time per stage, summed over threads (milliseconds). */
   times: StageTimes;
   /** Threads that worked on files (this one included). */
@@ -68,6 +71,8 @@ export interface RunOptions {
   progress?: NodeJS.WriteStream;
   /** Keep each file's result there, and take it from there while the file is unchanged. */
   cache?: CacheLocation;
+  /** `apply`: finish the renames of an interrupted apply (its journal) before anything else. */
+  finish?: boolean;
 }
 
 /** What a worker needs besides the file: plain data, sent once per worker. */
@@ -91,14 +96,16 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const before = { ...threadTimes };
   // Paths found in the trees are shown relative to --root, in diffs, reports and problem lines.
   const shown = (path: string) => relative(root, path) || path;
-  const { jobs = 1, progress, cache, ...fileOptions } = options;
+  const { jobs = 1, progress, cache, finish, ...fileOptions } = options;
   const job: FileJob = { api, options: fileOptions, cache: resultCacheJob(cache, [api, fileOptions]) };
   const pool = new Pool<FileItem, NonNullable<FileOutcome>>(jobs - 1, job);
   let walked: ReturnType<typeof walk>;
+  let finished: string[] = [];
   let mapped: Awaited<ReturnType<typeof pool.map>>;
   try {
     // Threads start as soon as the walk has seen enough files, and load while it goes on.
     walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start() }));
+    finished = interrupted(walked, shown, !!finish);
     const items = walked.files.map((path) => ({ path, display: shown(path) }));
     mapped = await processAll(pool, items, job, progress && new Progress(progress, items.length));
   } finally {
@@ -120,7 +127,27 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const times = emptyTimes();
   for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
   for (const t of mapped.summaries) addTimes(times, t as StageTimes);
-  return { files: results, problems, times, threads: mapped.threads };
+  return { files: results, problems, finished, times, threads: mapped.threads };
+}
+
+/**
+ * Journals of an apply interrupted among the renames of one linked unit: finished first (`apply`),
+ * so the run sees the whole group converted, or else named as a problem.
+ */
+function interrupted(walked: ReturnType<typeof walk>, shown: (path: string) => string, finish: boolean): string[] {
+  const done: string[] = [];
+  for (const journal of walked.journals) {
+    if (!finish) {
+      walked.problems.push({ path: shown(journal), reason: 'an interrupted gup2pin apply left this journal: run apply again to finish it' });
+      continue;
+    }
+    try {
+      done.push(...finishJournal(journal).map(shown));
+    } catch (e) {
+      walked.problems.push({ path: shown(journal), reason: `cannot finish the interrupted apply: ${(e as Error).message}` });
+    }
+  }
+  return done;
 }
 
 /** Every file through the pool, with the progress line fed as outcomes arrive. */
@@ -261,7 +288,8 @@ function processCandidate(path: string, display: string, text: string, { api, op
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
     // Core kernel code converts only on request: its helpers (mm/gup.c's own API) are not linked.
     const links = policy.core ? undefined : linkNeeds(analysis);
-    return { result: { path, original: text, output: plan.output, ...fileReport(display, plan, verification), checks, ...(links && { links }) } };
+    const report = fileReport(display, plan, verification, exportedHelpers(analysis));
+    return { result: { path, original: text, output: plan.output, ...report, checks, ...(links && { links }) } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).
     return { problem: { path: display, reason: `internal error, file left alone: ${(e as Error).message}` } };

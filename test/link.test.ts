@@ -2,14 +2,18 @@
  * Linking units: joined texts map back to their files, and a group whose conversion needs a file
  * outside the given paths is refused, naming it.
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reportLines } from '../src/emit/report.ts';
+import { convertedFileFromReport } from '../src/series/converted.ts';
+import { groupFiles } from '../src/series/grouping.ts';
+import { parseMaintainers } from '../src/series/maintainers.ts';
+import { body, callChange } from '../src/series/message.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits } from '../src/link/unit.ts';
 import { run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { LINKED } from './support.ts';
+import { LINKED, gup2pin } from './support.ts';
 import { scratchDir } from './helpers.ts';
 
 describe('joined units', () => {
@@ -99,12 +103,14 @@ describe('where callers are searched', () => {
   it('finds the callers of an exported helper anywhere in the kernel tree, outside the given paths', async () => {
     const dir = writeTree({ Makefile: 'VERSION = 6\nPATCHLEVEL = 5\n', Kbuild: '', 'drivers/demo/helper.c': HELPER, 'drivers/other/user.c': user('other') });
     expect(await scan(dir, 'drivers/demo')).toEqual([
-      'drivers/demo/helper.c:6: converted acquire+page-pair: get_user_pages_fast() with 1 release at line 12; linked with drivers/other/user.c',
+      'drivers/demo/helper.c:6: converted acquire+page-pair: get_user_pages_fast() with 1 release at line 12; linked with drivers/other/user.c; exported demo_pin(): out-of-tree code that releases these pages itself must change too',
     ]);
   });
   it('outside a kernel tree, searches only the given paths', async () => {
     const dir = writeTree({ 'drivers/demo/helper.c': HELPER, 'drivers/other/user.c': user('other') });
-    expect(await scan(dir, 'drivers/demo')).toEqual(['drivers/demo/helper.c:6: converted acquire+page-pair: get_user_pages_fast() with 1 release at line 12']);
+    expect(await scan(dir, 'drivers/demo')).toEqual([
+      'drivers/demo/helper.c:6: converted acquire+page-pair: get_user_pages_fast() with 1 release at line 12; exported demo_pin(): out-of-tree code that releases these pages itself must change too',
+    ]);
   });
   it('refuses a group whose pages reach 8 or more other files, rather than convert it alone', async () => {
     const users = Object.fromEntries([1, 2, 3, 4, 5, 6, 7, 8].map((i) => [`drivers/demo/user${i}.c`, user(`user${i}`)]));
@@ -112,5 +118,77 @@ describe('where callers are searched', () => {
     expect(await scan(dir, 'drivers')).toEqual([
       'drivers/demo/helper.c:6: refused not-linked: not linked with the files that share its pages: its pages are shared with 8 or more other files (drivers/demo/user1.c, drivers/demo/user2.c, drivers/demo/user3.c, …), more than gup2pin links',
     ]);
+  });
+});
+
+describe('a series of linked groups', () => {
+  const MAINTAINERS = `DEMO CORE
+M:	Core Person <core@example.org>
+F:	drivers/demo/
+
+DEMO USERS
+M:	User Person <user@example.org>
+F:	drivers/other/
+`;
+  it('puts the files of one linked group in one patch, whatever their sections', async () => {
+    const RELEASER = `// SPDX-License-Identifier: GPL-2.0
+#include <linux/mm.h>
+#include "demo.h"
+
+void other_close(struct demo_ctx *ctx)
+{
+\tput_page(ctx->page);
+}
+`;
+    const PINNER = `// SPDX-License-Identifier: GPL-2.0
+#include <linux/mm.h>
+#include "demo.h"
+
+int demo_open(struct demo_ctx *ctx, unsigned long addr)
+{
+\treturn get_user_pages_fast(addr, 1, FOLL_WRITE, &ctx->page);
+}
+`;
+    const dir = writeTree({ Makefile: 'VERSION = 6\nPATCHLEVEL = 5\n', Kbuild: '', 'drivers/demo/pin.c': PINNER, 'drivers/demo/other_close.c': RELEASER });
+    const result = await run([join(dir, 'drivers')], apiFor(parseVersion('6.5')), dir);
+    const files = result.files.map((f) => convertedFileFromReport(f));
+    expect(files.map((f) => [f.path, f.after !== f.before])).toEqual([['drivers/demo/other_close.c', true], ['drivers/demo/pin.c', true]]);
+    // Moved to another section's directory, the two files still make one patch.
+    const moved = files.map((f) => (f.path.endsWith('other_close.c') ? { ...f, path: 'drivers/other/other_close.c' } : f));
+    const patches = groupFiles(moved, 'section', parseMaintainers(MAINTAINERS));
+    expect(patches.map((p) => p.files.map((f) => f.path))).toEqual([['drivers/demo/pin.c', 'drivers/other/other_close.c']]);
+  });
+  it('says in the commit message that out-of-tree users of an exported helper must change too', () => {
+    const change = callChange([{ before: 'get_user_pages_fast(a); put_page(p);', after: 'pin_user_pages_fast(a); unpin_user_page(p);' }]);
+    expect(body({ api: apiFor(parseVersion('6.5')), change, differences: [], exported: ['demo_pin', 'demo_unpin'] })).toContain(
+      'demo_pin() and demo_unpin() are exported: code outside the tree that\nreleases these pages itself must switch to unpin_user_page*() too, or the\npins leak.',
+    );
+  });
+});
+
+describe('apply of a group across files, killed between its renames', () => {
+  const USNIC = 'drivers/infiniband/hw/usnic';
+  const texts = (root: string) => Object.fromEntries(readdirSync(join(root, USNIC)).sort().map((n) => [n, readFileSync(join(root, USNIC, n), 'utf8')]));
+  it('leaves a journal that the next apply finishes, and nothing to do after that', () => {
+    const dir = scratchDir();
+    cpSync(join(LINKED, 'usnic', 'before'), dir, { recursive: true });
+    const args = ['apply', '--target', '6.5', USNIC];
+    const killed = gup2pin(args, dir, { env: { ...process.env, GUP2PIN_CRASH_AFTER_RENAMES: '1' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const half = texts(dir);
+    const after = texts(join(LINKED, 'usnic', 'after.6.5'));
+    const before = texts(join(LINKED, 'usnic', 'before'));
+    // One of the group's two files is converted, the other not; the journal and the temp file wait.
+    expect(['usnic_ib_qp_grp.c', 'usnic_ib_verbs.c'].map((f) => half[f] === after[f])).toEqual([true, false]);
+    expect(half['usnic_ib_verbs.c']).toBe(before['usnic_ib_verbs.c']);
+    expect(readdirSync(join(dir, USNIC)).filter((n) => n.startsWith('.')).length).toBe(2);
+    // diff says an apply is unfinished; apply finishes it.
+    expect(gup2pin(['diff', '--target', '6.5', USNIC], dir).stderr).toMatch(/\.journal: an interrupted gup2pin apply left this journal: run apply again to finish it\n/);
+    const again = gup2pin(args, dir);
+    expect(again.stdout).toBe(`converted ${USNIC}/usnic_ib_verbs.c (finishing an interrupted apply)\n`);
+    expect(again.code).toBe(0);
+    expect(texts(dir)).toEqual(after);
+    expect(readdirSync(join(dir, USNIC)).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(gup2pin(args, dir).stdout).toBe('');
   });
 });

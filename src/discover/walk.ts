@@ -61,7 +61,12 @@ export interface WalkProblem {
 export interface WalkResult {
   files: string[];
   problems: WalkProblem[];
+  /** Journals of an apply interrupted while it renamed the files of one linked unit. */
+  journals: string[];
 }
+
+/** The name of such a journal (see src/emit/apply.ts): hidden, never a .c/.h. */
+export const JOURNAL_RE = /^\.gup2pin-\d+-[0-9a-f]+\.journal$/;
 
 export interface WalkOptions {
   /** How to show a path found in a tree in a problem (paths named by the user are shown as given). */
@@ -89,7 +94,7 @@ export function walk(paths: string[], { show = (path) => path, onFile }: WalkOpt
     else if (st.isDirectory()) visit(abs, { given: abs, real: realpathSync(abs) }, files, problem);
     else problems.push({ path: p, reason: 'not a regular file or directory: skipped' });
   }
-  return { files: [...files.paths].sort(), problems };
+  return { files: [...files.paths].sort(), problems, journals: [...files.journals].sort() };
 }
 
 /** Records a problem with a path found in a tree. */
@@ -105,6 +110,7 @@ export function cannot(what: string, e: unknown): string {
 /** The files found so far, without duplicates, counted out loud. */
 class FoundFiles {
   readonly paths = new Set<string>();
+  readonly journals = new Set<string>();
 
   constructor(private readonly onFile?: (count: number) => void) {}
 
@@ -138,6 +144,7 @@ function visit(dir: string, root: Root, files: FoundFiles, problem: ProblemAt) {
       if (!SKIP_DIRS.has(ent.name)) visit(full, root, files, problem);
     } else if (ent.isFile()) {
       if (C_FILE_RE.test(ent.name)) files.add(full);
+      else if (JOURNAL_RE.test(ent.name)) files.journals.add(full);
     } else if (ent.isSymbolicLink()) {
       symlink(full, C_FILE_RE.test(ent.name), root, files, problem);
     }

@@ -4,9 +4,10 @@
  * Whatever happens (a crash, SIGKILL, power loss), the path holds either the old bytes or the
  * new ones; the file keeps its mode and, where we may set it, its owner.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fchmodSync,
   fchownSync,
   fstatSync,
@@ -72,19 +73,97 @@ interface Staged {
  */
 export function writeAtomicAll(files: readonly FileWrite[]): void {
   const staged: Staged[] = [];
+  let journal: string | undefined;
   try {
     for (const f of files) staged.push(stage(f));
     // As late as possible, so the window between the check and the rename is the rename alone.
     for (const s of staged) unchanged(s.real, s.expected);
+    // Several files: the renames are journalled, so that a run interrupted among them is
+    // finished by the next apply (finishJournal) rather than leave half a pin group converted.
+    if (staged.length > 1) journal = writeJournal(staged);
     for (const s of staged) {
       renameSync(s.tmp, s.real);
       s.renamed = true;
+      crashPoint();
     }
   } catch (e) {
     for (const s of staged) if (!s.renamed) removeQuietly(s.tmp);
+    if (journal && !staged.some((s) => s.renamed)) removeQuietly(journal);
     throw e;
   }
   for (const dir of new Set(staged.map((s) => dirname(s.real)))) syncDirectory(dir);
+  if (journal) {
+    unlinkSync(journal);
+    syncDirectory(dirname(journal));
+  }
+}
+
+/**
+ * For the crash tests only: GUP2PIN_CRASH_AFTER_RENAMES=N kills the process (SIGKILL, nothing
+ * cleaned up) after its Nth rename, the one moment a signal handler never sees.
+ */
+let renames = 0;
+function crashPoint(): void {
+  const after = Number(process.env.GUP2PIN_CRASH_AFTER_RENAMES);
+  if (after > 0 && ++renames === after) process.kill(process.pid, 'SIGKILL');
+}
+
+/** One rename of a journal: the temp file, the file it replaces, and both versions' hashes. */
+interface JournalEntry {
+  tmp: string;
+  target: string;
+  before: string;
+  after: string;
+}
+
+const sha = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
+
+/** The journal beside the first file, written whole (temp, fsync, rename) before any rename. */
+function writeJournal(staged: readonly Staged[]): string {
+  const entries: JournalEntry[] = staged.map((s) => ({ tmp: s.tmp, target: s.real, before: sha(s.expected), after: sha(readFileSync(s.tmp)) }));
+  const dir = dirname(staged[0].real);
+  const path = join(dir, `.gup2pin-${process.pid}-${randomBytes(6).toString('hex')}.journal`);
+  const { fd, tmp } = createTemp(path);
+  try {
+    writeAll(fd, Buffer.from(JSON.stringify(entries)));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  syncDirectory(dir);
+  return path;
+}
+
+/**
+ * Finishes the renames an interrupted apply journalled: each file still holding its old bytes
+ * gets its fsynced temp file; one already renamed is left. Returns the files it wrote; throws
+ * WriteRefused (and leaves everything, journal included) if a file changed since, or a temp file
+ * is gone before its rename.
+ */
+export function finishJournal(path: string): string[] {
+  let entries: JournalEntry[];
+  try {
+    entries = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new WriteRefused(`cannot read the journal (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const state = entries.map((e) => {
+    const now = sha(readFileSync(e.target));
+    if (now === e.after) return 'done';
+    if (now !== e.before) throw new WriteRefused(`${e.target} changed since the interrupted apply`);
+    if (!existsSync(e.tmp)) throw new WriteRefused(`the new text of ${e.target} is gone`);
+    return 'todo';
+  });
+  const written: string[] = [];
+  entries.forEach((e, i) => {
+    if (state[i] === 'done') return removeQuietly(e.tmp);
+    renameSync(e.tmp, e.target);
+    written.push(e.target);
+  });
+  for (const dir of new Set(entries.map((e) => dirname(e.target)))) syncDirectory(dir);
+  unlinkSync(path);
+  return written;
 }
 
 /** The new text of one file, written and fsynced to a temp file beside it. */

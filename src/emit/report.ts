@@ -25,6 +25,8 @@ export interface GroupReport {
   files?: string[];
   /** The other files it was analysed with (their callers, their struct users), when linked. */
   linkedWith?: string[];
+  /** Exported functions (EXPORT_SYMBOL*) its pages pass through: out-of-tree users change too. */
+  exported?: string[];
 }
 
 /** What one file contributes to every report. */
@@ -38,8 +40,10 @@ export interface FileReport {
 
 const diag = (d: Diagnostic): Diagnostic => ({ code: d.code, line: d.line, message: d.message, ...(d.file && { file: d.file }) });
 
-function groupReport(g: GroupResult): GroupReport {
+function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): GroupReport {
+  const names = exported.get(g.group.id);
   return {
+    ...(names && { exported: names }),
     id: g.group.id,
     line: g.group.line,
     verdict: g.verdict,
@@ -58,8 +62,13 @@ function groupReport(g: GroupResult): GroupReport {
   };
 }
 
-export function fileReport(display: string, plan: FilePlan, verification: Map<number, GroupVerification>): FileReport {
-  return { display, groups: plan.groups.map(groupReport), notGup: plan.notGup.map(diag), verification };
+export function fileReport(
+  display: string,
+  plan: FilePlan,
+  verification: Map<number, GroupVerification>,
+  exported: ReadonlyMap<number, string[]> = new Map(),
+): FileReport {
+  return { display, groups: plan.groups.map((g) => groupReport(g, exported)), notGup: plan.notGup.map(diag), verification };
 }
 
 export interface Summary {
@@ -115,7 +124,8 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
   const transforms = ['acquire', ...g.transforms].join('+');
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
   const linked = g.linkedWith?.length ? `; linked with ${g.linkedWith.join(', ')}` : '';
-  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}` };
+  const exported = g.exported ? `; exported ${g.exported.map((n) => `${n}()`).join(', ')}: out-of-tree code that releases these pages itself must change too` : '';
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}` };
 }
 
 export function reportLines(file: FileReport): string[] {
@@ -149,6 +159,7 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         acquires: g.acquires,
         releases: g.releases.map((r) => ({ line: r.line, ...(r.file && { file: r.file }), function: r.function, call: r.call, transform: r.transform })),
         ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
+        ...(g.exported && { exported: g.exported }),
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

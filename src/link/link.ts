@@ -22,7 +22,7 @@ import { functionName } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
-import type { LinkNeeds } from './needs.ts';
+import { exportedHelpers, type LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
 
@@ -60,6 +60,12 @@ export interface LinkContext {
   read: (path: string, display: string) => string | WalkProblem;
   /** Where a unit's results are kept, and taken from while its files are unchanged. */
   cache?: ResultCacheJob;
+}
+
+/** What analysing a unit needs besides the run's context. */
+interface UnitContext extends LinkContext {
+  /** Whether the file's own result asked for linking (its groups need other files). */
+  needsLink: (path: string) => boolean;
 }
 
 const RELEASE_CALL_RE = new RegExp(`\\b(${Object.keys(RELEASE_APIS).join('|')})\\s*\\(`);
@@ -110,11 +116,12 @@ function cFilesIn(dir: string): string[] {
 
 const isUnder = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
-export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkContext, make: (path: string, display: string) => R): { results: R[]; problems: WalkProblem[] } {
+export function linkResults<R extends LinkedResult>(results: R[], run: LinkContext, make: (path: string, display: string) => R): { results: R[]; problems: WalkProblem[] } {
   const open = results.filter((r) => r.links);
   if (!open.length) return { results, problems: [] };
   const problems: WalkProblem[] = [];
   const byPath = new Map(results.map((r) => [r.path, r]));
+  const ctx: UnitContext = { ...run, needsLink: (path) => !!byPath.get(path)?.links };
   // Only the texts of files a unit may take are kept: a tree-wide search reads thousands.
   const texts = new Map<string, string | WalkProblem>();
   const readText = (path: string) => texts.get(path) ?? byPath.get(path)?.original ?? ctx.read(path, ctx.shown(path));
@@ -199,7 +206,13 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     const root = find(p);
     (components.get(root) ?? components.set(root, []).get(root)!).push(p);
   }
-  const replaced = new Map<string, R[]>();
+  // What the units came to: their results, and every file whose result alone they replace.
+  const replaced: R[] = [];
+  const inUnit = new Set<string>();
+  const take = (u: { results: R[]; files: string[] }) => {
+    replaced.push(...u.results);
+    for (const p of u.files) inUnit.add(p);
+  };
   const openIn = (members: string[]) => members.map((p) => byPath.get(p)).filter((r): r is R => !!r?.links);
   for (const members of components.values()) {
     members.sort();
@@ -212,17 +225,15 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
       }
       files.push({ path, display: ctx.shown(path), text: t });
     }
-    const linked =
+    const linked: UnitOutcome<R> =
       members.length > MAX_UNIT_FILES
-        ? `it would join ${members.length} files, more than gup2pin links`
+        ? { refused: `it would join ${members.length} files, more than gup2pin links` }
         : files.length !== members.length
-          ? `${ctx.shown(members[files.length])} cannot be read`
+          ? { refused: `${ctx.shown(members[files.length])} cannot be read` }
           : cachedUnit(joinUnit(files), ctx, make);
-    if (typeof linked === 'string') for (const r of openIn(members)) unlinked.set(r, linked);
-    else replaced.set(members[0], linked);
+    if ('refused' in linked) for (const r of openIn(members)) unlinked.set(r, linked.refused);
+    else take(linked);
   }
-  const inUnit = new Set<string>();
-  for (const first of replaced.keys()) for (const p of components.get(find(first))!) inUnit.add(p);
   // A group that needed other files and could not have them is refused, not converted alone.
   for (const [r, why] of unlinked) {
     const converted = r.groups.filter((g) => g.verdict === 'converted' && r.links!.groups.includes(g.id));
@@ -230,13 +241,11 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
     const message = `not linked with the files that share its pages: ${why}`;
     const refusals = new Map(converted.map((g) => [g.id, [{ code: 'not-linked' as const, line: g.line, message }]]));
     const alone = cachedUnit(joinUnit([{ path: r.path, display: r.display, text: r.original }]), ctx, make, refusals);
-    if (typeof alone === 'string') continue;
-    replaced.set(r.path, alone);
-    inUnit.add(r.path);
+    if (!('refused' in alone)) take(alone);
   }
 
   // Results in path order: each unit's files replace what the files gave alone.
-  const out: R[] = [...replaced.values()].flat();
+  const out: R[] = [...replaced];
   for (const r of results) if (!inUnit.has(r.path)) out.push(r);
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { results: out, problems };
@@ -248,55 +257,79 @@ export function linkResults<R extends LinkedResult>(results: R[], ctx: LinkConte
  */
 function cachedUnit<R extends LinkedResult>(
   unit: Unit,
-  ctx: LinkContext,
+  ctx: UnitContext,
   make: (path: string, display: string) => R,
   refused: ReadonlyMap<number, Diagnostic[]> = new Map(),
-): R[] | string {
+): UnitOutcome<R> {
   const job = ctx.cache;
   const work = () => timed('verify', () => processUnit(unit, ctx, make, refused));
   if (!job) return work();
   const name = unit.segments.map((s) => `${s.display}${isGiven(ctx, s) ? '' : ' (outside)'}`).join('\n');
   const key = entryKey(job, `unit\n${name}\n${JSON.stringify([...refused])}`, unit.text);
-  const kept = timed('read', () => readEntry<{ results: R[] | string }>(job, key));
-  // The same display path can name another file under another --root: the files are these.
+  // Kept with display paths and without the texts: the same display path can name another file
+  // under another --root, and the texts are the ones just read.
+  type Kept = { refused: string } | { results: R[]; files: string[] };
+  const kept = timed('read', () => readEntry<Kept>(job, key));
   const byDisplay = new Map(unit.segments.map((s) => [s.display, s]));
   if (kept) {
-    if (typeof kept.results === 'string') return kept.results;
-    return kept.results.map((r) => ({ ...r, path: byDisplay.get(r.display)!.path, original: byDisplay.get(r.display)!.text }));
+    if ('refused' in kept) return kept;
+    const seg = (display: string) => byDisplay.get(display)!;
+    return { results: kept.results.map((r) => ({ ...r, path: seg(r.display).path, original: seg(r.display).text })), files: kept.files.map((d) => seg(d).path) };
   }
-  const results = work();
-  writeEntry(job, key, { results: typeof results === 'string' ? results : results.map((r) => ({ ...r, original: '' })) });
-  return results;
+  const outcome = work();
+  const shown = new Map(unit.segments.map((s) => [s.path, s.display]));
+  writeEntry(
+    job,
+    key,
+    'refused' in outcome ? outcome : { results: outcome.results.map((r) => ({ ...r, original: '' })), files: outcome.files.map((p) => shown.get(p)!) },
+  );
+  return outcome;
 }
 
 const isGiven = (ctx: LinkContext, s: Segment) => ctx.paths.some((p) => isUnder(s.path, resolve(p)));
 
-/** Functions defined in more than one file of the unit: the joined text would confuse them. */
-function clashingDefinitions(unit: Unit, analysis: FileAnalysis): string[] {
-  const seen = new Map<string, Segment>();
-  const out = new Set<string>();
+/**
+ * Files of the unit that define a function another file of it defines too: a copy or another
+ * version of that file (a directory of alternatives, or of before/after copies), or a file with a
+ * static helper of the same name. One unit cannot hold both (calls would bind to the wrong one):
+ * the files that need linking are kept, the others dropped.
+ */
+function clashingFiles(unit: Unit, analysis: FileAnalysis, open: (s: Segment) => boolean): Set<Segment> {
+  const definers = new Map<string, Segment[]>();
   for (const def of analysis.tree.rootNode.descendantsOfType('function_definition')) {
     const name = functionName(def);
     if (!name) continue;
     const seg = segmentAt(unit, def.startIndex);
-    const other = seen.get(name);
-    if (other && other !== seg) out.add(name);
-    else seen.set(name, seg);
+    const list = definers.get(name) ?? definers.set(name, []).get(name)!;
+    if (!list.includes(seg)) list.push(seg);
   }
-  return [...out];
+  const drop = new Set<Segment>();
+  for (const segs of definers.values()) {
+    if (segs.length < 2) continue;
+    const keep = segs.find(open) ?? segs[0];
+    for (const s of segs) if (s !== keep) drop.add(s);
+  }
+  return drop;
 }
 
-/** The unit's results, or why it cannot be analysed as one. */
+/**
+ * What linking a unit comes to: the results of its files and the files they stand for (none when
+ * nothing was left to link), or why it cannot be analysed as one.
+ */
+type UnitOutcome<R> = { results: R[]; files: string[] } | { refused: string };
+
 function processUnit<R extends LinkedResult>(
   unit: Unit,
-  ctx: LinkContext,
+  ctx: UnitContext,
   make: (path: string, display: string) => R,
   refused: ReadonlyMap<number, Diagnostic[]>,
-): R[] | string {
+): UnitOutcome<R> {
   const analysis = ctx.analyze(unit.text, unit.segments);
-  const clash = clashingDefinitions(unit, analysis);
-  // Two static functions of one name in two files: the unit would bind calls to the wrong one.
-  if (clash.length) return `${clash[0]}() is defined in two of the files it would join`;
+  const drop = unit.segments.length > 1 ? clashingFiles(unit, analysis, (s) => ctx.needsLink(s.path)) : new Set();
+  if (drop.size) {
+    const rest = unit.segments.filter((s) => !drop.has(s));
+    return rest.length > 1 ? processUnit(joinUnit(rest), ctx, make, refused) : { results: [], files: [] };
+  }
   const home = unit.segments.find((s) => isGiven(ctx, s)) ?? unit.segments[0];
   const policy = { ...ctx.policy(home.display), forced: refused };
   const outside = unit.segments.filter((s) => !isGiven(ctx, s));
@@ -311,7 +344,8 @@ function processUnit<R extends LinkedResult>(
   }
   if (forced.size > policy.forced.size) ({ plan, verification } = planUnit(analysis, ctx, { ...policy, forced }));
   const checks = ctx.check && checkConversion({ text: unit.text, analysis }, { text: plan.output, edits: plan.edits }, ctx.api, ctx.check.explain);
-  return unitResults(unit, plan, verification, checks, make);
+  const results = unitResults(unit, fileReport('', plan, verification, exportedHelpers(analysis)), plan, checks, make);
+  return { results, files: unit.segments.map((s) => s.path) };
 }
 
 function planUnit(analysis: FileAnalysis, ctx: LinkContext, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
@@ -320,14 +354,8 @@ function planUnit(analysis: FileAnalysis, ctx: LinkContext, policy: Policy): { p
 }
 
 /** One result per file of the unit that has a group, a refusal or a change. */
-function unitResults<R extends LinkedResult>(
-  unit: Unit,
-  plan: FilePlan,
-  verification: Map<number, GroupVerification>,
-  checks: Check[] | undefined,
-  make: (path: string, display: string) => R,
-): R[] {
-  const whole = fileReport('', plan, verification);
+function unitResults<R extends LinkedResult>(unit: Unit, whole: FileReport, plan: FilePlan, checks: Check[] | undefined, make: (path: string, display: string) => R): R[] {
+  const { verification } = whole;
   const edits = splitEdits(unit, plan.edits);
   const linked = unit.segments.map((s) => s.display);
   const at = (line: number) => locateLine(unit, line);

@@ -8,7 +8,7 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { CANDIDATE_RE } from '../sites/api.ts';
 import type { FnInfo } from '../sites/dataflow.ts';
-import { pageTags, type FileAnalysis } from '../sites/groups.ts';
+import { pageTags, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 
 export interface LinkNeeds {
   /** Functions whose callers elsewhere pass or receive the pages. */
@@ -47,45 +47,71 @@ const callableFromOutside = (fn: FnInfo) => !isStatic(fn) || fn.addressTaken;
 /** A group (of either family) missing something only another file can have. */
 const OPEN_CODES = new Set(['no-release', 'mixed-provenance']);
 
+/**
+ * The ways a group's pages take through a file: the struct fields they are stored in, and the
+ * functions through whose parameters or return value they pass (the acquire helper's `pages`, the
+ * release helper's `p`).
+ */
+function channels(analysis: FileAnalysis, g: PinGroup): { fields: Set<string>; functions: Set<string> } {
+  const { facts } = analysis;
+  const fields = new Set<string>();
+  const functions = new Set<string>();
+  const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
+  for (const [key, held] of facts.provenance()) {
+    if (![...held].some((t) => tags.has(t))) continue;
+    const [kind, a, b] = key.split(':');
+    if (kind === 'f') fields.add(a);
+    else if (kind === 'r' || (kind === 'v' && facts.functions.get(a)?.params.includes(b))) functions.add(a);
+  }
+  for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) functions.add(t.slice(9));
+  return { fields, functions };
+}
+
+const exportRe = (name: string) => new RegExp(`\\bEXPORT_SYMBOL\\w*\\s*\\(\\s*${name}\\s*\\)`);
+
+/**
+ * Per group, the exported functions (EXPORT_SYMBOL*) its pages pass through or its calls are in:
+ * modules outside the tree that use them must release the pages the new way too.
+ */
+export function exportedHelpers(analysis: FileAnalysis): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  if (!/\bEXPORT_SYMBOL/.test(analysis.text)) return out;
+  for (const g of analysis.groups) {
+    const names = channels(analysis, g).functions;
+    for (const site of [...g.acquires, ...g.releases]) names.add(site.fn.name);
+    const exported = [...names].filter((n) => exportRe(n).test(analysis.text)).sort();
+    if (exported.length) out.set(g.id, exported);
+  }
+  return out;
+}
+
 export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
   const { facts } = analysis;
   const functions = new Set<string>();
   const fields = new Set<string>();
-  /** Adds a function other files can call, and says whether it was one. */
-  const addFunction = (name: string): boolean => {
+  // A function other files can call; the API itself (mm/gup.c, or a header's inline wrapper) is
+  // not a driver's helper.
+  const callable = (name: string) => {
     const fn = facts.functions.get(name);
-    // The API itself (mm/gup.c, or a header's inline wrapper) is not a driver's helper.
-    if (!fn || !callableFromOutside(fn) || CANDIDATE_RE.test(`${name}(`)) return false;
-    functions.add(name);
-    return true;
+    return !!fn && callableFromOutside(fn) && !CANDIDATE_RE.test(`${name}(`);
   };
-  const prov = facts.provenance();
   const groups: number[] = [];
   for (const g of analysis.groups) {
     // Pages kept in a struct field or handed to another file's caller may be released there,
     // even when this file releases them too (an error path here, the teardown elsewhere).
     if (g.family !== 'gup' && !g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
-    let needs = false;
-    const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
-    for (const [key, held] of prov) {
-      if (![...held].some((t) => tags.has(t))) continue;
-      const [kind, a, b] = key.split(':');
-      if (kind === 'f') {
-        fields.add(a);
-        needs = true;
-      } else if (kind === 'r') needs = addFunction(a) || needs;
-      else if (kind === 'v' && facts.functions.get(a)?.params.includes(b)) needs = addFunction(a) || needs;
-    }
-    for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) needs = addFunction(t.slice(9)) || needs;
-    if (needs) groups.push(g.id);
+    const ways = channels(analysis, g);
+    const fns = [...ways.functions].filter(callable);
+    for (const f of ways.fields) fields.add(f);
+    for (const f of fns) functions.add(f);
+    if (ways.fields.size || fns.length) groups.push(g.id);
   }
   for (const o of analysis.orphans)
-    for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:')) addFunction(t.slice(9));
+    for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:') && callable(t.slice(9))) functions.add(t.slice(9));
   if (!functions.size && !fields.size) return undefined;
-  const exported = [...functions].filter((f) => new RegExp(`\\bEXPORT_SYMBOL\\w*\\s*\\(\\s*${f}\\s*\\)`).test(analysis.text));
   return {
     functions: [...functions].sort(),
-    exported: exported.sort(),
+    exported: [...functions].filter((f) => exportRe(f).test(analysis.text)).sort(),
     fields: [...fields].sort().map((name) => ({ name, structs: structsHolding(analysis, name) })),
     groups,
   };

@@ -25,6 +25,10 @@ export interface ConvertedFile {
   refused: Refusal[];
   /** Converted groups the simulator could not model (named in the cover letter). */
   unverified?: Array<{ line: number; reason: string }>;
+  /** Exported functions the converted groups' pages pass through (out-of-tree users change too). */
+  exported?: string[];
+  /** The linked unit the file was converted in (its files, one per line): they go in one patch. */
+  unit?: string;
 }
 
 interface VerificationLike {
@@ -38,9 +42,18 @@ export interface FileRecord {
   display: string;
   original: string;
   output: string;
-  groups: ReadonlyArray<{ id: number; line: number; verdict: string; acquires: ReadonlyArray<{ call: string }>; diagnostics: readonly Diagnostic[] }>;
+  groups: ReadonlyArray<{
+    id: number;
+    line: number;
+    verdict: string;
+    acquires: ReadonlyArray<{ call: string }>;
+    diagnostics: readonly Diagnostic[];
+    exported?: readonly string[];
+  }>;
   notGup: readonly Diagnostic[];
   verification: ReadonlyMap<number, VerificationLike>;
+  /** Every file of the linked unit it was analysed in, when linked. */
+  linked?: readonly string[];
 }
 
 /** Intended-difference names in the vocabulary's order, so patches word them the same way every time. */
@@ -78,5 +91,7 @@ export function convertedFileFromReport(file: FileRecord): ConvertedFile {
       const v = verification.get(g.id);
       return v?.verdict === 'unverifiable' ? [{ line: g.line, reason: v.reason ?? 'not modelled' }] : [];
     }),
+    ...(converted.some((g) => g.exported?.length) && { exported: [...new Set(converted.flatMap((g) => g.exported ?? []))].sort() }),
+    ...(file.linked && { unit: file.linked.join('\n') }),
   };
 }

@@ -21,10 +21,15 @@ export const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /** The patches a series is made of, ordered by path; files without a change are left out. */
 export function groupFiles(files: readonly ConvertedFile[], split: Split, maintainers?: Maintainers): PatchGroup[] {
   const groups = new Map<string, PatchGroup>();
+  // A pin group linked across files converts whole, so its files go in one patch: the patch of
+  // its first file (To/Cc, computed from the patch, then name the other files' people too).
+  const unitKeys = new Map<string, string>();
   for (const file of [...files].sort((a, b) => byPath(a.path, b.path))) {
     if (file.after === file.before) continue;
     const section = split === 'section' && maintainers ? primarySection(maintainers, file.path) : undefined;
-    const key = section ? `section:${section.order}` : split === 'file' ? `file:${file.path}` : `dir:${dirname(file.path)}`;
+    const own = section ? `section:${section.order}` : split === 'file' ? `file:${file.path}` : `dir:${dirname(file.path)}`;
+    const key = (file.unit && unitKeys.get(file.unit)) ?? own;
+    if (file.unit) unitKeys.set(file.unit, key);
     const group = groups.get(key) ?? { files: [], section };
     group.files.push(file);
     groups.set(key, group);

@@ -80,10 +80,12 @@ export interface BodyInput {
   change: CallChange;
   /** Keys of INTENDED_DIFFERENCES reported for the patch's groups. */
   differences: readonly string[];
+  /** Exported functions the converted pages pass through. */
+  exported?: readonly string[];
 }
 
 /** The commit message body (without the subject and Signed-off-by), wrapped at 75 columns. */
-export function body({ api, change, differences }: BodyInput): string {
+export function body({ api, change, differences, exported = [] }: BodyInput): string {
   const paras: string[] = [];
   const target = versionLabel(api.version);
   const relGone = list(change.releasesGone);
@@ -111,6 +113,11 @@ export function body({ api, change, differences }: BodyInput): string {
     );
     paras.push(`This uses the put_user_page*() API of Linux ${target}; the pages are still acquired with get_user_pages*().`);
   }
+  if (exported.length)
+    paras.push(
+      `${list(exported)} ${exported.length === 1 ? 'is' : 'are'} exported: code outside the tree that releases these pages itself ` +
+        (api.family === 'pin' ? 'must switch to unpin_user_page*() too, or the pins leak.' : 'should switch to put_user_page*() too.'),
+    );
   const blocks = paras.map((p) => fill(p));
   if (differences.length) {
     const items = differences.map((d) => {

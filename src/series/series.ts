@@ -169,7 +169,8 @@ function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitCo
     prefixFromPath(paths[0]);
   const subject = `${prefix}: ${summary(change)}`;
   const differences = inVocabularyOrder(group.files.flatMap((f) => f.differences));
-  const message = `${body({ api, change, differences })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
+  const exported = [...new Set(group.files.flatMap((f) => f.exported ?? []))].sort();
+  const message = `${body({ api, change, differences, exported })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
   const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path) }));
   return { group, subject, message, diffs };
 }
