@@ -2,6 +2,7 @@
  * Linking units: joined texts map back to their files, and a group whose conversion needs a file
  * outside the given paths is refused, naming it.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { body, callChange } from '../src/series/message.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits } from '../src/link/unit.ts';
 import { run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { LINKED, gup2pin } from './support.ts';
+import { BIN, LINKED, gup2pin } from './support.ts';
 import { scratchDir } from './helpers.ts';
 
 describe('joined units', () => {
@@ -173,7 +174,7 @@ describe('apply of a group across files, killed between its renames', () => {
     const dir = scratchDir();
     cpSync(join(LINKED, 'usnic', 'before'), dir, { recursive: true });
     const args = ['apply', '--target', '6.5', USNIC];
-    const killed = gup2pin(args, dir, { env: { ...process.env, GUP2PIN_CRASH_AFTER_RENAMES: '1' } });
+    const killed = spawnSync(BIN, args, { cwd: dir, env: { ...process.env, GUP2PIN_CRASH_AFTER_RENAMES: '1' } });
     expect(killed.signal).toBe('SIGKILL');
     const half = texts(dir);
     const after = texts(join(LINKED, 'usnic', 'after.6.5'));

@@ -46,5 +46,5 @@ export function fixtureTargets(): string[] {
 /** The CLI in `cwd`, synchronously (`options`: e.g. a uid to run as). */
 export function gup2pin(args: string[], cwd: string, options: SpawnSyncOptions = {}) {
   const r = spawnSync(BIN, args, { cwd, ...options, encoding: 'utf8' });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
