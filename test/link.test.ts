@@ -122,6 +122,41 @@ describe('where callers are searched', () => {
   });
 });
 
+describe('files that define the same function', () => {
+  const pinner = (extra: string) => `// SPDX-License-Identifier: GPL-2.0
+#include <linux/mm.h>
+#include "demo.h"
+${extra}
+int demo_open(struct demo_ctx *ctx, unsigned long addr)
+{
+\treturn get_user_pages_fast(addr, 1, FOLL_WRITE, &ctx->page);
+}
+`;
+  const releaser = (extra: string) => `// SPDX-License-Identifier: GPL-2.0
+#include <linux/mm.h>
+#include "demo.h"
+${extra}
+void demo_close(struct demo_ctx *ctx)
+{
+\tput_page(ctx->page);
+}
+`;
+  const HELPER_FN = '\nstatic int demo_check(void)\n{\n\treturn 0;\n}\n';
+  it('refuses a group whose partner file has a static helper of the same name: it cannot be linked', async () => {
+    const dir = writeTree({ 'drivers/demo/open.c': pinner(HELPER_FN), 'drivers/demo/close.c': releaser(HELPER_FN) });
+    expect(await scan(dir, 'drivers')).toEqual([
+      'drivers/demo/open.c:12: refused not-linked: not linked with the files that share its pages: demo_check() is defined in drivers/demo/close.c and drivers/demo/open.c (+1 more)',
+    ]);
+  });
+  it('links the first of two copies of a file (both define the acquiring function), and says why not the other', async () => {
+    const dir = writeTree({ 'drivers/demo/open.c': pinner(''), 'drivers/demo/open-copy.c': pinner(''), 'drivers/demo/close.c': releaser('') });
+    expect(await scan(dir, 'drivers')).toEqual([
+      'drivers/demo/open-copy.c:7: converted acquire+page-pair: get_user_pages_fast() with 1 release at drivers/demo/close.c:7',
+      'drivers/demo/open.c:7: refused not-linked: not linked with the files that share its pages: it defines the same demo_open() as drivers/demo/open-copy.c, of which it is taken for a copy (+1 more)',
+    ]);
+  });
+});
+
 describe('a series of linked groups', () => {
   const MAINTAINERS = `DEMO CORE
 M:	Core Person <core@example.org>

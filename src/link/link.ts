@@ -22,7 +22,7 @@ import { functionName } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
-import { exportedHelpers, type LinkNeeds } from './needs.ts';
+import { OPEN_CODES, exportedHelpers, type LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
 
@@ -64,8 +64,8 @@ export interface LinkContext {
 
 /** What analysing a unit needs besides the run's context. */
 interface UnitContext extends LinkContext {
-  /** Whether the file's own result asked for linking (its groups need other files). */
-  needsLink: (path: string) => boolean;
+  /** The functions holding the acquires of a file's groups that need linking (none: not open). */
+  acquirers: (path: string) => readonly string[];
 }
 
 const RELEASE_CALL_RE = new RegExp(`\\b(${Object.keys(RELEASE_APIS).join('|')})\\s*\\(`);
@@ -88,18 +88,24 @@ const wordsRe = (names: string[]) => new RegExp(`\\b(${names.map(escape).join('|
  */
 function searches(needs: LinkNeeds): { dir: Search; tree?: Search } {
   const fn = needs.functions.length ? wordsRe(needs.functions) : undefined;
+  // A file that defines the function holding the acquire is another version of this one (a
+  // definition starts its line; calls are indented): it is not a partner. (processUnit drops
+  // such copies too; this only spares parsing them.)
+  const copy = needs.acquirers.length ? new RegExp(`^(?:[\\w*]+[ \\t]+)*\\**(${needs.acquirers.map(escape).join('|')})\\s*\\(`, 'm') : undefined;
+  const partner = (test: (text: string) => boolean) => (text: string) => test(text) && !copy?.test(text);
   const fields = needs.fields.map((f) => ({
     use: new RegExp(`(->|\\.)${escape(f.name)}\\b`),
     struct: f.structs.length ? new RegExp(`\\bstruct\\s+(${f.structs.map(escape).join('|')})\\b`) : undefined,
   }));
   const dir: Search = {
     words: [...needs.functions, ...needs.fields.map((f) => f.name)].map((w) => Buffer.from(w)),
-    test: (text) =>
-      !!fn?.test(text) || (fields.length > 0 && RELEASE_CALL_RE.test(text) && fields.some((f) => f.use.test(text) && (!f.struct || f.struct.test(text)))),
+    test: partner(
+      (text) => !!fn?.test(text) || (fields.length > 0 && RELEASE_CALL_RE.test(text) && fields.some((f) => f.use.test(text) && (!f.struct || f.struct.test(text)))),
+    ),
   };
   if (!needs.exported.length) return { dir };
   const exported = wordsRe(needs.exported);
-  return { dir, tree: { words: needs.exported.map((w) => Buffer.from(w)), test: (text) => exported.test(text) } };
+  return { dir, tree: { words: needs.exported.map((w) => Buffer.from(w)), test: partner((text) => exported.test(text)) } };
 }
 
 /** The .c files of one directory (not below it). */
@@ -121,7 +127,7 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
   if (!open.length) return { results, problems: [] };
   const problems: WalkProblem[] = [];
   const byPath = new Map(results.map((r) => [r.path, r]));
-  const ctx: UnitContext = { ...run, needsLink: (path) => !!byPath.get(path)?.links };
+  const ctx: UnitContext = { ...run, acquirers: (path) => byPath.get(path)?.links?.acquirers ?? [] };
   // Only the texts of files a unit may take are kept: a tree-wide search reads thousands.
   const texts = new Map<string, string | WalkProblem>();
   const readText = (path: string) => texts.get(path) ?? byPath.get(path)?.original ?? ctx.read(path, ctx.shown(path));
@@ -232,11 +238,18 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
           ? { refused: `${ctx.shown(members[files.length])} cannot be read` }
           : cachedUnit(joinUnit(files), ctx, make);
     if ('refused' in linked) for (const r of openIn(members)) unlinked.set(r, linked.refused);
-    else take(linked);
+    else {
+      take(linked);
+      for (const c of linked.copies ?? [])
+        for (const r of openIn([c.path])) unlinked.set(r, `it defines the same ${r.links!.acquirers.map((n) => `${n}()`).join(', ')} as ${ctx.shown(c.of)}, of which it is taken for a copy`);
+    }
   }
   // A group that needed other files and could not have them is refused, not converted alone.
   for (const [r, why] of unlinked) {
-    const converted = r.groups.filter((g) => g.verdict === 'converted' && r.links!.groups.includes(g.id));
+    // Converted alone, or refused for want of the other files: either way, linking is the reason.
+    const converted = r.groups.filter(
+      (g) => r.links!.groups.includes(g.id) && (g.verdict === 'converted' || (g.verdict === 'refused' && OPEN_CODES.has(g.diagnostics[0]?.code))),
+    );
     if (inUnit.has(r.path) || !converted.length) continue;
     const message = `not linked with the files that share its pages: ${why}`;
     const refusals = new Map(converted.map((g) => [g.id, [{ code: 'not-linked' as const, line: g.line, message }]]));
@@ -268,20 +281,30 @@ function cachedUnit<R extends LinkedResult>(
   const key = entryKey(job, `unit\n${name}\n${JSON.stringify([...refused])}`, unit.text);
   // Kept with display paths and without the texts: the same display path can name another file
   // under another --root, and the texts are the ones just read.
-  type Kept = { refused: string } | { results: R[]; files: string[] };
+  type Kept = { refused: string } | { results: R[]; files: string[]; copies?: Array<{ path: string; of: string }> };
   const kept = timed('read', () => readEntry<Kept>(job, key));
   const byDisplay = new Map(unit.segments.map((s) => [s.display, s]));
   if (kept) {
     if ('refused' in kept) return kept;
     const seg = (display: string) => byDisplay.get(display)!;
-    return { results: kept.results.map((r) => ({ ...r, path: seg(r.display).path, original: seg(r.display).text })), files: kept.files.map((d) => seg(d).path) };
+    return {
+      results: kept.results.map((r) => ({ ...r, path: seg(r.display).path, original: seg(r.display).text })),
+      files: kept.files.map((d) => seg(d).path),
+      copies: kept.copies?.map((c) => ({ path: seg(c.path).path, of: seg(c.of).path })),
+    };
   }
   const outcome = work();
   const shown = new Map(unit.segments.map((s) => [s.path, s.display]));
   writeEntry(
     job,
     key,
-    'refused' in outcome ? outcome : { results: outcome.results.map((r) => ({ ...r, original: '' })), files: outcome.files.map((p) => shown.get(p)!) },
+    'refused' in outcome
+      ? outcome
+      : {
+          results: outcome.results.map((r) => ({ ...r, original: '' })),
+          files: outcome.files.map((p) => shown.get(p)!),
+          copies: outcome.copies?.map((c) => ({ path: shown.get(c.path)!, of: shown.get(c.of)! })),
+        },
   );
   return outcome;
 }
@@ -289,12 +312,13 @@ function cachedUnit<R extends LinkedResult>(
 const isGiven = (ctx: LinkContext, s: Segment) => ctx.paths.some((p) => isUnder(s.path, resolve(p)));
 
 /**
- * Files of the unit that define a function another file of it defines too: a copy or another
- * version of that file (a directory of alternatives, or of before/after copies), or a file with a
- * static helper of the same name. One unit cannot hold both (calls would bind to the wrong one):
- * the files that need linking are kept, the others dropped.
+ * Files of the unit that define a function another file of it defines too. A file that defines
+ * the function holding an open file's acquire is a copy or another version of that file (a
+ * directory of alternatives, or of before/after copies): it is left out. Any other clash (a static
+ * helper of the same name in two partner files) makes the unit impossible: the joined text would
+ * bind calls to the wrong one.
  */
-function clashingFiles(unit: Unit, analysis: FileAnalysis, open: (s: Segment) => boolean): Set<Segment> {
+function clashingFiles(unit: Unit, analysis: FileAnalysis, ctx: UnitContext): { drop: Set<Segment>; copyOf: Map<Segment, Segment> } | { refused: string } {
   const definers = new Map<string, Segment[]>();
   for (const def of analysis.tree.rootNode.descendantsOfType('function_definition')) {
     const name = functionName(def);
@@ -303,20 +327,24 @@ function clashingFiles(unit: Unit, analysis: FileAnalysis, open: (s: Segment) =>
     const list = definers.get(name) ?? definers.set(name, []).get(name)!;
     if (!list.includes(seg)) list.push(seg);
   }
-  const drop = new Set<Segment>();
-  for (const segs of definers.values()) {
-    if (segs.length < 2) continue;
-    const keep = segs.find(open) ?? segs[0];
-    for (const s of segs) if (s !== keep) drop.add(s);
+  // The first version of a file stays (path order), its copies go.
+  const copyOf = new Map<Segment, Segment>();
+  for (const open of unit.segments) {
+    if (copyOf.has(open)) continue;
+    for (const name of ctx.acquirers(open.path)) for (const s of definers.get(name) ?? []) if (s !== open && !copyOf.has(s)) copyOf.set(s, open);
   }
-  return drop;
+  for (const [name, segs] of definers) {
+    const left = segs.filter((s) => !copyOf.has(s));
+    if (left.length > 1) return { refused: `${name}() is defined in ${left[0].display} and ${left[1].display}` };
+  }
+  return { drop: new Set(copyOf.keys()), copyOf };
 }
 
 /**
  * What linking a unit comes to: the results of its files and the files they stand for (none when
  * nothing was left to link), or why it cannot be analysed as one.
  */
-type UnitOutcome<R> = { results: R[]; files: string[] } | { refused: string };
+type UnitOutcome<R> = { results: R[]; files: string[]; copies?: Array<{ path: string; of: string }> } | { refused: string };
 
 function processUnit<R extends LinkedResult>(
   unit: Unit,
@@ -325,10 +353,18 @@ function processUnit<R extends LinkedResult>(
   refused: ReadonlyMap<number, Diagnostic[]>,
 ): UnitOutcome<R> {
   const analysis = ctx.analyze(unit.text, unit.segments);
-  const drop = unit.segments.length > 1 ? clashingFiles(unit, analysis, (s) => ctx.needsLink(s.path)) : new Set();
-  if (drop.size) {
-    const rest = unit.segments.filter((s) => !drop.has(s));
-    return rest.length > 1 ? processUnit(joinUnit(rest), ctx, make, refused) : { results: [], files: [] };
+  if (unit.segments.length > 1) {
+    const clash = clashingFiles(unit, analysis, ctx);
+    if ('refused' in clash) return clash;
+    if (clash.drop.size) {
+      const rest = unit.segments.filter((s) => !clash.drop.has(s));
+      // Nothing but versions of one file (a directory of before/after copies): nothing to link.
+      if (rest.length < 2) return { results: [], files: [] };
+      const outcome = processUnit(joinUnit(rest), ctx, make, refused);
+      if ('refused' in outcome) return outcome;
+      const copies = [...clash.drop].map((s) => ({ path: s.path, of: clash.copyOf.get(s)!.path }));
+      return { ...outcome, copies: [...(outcome.copies ?? []), ...copies] };
+    }
   }
   const home = unit.segments.find((s) => isGiven(ctx, s)) ?? unit.segments[0];
   const policy = { ...ctx.policy(home.display), forced: refused };

@@ -22,6 +22,8 @@ export interface LinkNeeds {
   fields: Array<{ name: string; structs: string[] }>;
   /** The groups (ids in the file's own analysis) whose pages take those ways. */
   groups: number[];
+  /** The functions holding those groups' acquires: a file defining one too is a copy of this one. */
+  acquirers: string[];
 }
 
 /** The struct types whose `field` this file uses through a variable of known type. */
@@ -45,7 +47,7 @@ const isStatic = (fn: FnInfo): boolean =>
 const callableFromOutside = (fn: FnInfo) => !isStatic(fn) || fn.addressTaken;
 
 /** A group (of either family) missing something only another file can have. */
-const OPEN_CODES = new Set(['no-release', 'mixed-provenance']);
+export const OPEN_CODES: ReadonlySet<string> = new Set(['no-release', 'mixed-provenance']);
 
 /**
  * The ways a group's pages take through a file: the struct fields they are stored in, and the
@@ -96,6 +98,7 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     return !!fn && callableFromOutside(fn) && !CANDIDATE_RE.test(`${name}(`);
   };
   const groups: number[] = [];
+  const acquirers = new Set<string>();
   for (const g of analysis.groups) {
     // Pages kept in a struct field or handed to another file's caller may be released there,
     // even when this file releases them too (an error path here, the teardown elsewhere).
@@ -104,7 +107,9 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     const fns = [...ways.functions].filter(callable);
     for (const f of ways.fields) fields.add(f);
     for (const f of fns) functions.add(f);
-    if (ways.fields.size || fns.length) groups.push(g.id);
+    if (!ways.fields.size && !fns.length) continue;
+    groups.push(g.id);
+    for (const a of g.acquires) acquirers.add(a.fn.name);
   }
   for (const o of analysis.orphans)
     for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:') && callable(t.slice(9))) functions.add(t.slice(9));
@@ -114,5 +119,6 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     exported: [...functions].filter((f) => exportRe(f).test(analysis.text)).sort(),
     fields: [...fields].sort().map((name) => ({ name, structs: structsHolding(analysis, name) })),
     groups,
+    acquirers: [...acquirers].sort(),
   };
 }

@@ -106,10 +106,11 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   const base = { group, rewrites: [], differences: [], edits: [] };
   const refuse = (diagnostics: Diagnostic[]) => ({ result: { ...base, verdict: 'refused' as const, diagnostics }, unused: [] });
   const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
+  // A refusal from outside the planner comes first: it says why the hazards found here stand.
+  const forced = policy.forced?.get(group.id);
+  if (forced) return refuse([...forced, ...group.hazards]);
   if (group.hazards.length) return refuse(group.hazards);
   if (group.family === 'pin') return unchanged;
-  const forced = policy.forced?.get(group.id);
-  if (forced) return refuse(forced);
   if (policy.core)
     return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);
 
