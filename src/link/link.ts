@@ -182,8 +182,8 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
     const found = new Map<R, string[]>(open.map((r) => [r, []]));
     for (const [f, asks] of askers) {
       // An asker with callers in too many files already is a library: it is not linked anyway,
-      // and once every asker of a file is one, the file is not even read (iov_iter's exports
-      // have found their eighth caller a few hundred files into the tree).
+      // and once every asker of a file is one, the file is not even read (on 6.1, iov_iter's
+      // exports have their eighth caller 24,000 of the 32,000 files into the tree).
       const live = asks.filter((a) => found.get(a.r)!.length < MAX_UNIT_FILES);
       if (!live.length) continue;
       const bytes = byPath.has(f) ? Buffer.from(byPath.get(f)!.original) : ctx.bytes(f);
