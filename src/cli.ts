@@ -309,7 +309,7 @@ export async function main(args: string[]): Promise<number> {
       .option('target', { type: 'string', describe: 'kernel version the output must compile on (X.Y, or auto: the tree\'s Makefile, else 6.5)', default: 'auto' })
       .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', default: '.' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
-      .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/), left on FOLL_GET upstream' })
+      .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/, lib/), left on FOLL_GET upstream' })
       .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })
       .option('timings', { type: 'boolean', default: false, describe: 'print the time spent per stage (walk, read, parse, sites, plan, verify, emit) on stderr' })
       .option('cache', { type: 'boolean', default: true, describe: 'take the result of a file unchanged since an earlier run from the result cache (--no-cache redoes every file)' })

@@ -86,11 +86,12 @@ export interface FileJob {
 export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | null;
 
 /**
- * Core kernel code (mm/, kernel/, fs/, ipc/, security/) that upstream deliberately left on
- * FOLL_GET — futex, uprobes, exec, __access_remote_vm — is a policy decision, not a mechanical
- * one (H9): it converts only with --core.
+ * Core kernel code (mm/, kernel/, fs/, ipc/, security/, lib/) that upstream deliberately left on
+ * FOLL_GET — futex, uprobes, exec, __access_remote_vm, the iov_iter pages of direct I/O (moved to
+ * pins by a redesign, iov_iter_extract_pages(), not a rewrite) — is a policy decision, not a
+ * mechanical one (H9): it converts only with --core.
  */
-const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security)[/\\]/;
+const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security|lib)[/\\]/;
 
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const before = { ...threadTimes };

@@ -12,7 +12,8 @@ import { groupFiles } from '../src/series/grouping.ts';
 import { parseMaintainers } from '../src/series/maintainers.ts';
 import { body, callChange } from '../src/series/message.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits } from '../src/link/unit.ts';
-import { run } from '../src/run.ts';
+import { linkNeeds } from '../src/link/needs.ts';
+import { analyzeText, run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 import { BIN, LINKED, gup2pin } from './support.ts';
 import { scratchDir } from './helpers.ts';
@@ -118,6 +119,24 @@ describe('where callers are searched', () => {
     const dir = writeTree({ 'drivers/demo/helper.c': HELPER, ...users });
     expect(await scan(dir, 'drivers')).toEqual([
       'drivers/demo/helper.c:6: refused not-linked: not linked with the files that share its pages: its pages are shared with 8 or more other files (drivers/demo/user1.c, drivers/demo/user2.c, drivers/demo/user3.c, …), more than gup2pin links',
+    ]);
+  });
+});
+
+describe('groups that no partner could make convertible', () => {
+  const notifier = HELPER.replace('#include <linux/mm.h>\n', '#include <linux/mm.h>\n#include <linux/mmu_notifier.h>\n\nstatic const struct mmu_notifier_ops demo_mn_ops;\n');
+  it('does not search for the callers of an MMU-notifier user: its groups are refused whatever they do', async () => {
+    expect(linkNeeds(analyzeText(HELPER))).toMatchObject({ functions: ['demo_pin', 'demo_unpin'], exported: ['demo_pin'] });
+    expect(linkNeeds(analyzeText(notifier))).toBeUndefined();
+    const dir = writeTree({ Makefile: '', Kbuild: '', 'drivers/demo/helper.c': notifier, 'drivers/other/user.c': user('other') });
+    expect(await scan(dir, 'drivers')).toEqual([
+      'drivers/demo/helper.c:9: refused mmu-notifier: this file is an MMU-notifier user (mmu_notifier_ops, line 5): it drops pages from its invalidate callback and needs no pin',
+    ]);
+  });
+  it('does not link core kernel code (lib/ is core: iov_iter): it converts only with --core', async () => {
+    const dir = writeTree({ Makefile: '', Kbuild: '', 'lib/demo.c': HELPER, 'drivers/other/user.c': user('other') });
+    expect(await scan(dir, '.')).toEqual([
+      'lib/demo.c:6: refused core-kernel: core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert',
     ]);
   });
 });

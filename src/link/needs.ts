@@ -8,7 +8,7 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { CANDIDATE_RE } from '../sites/api.ts';
 import type { FnInfo } from '../sites/dataflow.ts';
-import { pageTags, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
+import { FILE_HAZARD_CODES, pageTags, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 
 export interface LinkNeeds {
   /** Functions whose callers elsewhere pass or receive the pages. */
@@ -103,6 +103,9 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     // Pages kept in a struct field or handed to another file's caller may be released there,
     // even when this file releases them too (an error path here, the teardown elsewhere).
     if (g.family !== 'gup' && !g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
+    // Refused whatever its partners (kvm_main.c is an MMU-notifier user): no use searching the
+    // tree for them.
+    if (g.hazards.some((h) => FILE_HAZARD_CODES.has(h.code))) continue;
     const ways = channels(analysis, g);
     const fns = [...ways.functions].filter(callable);
     for (const f of ways.fields) fields.add(f);

@@ -19,7 +19,7 @@ export const DIAGNOSTIC_CODES = {
   'vmas': 'the vmas argument is used but no longer exists on the target (6.5+)',
   'parse-error': 'tree-sitter could not parse the code around the site',
   'pin-put-mismatch': 'pinned pages are released with put_page(): the pin leaks (§2.5)',
-  'core-kernel': 'core kernel code (mm/, kernel/, fs/) converts only on request (H9)',
+  'core-kernel': 'core kernel code (mm/, kernel/, fs/, lib/) converts only on request (H9)',
   'mixed-family': 'pages from get_user_pages*() and pin_user_pages*() meet in one release',
   'not-equivalent': 'the page/DMA simulator finds the conversion changes behaviour',
   'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',

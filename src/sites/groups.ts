@@ -134,6 +134,12 @@ function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[]
   return out;
 }
 
+/**
+ * Hazards that hold for every group with a site in the file, whatever other files say: linking
+ * such a group with its partners cannot lift them.
+ */
+export const FILE_HAZARD_CODES: ReadonlySet<string> = new Set(['mmu-notifier', 'name-clash']);
+
 function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part): Diagnostic[] {
   const out: Diagnostic[] = [];
   const mmu = MMU_NOTIFIER_RE.exec(text.slice(part.start, part.end));
