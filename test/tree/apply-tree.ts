@@ -2,10 +2,11 @@
  * Opt-in whole-tree check of `gup2pin apply` (npm run test:tree [-- TREE]): applies gup2pin to a
  * copy of a full kernel tree and checks that
  *
- *   - the files it changed are exactly the files `gup2pin scan --json` shows converted groups in,
- *     and no other file appeared, went or changed mode;
+ *   - the files it changed are exactly the files of converted groups in `gup2pin scan --json`
+ *     (a linked group's files included), and no other file appeared, went or changed mode;
  *   - no collateral bytes: each changed file is its original with the planner's edits applied
- *     (test/invariants.ts collateral()), every byte outside the edit ranges kept;
+ *     (test/invariants.ts collateral()), every byte outside the edit ranges kept; a file of a
+ *     linked unit is planned in process with the unit's other files, as apply planned it;
  *   - every changed file re-parses no worse than before (errorNodeCount);
  *   - it is idempotent: a second `apply` writes nothing and `diff` prints nothing;
  *
@@ -19,7 +20,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { walk } from '../../src/discover/walk.ts';
-import { processText } from '../../src/run.ts';
+import { joinUnit, splitEdits } from '../../src/link/unit.ts';
+import { applyEdits } from '../../src/plan/plan.ts';
+import { analyzeText } from '../../src/run.ts';
+import { planVerified } from '../../src/sim/index.ts';
+import type { TargetApi } from '../../src/target.ts';
+import type { Edit } from '../../transforms/index.ts';
 import { resolveTarget, versionLabel } from '../../src/target.ts';
 import { collateral, errorNodeCount } from '../invariants.ts';
 import { ensureLinuxTree } from '../provision.ts';
@@ -63,8 +69,32 @@ function treeDifferences(original: string, copy: string): { changed: string[]; o
 }
 
 interface ScanJson {
-  files: Array<{ path: string; groups: Array<{ verdict: string }> }>;
+  files: Array<{ path: string; groups: Array<{ verdict: string; files?: string[]; linkedWith?: string[] }> }>;
   summary: { converted: number; refused: number; alreadyPinned: number; files: number };
+}
+
+/**
+ * The files of each converted group's unit (its own file alone when not linked), as scan showed
+ * them: the files apply planned together.
+ */
+function unitsOf(report: ScanJson): Map<string, string[]> {
+  const units = new Map<string, string[]>();
+  for (const f of report.files)
+    for (const g of f.groups) {
+      if (g.verdict !== 'converted') continue;
+      const unit = [...new Set([...(g.files ?? [f.path]), ...(g.linkedWith ?? [])])].sort();
+      for (const rel of g.files ?? [f.path]) units.set(rel, unit);
+    }
+  return units;
+}
+
+/** The edits and output of each file of a unit, planned in process as apply planned them. */
+function planUnit(tree: string, rels: string[], api: TargetApi): Map<string, { edits: Edit[]; output: string }> {
+  const unit = joinUnit(rels.map((rel) => ({ path: join(tree, rel), display: rel, text: readFileSync(join(tree, rel), 'utf8') })));
+  // The core-kernel policy refuses every group of a file, so a converted group was planned with it off.
+  const { plan } = planVerified(analyzeText(unit.text, unit.segments), api, { core: false });
+  const edits = splitEdits(unit, plan.edits);
+  return new Map(unit.segments.map((s) => [s.display, { edits: edits.get(s) ?? [], output: applyEdits(s.text, edits.get(s) ?? []) }]));
 }
 
 /** A few names of a list, for a report line. */
@@ -83,7 +113,8 @@ function check(tree: string, copy: string): number {
   const scan = gup2pin(['scan', '--json', '.'], copy);
   if (scan.code !== 0 && scan.code !== 2) throw new Error(`gup2pin scan exited ${scan.code}: ${scan.stderr}`);
   const report = JSON.parse(scan.stdout) as ScanJson;
-  const withConverted = report.files.filter((f) => f.groups.some((g) => g.verdict === 'converted')).map((f) => f.path);
+  const units = unitsOf(report);
+  const withConverted = [...units.keys()].sort();
   // Its stderr: files it could not use (problems), and converted groups the simulator cannot model.
   const scanNotes = scan.stderr.split('\n').filter((l) => l.startsWith('gup2pin: '));
   const unverified = scanNotes.filter((l) => l.includes(': converted but not verified: '));
@@ -121,9 +152,7 @@ function check(tree: string, copy: string): number {
       modeChanges++;
       violation(`${rel}: mode changed`);
     }
-    // The edits, planned in process as apply planned them. The core-kernel policy refuses every
-    // group of a file, so a file with converted groups was planned with it off.
-    const { plan } = processText(original, api, { core: false }, { verify: true });
+    const plan = planUnit(tree, units.get(rel) ?? [rel], api).get(rel)!;
     if (plan.output !== output) {
       planMismatches++;
       violation(`${rel}: the bytes written are not the in-process plan's output`);
