@@ -123,6 +123,21 @@ describe('gup2pin scan', () => {
     });
     expect(json.summary).toEqual({ converted: 1, refused: 1, alreadyPinned: 0, files: 2 });
   });
+
+  it('--json lists the calls of functions defined elsewhere that are handed the pages (escapes)', () => {
+    const root = tree(['free-page-error-path']);
+    const [file] = JSON.parse(gup2pin(['scan', '--json', '--target', '6.5', 'drivers'], root).stdout).files;
+    expect(file.groups[0].escapes).toEqual([
+      { line: 56, function: 'ofl_dma_map', call: 'dma_map_page' },
+      { line: 65, function: 'ofl_dma_map', call: 'dma_map_page' },
+    ]);
+    expect(file.groups[0].releases.map((r: { line: number; call: string; transform: string }) => [r.line, r.call, r.transform])).toEqual([
+      [59, '__free_page', 'page-pair'],
+      [73, '__free_page', 'page-pair'],
+      [78, 'put_page', 'whole-loop'],
+      [94, 'put_page', 'whole-loop'],
+    ]);
+  });
 });
 
 describe('core kernel policy (H9)', () => {

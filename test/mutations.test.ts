@@ -70,6 +70,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     sites: { 68: ['unpin-not-pinned'], 82: ['unpin-not-pinned'] },
     note: 'both loops release get_user_pages() pages (the refused bound loop and the tail loop)',
   },
+  'neg-escape-release': {
+    sites: { 49: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages, dropped here on the error path and by the library at teardown',
+  },
   'neg-extra-ref': {
     sites: { 154: ['unpin-not-pinned'] },
     note:
@@ -110,6 +114,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
       'get_user_pages_remote() pages: dropped on the retry path (114), replaced by a later fault ' +
       '(119), released at teardown (139). Site 49 is left out: it is the MMU-notifier invalidate ' +
       'callback, called by the mm and never from this file, so no run reaches it with known pages',
+  },
+  'neg-release-kind': {
+    sites: {},
+    note: 'the page the folio_put() drops is not named where it is dropped: no unpin can be written for it',
   },
   'neg-shmem': {
     sites: { 62: ['unpin-not-pinned'], 75: ['unpin-not-pinned'] },

@@ -41,6 +41,7 @@ export const KINDS = [
   'put-page-on-pinned',
   'double-release',
   'drop-release',
+  'leave-release-kind',
 ] as const;
 
 export type MutationKind = (typeof KINDS)[number] | 'convert-anyway';
@@ -391,7 +392,8 @@ const forceDirty: MutationOperator = {
         if (!isTrue(src(after, r.dirty))) out.push(replaceNode(after, r.dirty, 'true'));
       } else if (r.pages && r.count) {
         out.push(replaceNode(after, c, `unpin_user_pages_dirty_lock(${src(after, r.pages)}, ${src(after, r.count)}, true)`));
-      } else if (r.page) {
+      } else if (r.page && !src(after, r.page).includes('(')) {
+        // (A call's result, `compound_head(p)`, has no address to pass.)
         out.push(replaceNode(after, c, `unpin_user_pages_dirty_lock(${addrOf(src(after, r.page))}, 1, true)`));
       }
     }
@@ -735,6 +737,40 @@ const dropRelease: MutationOperator = {
   },
 };
 
+/** Single-page puts of before.c other than put_page(), by the page they drop (whitespace-free). */
+const OTHER_PUTS: Array<[RegExp, (page: string) => string]> = [
+  [/^__free_page\((.+)\)$/, (p) => `__free_page(${p})`],
+  [/^__free_pages\((.+),0\)$/, (p) => `__free_pages(${p}, 0)`],
+  [/^folio_put\(page_folio\((.+)\)\)$/, (p) => `folio_put(page_folio(${p}))`],
+  [/^free_page\(\(unsignedlong\)page_address\((.+)\)\)$/, (p) => `free_page((unsigned long)page_address(${p}))`],
+  [/^page_cache_release\((.+)\)$/, (p) => `page_cache_release(${p})`],
+];
+
+const leaveReleaseKind: MutationOperator = {
+  kind: 'leave-release-kind',
+  describe:
+    'leave one of the other ways before.c dropped a page (__free_page(x), __free_pages(x, 0), ' +
+    'folio_put(page_folio(x)), free_page((unsigned long)page_address(x))) on a pinned page: ' +
+    'unpin_user_page(x) goes back to it',
+  reasons: ['put-on-pinned'],
+  apply(before, after) {
+    const a = analyzePair(before, after);
+    const kinds = new Map<string, string>();
+    for (const c of parseC(before).rootNode.descendantsOfType('call_expression'))
+      for (const [re, write] of OTHER_PUTS) {
+        const m = re.exec(norm(src(before, c)));
+        if (m && !kinds.has(m[1])) kinds.set(m[1], write(m[1]));
+      }
+    const out: string[] = [];
+    for (const c of a.releases) {
+      if (callName(c) !== 'unpin_user_page') continue;
+      const kind = kinds.get(norm(src(after, callArgs(c)[0])));
+      if (kind) out.push(replaceNode(after, c, kind));
+    }
+    return uniq(after, out);
+  },
+};
+
 export const OPERATORS: MutationOperator[] = [
   dropDirty,
   forceDirty,
@@ -749,6 +785,7 @@ export const OPERATORS: MutationOperator[] = [
   putPageOnPinned,
   doubleRelease,
   dropRelease,
+  leaveReleaseKind,
 ];
 
 /**

@@ -37,6 +37,16 @@ const converts: Case[] = [
     after: fn('\tstruct page **pages = ctx->shared_tlb_pages;\n\n\tif (pin_user_pages_fast(uaddr, ctx->num_shared_tlb_pages, FOLL_WRITE, pages) != ctx->num_shared_tlb_pages)\n\t\treturn -EFAULT;\n\tif (dirty) {\n\t\tunpin_user_pages_dirty_lock(ctx->shared_tlb_pages,\n\t\t\t\t\t    ctx->num_shared_tlb_pages, true);\n\t}\n\treturn 0;\n'),
   },
   {
+    name: 'whole-loop: a __free_page() loop over GUP pages is a release like put_page()',
+    before: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got <= 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++)\n\t\t__free_page(pages[i]);\n\treturn 0;\n'),
+    after: fn('\tstruct page *pages[8];\n\tint got;\n\n\tgot = pin_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got <= 0)\n\t\treturn got;\n\tunpin_user_pages(pages, got);\n\treturn 0;\n'),
+  },
+  {
+    name: "page-pair: page_cache_release(), put_page()'s name before 4.6, dirtied first",
+    before: fn('\tstruct page *page;\n\n\tif (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)\n\t\treturn -EFAULT;\n\tif (dirty)\n\t\tset_page_dirty_lock(page);\n\tpage_cache_release(page);\n\treturn 0;\n'),
+    after: fn('\tstruct page *page;\n\n\tif (pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)\n\t\treturn -EFAULT;\n\tunpin_user_pages_dirty_lock(&page, 1, dirty);\n\treturn 0;\n'),
+  },
+  {
     name: 'page-pair: per-element dirty condition keeps the loop',
     before: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++) {\n\t\tif (i & 1)\n\t\t\tset_page_dirty_lock(pages[i]);\n\t\tput_page(pages[i]);\n\t}\n\treturn 0;\n'),
     after: fn('\tstruct page *pages[8];\n\tint i, got;\n\n\tgot = pin_user_pages_fast(uaddr, n, FOLL_WRITE, pages);\n\tif (got < 0)\n\t\treturn got;\n\tfor (i = 0; i < got; i++) {\n\t\tunpin_user_pages_dirty_lock(&pages[i], 1, i & 1);\n\t}\n\treturn 0;\n'),
@@ -97,6 +107,16 @@ const refusals: Refusal[] = [
     name: 'handed to an skb frag that puts it later (H2)',
     before: fn('\tstruct page *page;\n\n\tif (get_user_pages_fast(uaddr, 1, 0, &page) != 1)\n\t\treturn -EFAULT;\n\tskb_fill_page_desc(demo_skb, 0, page, 0, n);\n\tput_page(page);\n\treturn 0;\n'),
     code: 'escape',
+  },
+  {
+    name: 'a GUP page freed as a higher-order block: no unpin stands for it',
+    before: fn('\tstruct page *page;\n\n\tif (get_user_pages_fast(uaddr, 1, 0, &page) != 1)\n\t\treturn -EFAULT;\n\t__free_pages(page, 1);\n\treturn 0;\n'),
+    code: 'release-kind',
+  },
+  {
+    name: 'free_page() of a page array is no release of its pages: they are released elsewhere',
+    before: fn('\tstruct page **pages = (struct page **)__get_free_page(GFP_KERNEL);\n\n\tif (get_user_pages_fast(uaddr, 1, 0, pages) != 1)\n\t\treturn -EFAULT;\n\tfree_page((unsigned long)pages);\n\treturn 0;\n'),
+    code: 'no-release',
   },
   {
     name: 'pinned pages released with put_page (the rds mismatch, §2.5)',

@@ -1,7 +1,9 @@
 /**
  * page-pair: one page's `[if (c)] set_page_dirty_lock(page); put_page(page);` becomes one call
  * in place — the single-page GUP (vfio put_pfn, mthca), and per-page releases inside loops that
- * must stay (iterator walks such as for_each_sg_page, loops that also clear the slot).
+ * must stay (iterator walks such as for_each_sg_page, loops that also clear the slot). Any other
+ * put of one GUP page is one too: `__free_page(page)`, `folio_put(page_folio(page))`, … become
+ * `unpin_user_page(page)`.
  *
  *   if (prot & IOMMU_WRITE)
  *           SetPageDirty(page);       →   unpin_user_pages_dirty_lock(&page, 1, prot & IOMMU_WRITE);
@@ -9,17 +11,18 @@
  *
  * A plain set_page_dirty() (no page lock) is kept and only the put changes (H7).
  */
-import { dirtyBefore, dirtyDifferences } from '../src/plan/release-shapes.ts';
-import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
+import { dirtyBefore, dirtyDifferences, isSinglePut, singleReleasePage } from '../src/plan/release-shapes.ts';
+import { isRefusal, type MatchResult, type ReleaseContext, type ReleaseTransform } from '../src/plan/transform.ts';
 import { enclosingLoop, forBound, norm, unparen } from '../src/sites/ast.ts';
 import { testsElementForNull } from '../src/sites/conditions.ts';
 import type { ReleaseCall } from '../src/sites/dataflow.ts';
 
 function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
-  if (rel.name !== 'put_page') return undefined;
+  if (!isSinglePut(rel)) return undefined;
   const putStmt = rel.call.parent;
   if (putStmt?.type !== 'expression_statement') return undefined;
-  const page = rel.args[0];
+  const page = singleReleasePage(rel);
+  if (isRefusal(page)) return page;
   const dirty = dirtyBefore(putStmt, page.text);
 
   // Inside an index loop over a page array, the loop must walk exactly the pinned pages.

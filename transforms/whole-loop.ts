@@ -12,8 +12,8 @@
  * count; anything else is left to page-pair, which keeps the loop.
  */
 import type { Node } from '../src/parse/kernel-c.ts';
-import { dirtyBefore, dirtyDifferences } from '../src/plan/release-shapes.ts';
-import type { MatchResult, ReleaseContext, ReleaseTransform } from '../src/plan/transform.ts';
+import { dirtyBefore, dirtyDifferences, isSinglePut, singleReleasePage } from '../src/plan/release-shapes.ts';
+import { isRefusal, type MatchResult, type ReleaseContext, type ReleaseTransform } from '../src/plan/transform.ts';
 import { bodyStatements, enclosingLoop, forBound, mentions, norm, unparen, type Loop } from '../src/sites/ast.ts';
 import type { ReleaseCall } from '../src/sites/dataflow.ts';
 
@@ -40,14 +40,17 @@ function indexLoop(loop: Loop): IndexLoop | undefined {
 }
 
 function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
-  if (rel.name !== 'put_page') return undefined;
+  if (!isSinglePut(rel)) return undefined;
+  const pageNode = singleReleasePage(rel);
+  // A release no unpin can stand for is page-pair's to refuse.
+  if (isRefusal(pageNode)) return undefined;
   const putStmt = rel.call.parent;
   if (putStmt?.type !== 'expression_statement') return undefined;
   const loop = enclosingLoop(putStmt);
   if (!loop || (loop.kind !== 'for' && loop.kind !== 'while')) return undefined;
   const stmts = bodyStatements(loop.body);
   if (stmts.at(-1)?.id !== putStmt.id && stmts.at(-2)?.id !== putStmt.id) return undefined;
-  const page = rel.args[0].text;
+  const page = pageNode.text;
   const dirty = dirtyBefore(putStmt, page);
   const core = dirty ? [dirty.stmt, putStmt] : [putStmt];
   const fnBody = rel.fn.body;
@@ -59,7 +62,7 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
   const rest = stmts.filter((s) => !core.some((c) => c.id === s.id));
   if (idx) {
     if (rest.length > 1 || stmts.at(-1)?.id !== putStmt.id) return undefined;
-    const elem = unparen(rel.args[0]);
+    const elem = unparen(pageNode);
     if (elem.type === 'subscript_expression' && norm(elem.childForFieldName('index')!.text) === idx.index) {
       if (rest.length) return undefined;
       array = elem.childForFieldName('argument')!.text;

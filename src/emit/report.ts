@@ -27,6 +27,8 @@ export interface GroupReport {
   linkedWith?: string[];
   /** Exported functions (EXPORT_SYMBOL*) its pages pass through: out-of-tree users change too. */
   exported?: string[];
+  /** Calls of functions defined elsewhere, not modelled, that are handed the pages. */
+  escapes: Array<{ line: number; file?: string; function: string; call: string }>;
 }
 
 /** What one file contributes to every report. */
@@ -59,6 +61,7 @@ function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): G
     diagnostics: g.diagnostics.map(diag),
     transforms: [...new Set(g.rewrites.map((r) => r.transform))],
     differences: g.differences,
+    escapes: g.group.escapes.map((e) => ({ line: lineOf(e.call), function: e.fn.name, call: e.callee })),
   };
 }
 
@@ -160,6 +163,7 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         releases: g.releases.map((r) => ({ line: r.line, ...(r.file && { file: r.file }), function: r.function, call: r.call, transform: r.transform })),
         ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
         ...(g.exported && { exported: g.exported }),
+        escapes: g.escapes,
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

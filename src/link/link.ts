@@ -442,12 +442,14 @@ function localGroup(unit: Unit, seg: Segment, g: GroupReport): GroupReport {
   const files = new Set([seg.display]);
   const acquires = g.acquires.map((a) => ({ ...a, ...place(a.line) }));
   const releases = g.releases.map((r) => ({ ...r, ...place(r.line) }));
+  const escapes = g.escapes.map((e) => ({ ...e, ...place(e.line) }));
   for (const x of [...acquires, ...releases]) if ('file' in x && x.file) files.add(x.file);
   return {
     ...g,
     line: place(g.line).line,
     acquires,
     releases,
+    escapes,
     diagnostics: g.diagnostics.map((d) => localDiagnostic(unit, seg, d)),
     files: [...files],
     linkedWith: unit.segments.map((s) => s.display).filter((d) => !files.has(d)),

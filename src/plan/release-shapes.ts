@@ -6,7 +6,25 @@ import type { Node } from '../parse/kernel-c.ts';
 import { DIRTY_CALLS } from '../sites/api.ts';
 import { bodyStatements, callArgs, callName, norm } from '../sites/ast.ts';
 import { operands } from '../sites/conditions.ts';
+import { releasedPage, type ReleaseCall } from '../sites/dataflow.ts';
 import type { Dirty } from './replacement.ts';
+import type { Refusal } from './transform.ts';
+
+/**
+ * A FOLL_GET release of one page (put_page(), __free_page(), __free_pages(p, 0),
+ * free_page((unsigned long)page_address(p)), folio_put(page_folio(p)), page_cache_release()).
+ */
+export const isSinglePut = (rel: ReleaseCall) => rel.api.family === 'get' && rel.api.page !== undefined;
+
+/** The page a single-page release drops, as written, or why no unpin can stand for it. */
+export function singleReleasePage(rel: ReleaseCall): Node | Refusal {
+  const order = rel.api.order === undefined ? undefined : rel.args[rel.api.order];
+  if (order && norm(order.text) !== '0')
+    return { refuse: 'release-kind', message: `${rel.name}() here frees an order-${order.text} block: a page from get_user_pages*() is one page` };
+  const page = releasedPage(rel);
+  if (!page) return { refuse: 'release-kind', message: `${rel.name}(${rel.args[0]?.text ?? ''}) does not name the page it drops: gup2pin cannot write its unpin` };
+  return page;
+}
 
 /** The call of an expression statement `f(…);`, if that is all it is. */
 function statementCall(stmt: Node | null | undefined): Node | undefined {

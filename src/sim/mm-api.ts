@@ -10,7 +10,7 @@ import { compared } from './facts.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
 import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
-import type { Page } from './pages.ts';
+import { PageAddress, type Page } from './pages.ts';
 
 type Call = Extract<Expr, { t: 'call' }>;
 export type Builtin = (m: Machine, args: Val[], call: Call) => Val;
@@ -256,6 +256,30 @@ const listDel: Builtin = (m, args) => {
   return 0;
 };
 
+/** The page whose kernel address `v` is, if it is one. */
+function addressedPage(v: Val): Ptr | undefined {
+  return v instanceof Ptr && v.obj instanceof PageAddress ? new Ptr(v.obj.page, 0) : undefined;
+}
+
+/**
+ * page_address() and the kmaps: the page's address. Not an event to compare: a release through
+ * the address (`free_page((unsigned long)page_address(p))`) and its unpin of `p` are the same.
+ */
+function pageAddress(name: string): Builtin {
+  return (m, args) => {
+    const p = m.page(args[0], name);
+    if (!p) return m.opaque(name, args);
+    m.pages.touch(p, name);
+    return new Ptr(new PageAddress(p), 0);
+  };
+}
+
+/** virt_to_page() of a page's address is that page; of anything else, a kernel page. */
+function pageOfAddress(name: string): Builtin {
+  const source = pageSource(name);
+  return (m, args, call) => addressedPage(args[0]) ?? source(m, args, call);
+}
+
 /** Sources that can fail, and how: an ERR_PTR() for the page-cache readers, NULL for the rest. */
 const INFALLIBLE_SOURCES = /^(virt_to_page|vmalloc_to_page|kmap_to_page)$/;
 const ERR_PTR_SOURCES = /^(read_mapping_page|read_cache_page|read_cache_page_gfp|shmem_read_mapping_page|shmem_read_mapping_page_gfp|drm_gem_get_pages)$/;
@@ -331,6 +355,20 @@ const BUILTINS: Record<string, Builtin> = {
     }
     return 0;
   },
+  // The other ways one page's reference is dropped: each is put_page() for a GUP page.
+  page_cache_release: (m, a) => (releaseOne(m, a[0], 'put', 'page_cache_release'), 0),
+  __free_page: (m, a) => (releaseOne(m, a[0], 'put', '__free_page'), 0),
+  __free_pages: (m, a) => (a[1] === 0 ? (releaseOne(m, a[0], 'put', '__free_pages'), 0) : m.opaque('__free_pages', a)),
+  folio_put: (m, a) => (releaseOne(m, a[0], 'put', 'folio_put'), 0),
+  free_page: (m, a, call) => {
+    const page = addressedPage(a[0]);
+    return page ? (releaseOne(m, page, 'put', 'free_page'), 0) : free(m, a, call);
+  },
+  page_folio: pageOp('page_folio', (m, p) => new Ptr(p.folio.pages[0], 0)),
+  page_address: pageAddress('page_address'),
+  kmap: pageAddress('kmap'),
+  kmap_local_page: pageAddress('kmap_local_page'),
+  kmap_atomic: pageAddress('kmap_atomic'),
   get_page: pageOp('get_page', (m, p) => (m.pages.extraRef(p), 0)),
   try_get_page: pageOp('try_get_page', (m, p) => (m.pages.extraRef(p), 1)),
   // dirtying and the page lock
@@ -397,7 +435,7 @@ const BUILTINS: Record<string, Builtin> = {
   container_of: (m, a) => containerOf(a[0]),
   list_entry: (m, a) => containerOf(a[0]),
   // allocation
-  kfree: free, kvfree: free, vfree: free, free_page: free, free_pages: free, kmem_cache_free: free,
+  kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
   // counting macros
   min: combine('min', Math.min),
@@ -477,6 +515,7 @@ function sgFromPages(m: Machine, a: Val[]): Val {
 
 for (const name of ACQUIRE_NAMES) BUILTINS[name] = gup(name);
 for (const name of ARRAY_ALLOCATORS) BUILTINS[name] ??= allocator(name);
+for (const name of ['virt_to_page', 'kmap_to_page']) BUILTINS[name] = pageOfAddress(name);
 for (const name of RVALUE_SOURCES) BUILTINS[name] ??= pageSource(name);
 for (const [name, index] of Object.entries(OUTPARAM_SOURCES)) BUILTINS[name] ??= outparamSource(name, index);
 for (const name of ['printk', 'pr_err', 'pr_warn', 'pr_info', 'pr_debug', 'pr_notice', 'pr_err_ratelimited', 'pr_warn_ratelimited', 'pr_warn_once', 'dev_err', 'dev_warn', 'dev_info', 'dev_dbg', 'dev_notice', 'dev_err_ratelimited', 'dev_warn_ratelimited', 'dev_dbg_ratelimited', 'netdev_err', 'netdev_warn', 'ibdev_err', 'ibdev_warn', 'ibdev_dbg'])

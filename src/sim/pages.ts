@@ -71,6 +71,17 @@ export class Page extends Obj {
   }
 }
 
+/**
+ * A page's kernel address (page_address(), kmap()): the memory reads and writes through it, and
+ * virt_to_page() / free_page() of it come back to the page (kvmppc hands out an address and puts
+ * its page later; a driver may free_page() the address of a GUP page).
+ */
+export class PageAddress extends Obj {
+  constructor(readonly page: Page) {
+    super(`address of ${page.label}`);
+  }
+}
+
 export interface PageModelOptions {
   /** 6.5+ (and 6.1.130+): FOLL_PIN takes nothing on the zero page and unpin ignores it. */
   zeroPageNotPinned: boolean;

@@ -102,11 +102,25 @@ export interface ReleaseApi {
   array?: number;
   count?: number;
   dirty?: number;
+  /** The argument is not the page but this call of it: `page_address(p)`, `page_folio(p)`. */
+  of?: 'page_address' | 'page_folio';
+  /** Index of an allocation order argument: only order 0 is one page's reference. */
+  order?: number;
   family: 'get' | 'interim' | 'pin';
 }
 
+/**
+ * Every way a page reference from get_user_pages*() can be dropped: a group converts all of
+ * them or none (a `__free_page()` left on a pinned page leaks the pin).
+ */
 export const RELEASE_APIS: Record<string, ReleaseApi> = {
   put_page: { page: 0, family: 'get' },
+  // put_page()'s name before 4.6.
+  page_cache_release: { page: 0, family: 'get' },
+  __free_page: { page: 0, family: 'get' },
+  __free_pages: { page: 0, order: 1, family: 'get' },
+  free_page: { page: 0, of: 'page_address', family: 'get' },
+  folio_put: { page: 0, of: 'page_folio', family: 'get' },
   release_pages: { array: 0, count: 1, family: 'get' },
   put_user_page: { page: 0, family: 'interim' },
   put_user_pages: { array: 0, count: 1, family: 'interim' },
@@ -214,6 +228,18 @@ export const OWNERSHIP_TAKING = new Set([
   'add_to_page_cache_lru', 'add_to_page_cache_locked', 'filemap_add_folio', 'splice_to_pipe',
   'add_to_pipe', 'iov_iter_bvec', 'bvec_set_page', 'sock_sendpage', 'kernel_sendpage',
 ]);
+
+/**
+ * Calls that free memory that may hold page pointers (the array, an sg table), not the pages'
+ * references: handing them the array is no escape.
+ */
+export const ARRAY_FREES = new Set([
+  'kfree', 'kvfree', 'vfree', 'kfree_sensitive', 'devm_kfree', 'free_page', 'free_pages',
+  'sg_free_table', 'sg_free_append_table', 'kmem_cache_free',
+]);
+
+/** A function defined elsewhere whose name says it may drop a reference it is handed. */
+export const MAY_RELEASE_RE = /(^|_)(put|free|release|unpin|unref|drop)(_|$)/;
 
 /** Names the conversion emits; a file-local definition of one would capture our calls (H14). */
 export const EMITTED_NAMES = [

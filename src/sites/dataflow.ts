@@ -26,7 +26,7 @@ import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
   ACQUIRE_NAMES, ADDRESS_OF_PAGE, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
-  OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, acquireLayout,
+  OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
 import { callArgs, callName, descendants, unparen } from './ast.ts';
@@ -62,6 +62,32 @@ export interface ReleaseCall {
   args: Node[];
 }
 
+/** Calls whose effect on a page (or its array) the analysis knows: none of them is an escape. */
+const MODELLED_CALLS = new Set([
+  ...Object.keys(DIRTY_CALLS), ...PASS_THROUGH, ...ADDRESS_OF_PAGE, ...PAGE_OF_ADDRESS, ...Object.keys(ITERATOR_ALIASES),
+  ...ARRAY_ALLOCATORS, ...ARRAY_FREES, ...COMBINATORS,
+]);
+
+/** `x` in `(cast)x` or `(x)`. */
+function uncast(node: Node): Node {
+  let n = unparen(node);
+  while (n.type === 'cast_expression') n = unparen(n.childForFieldName('value')!);
+  return n;
+}
+
+/**
+ * The page a single-page release drops, as written: `p` in `put_page(p)`, `__free_page(p)`,
+ * `free_page((unsigned long)page_address(p))`, `folio_put(page_folio(p))`; undefined when the
+ * argument does not name it (a folio or an address kept in a variable).
+ */
+export function releasedPage(r: Pick<ReleaseCall, 'api' | 'args'>): Node | undefined {
+  const arg = r.api.page === undefined ? undefined : r.args[r.api.page];
+  if (!arg || !r.api.of) return arg;
+  const inner = uncast(arg);
+  if (inner.type !== 'call_expression' || callName(inner) !== r.api.of) return undefined;
+  return callArgs(inner)[0];
+}
+
 export interface CallInto {
   call: Node;
   fn: FnInfo;
@@ -87,6 +113,8 @@ export class FileFacts {
   readonly externalCalls: CallInto[] = [];
   /** Calls to functions defined in this file. */
   readonly localCalls: CallInto[] = [];
+  /** Calls to functions defined elsewhere that nothing here models (dma_map_page(), …). */
+  readonly foreignCalls: CallInto[] = [];
   private readonly edges = new Map<string, Set<string>>();
   /** Edges that carry only count tags (`cnt:N`). */
   private readonly countEdges = new Map<string, Set<string>>();
@@ -368,7 +396,9 @@ export class FileFacts {
     if (!name || ACQUIRE_NAMES.has(name)) return;
     const args = callArgs(call);
     const rel = RELEASE_APIS[name];
-    if (rel) {
+    // free_page() frees any kernel memory (often the page array itself): it drops a page's
+    // reference only when handed the page's own address.
+    if (rel && !(rel.of === 'page_address' && !releasedPage({ api: rel, args }))) {
       if (this.owns(fn, call)) this.releases.push({ call, fn, name, api: rel, args });
       return;
     }
@@ -401,6 +431,7 @@ export class FileFacts {
       return;
     }
     if (OWNERSHIP_TAKING.has(name)) this.externalCalls.push({ call, fn, callee: name, args });
+    else if (!MODELLED_CALLS.has(name)) this.foreignCalls.push({ call, fn, callee: name, args });
   }
 
   /**

@@ -4,9 +4,9 @@
  * planner).
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
-import { CANDIDATE_RE, EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
+import { CANDIDATE_RE, EMITTED_NAMES, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
-import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
+import { FileFacts, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 
 export interface PinGroup {
@@ -17,6 +17,8 @@ export interface PinGroup {
   /** Target-independent hazards: any of them refuses the group. */
   hazards: Diagnostic[];
   line: number;
+  /** Calls of functions defined elsewhere, not modelled, that are handed the group's pages. */
+  escapes: CallInto[];
 }
 
 export interface FileAnalysis {
@@ -93,7 +95,7 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
   for (const a of facts.acquires) {
     const root = find(a.id);
     let g = byRoot.get(root);
-    if (!g) byRoot.set(root, (g = { id: 0, family: a.layout.family, acquires: [], releases: [], hazards: [], line: lineOf(a.call) }));
+    if (!g) byRoot.set(root, (g = { id: 0, family: a.layout.family, acquires: [], releases: [], hazards: [], line: lineOf(a.call), escapes: [] }));
     g.acquires.push(a);
   }
   for (const [r, ids] of releaseIds) byRoot.get(find(ids[0]))!.releases.push(r);
@@ -183,14 +185,21 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
     if (e.args[0] && mine(facts.tagsOf(e.args[0], e.fn)))
       out.push({ code: 'extra-ref', line: lineOf(e.call), message: `${e.callee}() takes a second reference on a GUP page: exactly one of its puts would have to become an unpin` });
   }
-  for (const e of facts.externalCalls) {
-    const arg = e.args.find((a) => {
+  const pagesIn = (e: CallInto) =>
+    e.args.find((a) => {
       const k = facts.keyOf(a, e.fn);
       return k !== undefined && mine(facts.tagsOfKey(k));
     });
+  for (const e of facts.externalCalls) {
+    const arg = pagesIn(e);
     if (arg)
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which takes over the page reference` });
   }
+  // Device mapping, copies and the like only borrow the pages; a put or free may drop them.
+  g.escapes = facts.foreignCalls.filter((e) => pagesIn(e));
+  for (const e of g.escapes)
+    if (MAY_RELEASE_RE.test(e.callee))
+      out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${pagesIn(e)!.text}') are passed to ${e.callee}(), defined elsewhere, which by its name may drop their reference` });
   const seen = new Set<string>();
   return out.filter((d) => {
     const k = `${d.code}:${d.line}`;
