@@ -81,6 +81,12 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
       "tap's own get_page() references to pages taken from a ring filled by earlier sends, which no " +
       'single run of the file reaches with known pages',
   },
+  'neg-field-untyped': {
+    sites: { 94: ['unpin-not-pinned'] },
+    note:
+      'the doorbell release (94) of get_user_pages_fast() pages; the entry drop (87) puts a page found ' +
+      'through a header helper, which no run of the file reaches with known pages',
+  },
   'neg-iov-iter': {
     // iov_iter_get_pages2() is an iov_iter primitive: a simulator that does not model it may see
     // the converted release only as a different call on pages it cannot classify.

@@ -68,6 +68,12 @@ const MODELLED_CALLS = new Set([
   ...ARRAY_ALLOCATORS, ...ARRAY_FREES, ...COMBINATORS,
 ]);
 
+/** Macros whose second argument is the type of what they return. */
+const CONTAINER_OF = new Set(['container_of', 'list_entry', 'list_first_entry', 'list_last_entry', 'list_first_entry_or_null', 'hlist_entry', 'rb_entry']);
+
+/** `foo` in `struct foo *`, `const struct foo`. */
+const structName = (type: string | undefined) => (type ? /^(?:const\s+|volatile\s+)*struct\s+(\w+)/.exec(type)?.[1] : undefined);
+
 /** `x` in `(cast)x` or `(x)`. */
 function uncast(node: Node): Node {
   let n = unparen(node);
@@ -126,8 +132,16 @@ export class FileFacts {
   private readonly bindings: Array<{ param: string; arg: string }> = [];
   private readonly seeds = new Map<string, Set<string>>();
   private prov?: Map<string, Set<string>>;
+  /** Field types per struct defined in the file: `struct mthca_db_table` → `page` → `struct mthca_db_page *`. */
+  private readonly structFields = new Map<string, Map<string, string>>();
+  /** Types of file-scope variables. */
+  private readonly globalTypes = new Map<string, string>();
+  /** Field names accessed through a holder of unknown struct type, and the typed keys of each field name. */
+  private readonly untypedFields = new Set<string>();
+  private readonly typedFields = new Map<string, Set<string>>();
 
   constructor(readonly root: Node) {
+    this.collectTypes(root);
     for (const def of root.descendantsOfType('function_definition')) {
       const info = describeFunction(def);
       if (info && !this.functions.has(info.name)) this.functions.set(info.name, info);
@@ -143,6 +157,7 @@ export class FileFacts {
     for (const fn of this.functions.values()) this.collectAcquires(fn);
     for (const fn of this.functions.values()) this.collect(fn);
     this.bindOutputParameters();
+    this.bridgeUntypedFields();
     // What an outside caller passes is unknown, except in an array the function fills itself
     // (an ops callback's `phys_pfn[]`, an acquire helper's `pages`): that is its output.
     for (const fn of this.functions.values()) {
@@ -166,7 +181,16 @@ export class FileFacts {
         const field = e.childForFieldName('field')?.text ?? '?';
         // `table.sgl` is the table's scatterlist: the same pages as the table.
         if (field === 'sgl') return this.keyOf(e.childForFieldName('argument'), fn);
-        return `f:${field}`;
+        // A field is storage of its struct type: `chunk->mem` of an allocated chunk and
+        // `db->page[i].mem` of a GUP table are different stores of one name.
+        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
+        if (!struct) {
+          this.untypedFields.add(field);
+          return `f:${field}`;
+        }
+        const key = `f:${struct}.${field}`;
+        (this.typedFields.get(field) ?? this.typedFields.set(field, new Set()).get(field)!).add(key);
+        return key;
       }
       case 'subscript_expression':
       case 'pointer_expression':
@@ -190,6 +214,78 @@ export class FileFacts {
       default:
         return undefined;
     }
+  }
+
+  /** The declared type of an expression, as far as the file says (for the struct of a field). */
+  private typeText(expr: Node | null | undefined, fn: FnInfo | undefined): string | undefined {
+    if (!expr) return undefined;
+    const e = unparen(expr);
+    switch (e.type) {
+      case 'identifier':
+        return fn?.types.get(e.text) ?? this.globalTypes.get(e.text);
+      case 'field_expression': {
+        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
+        const field = e.childForFieldName('field')?.text;
+        return struct && field ? this.structFields.get(struct)?.get(field) : undefined;
+      }
+      // `*p`, `&x`, `a[i]`: the same struct, one pointer more or less.
+      case 'pointer_expression':
+      case 'subscript_expression':
+        return this.typeText(e.childForFieldName('argument'), fn);
+      case 'cast_expression':
+        return e.childForFieldName('type')?.text;
+      case 'call_expression': {
+        const name = callName(e);
+        const args = callArgs(e);
+        // container_of(ptr, type, member), list_entry(), list_first_entry(head, type, member).
+        if (name && CONTAINER_OF.has(name)) return args[1]?.text;
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Struct definitions' field types, and file-scope variables' types. */
+  private collectTypes(root: Node) {
+    for (const spec of root.descendantsOfType('struct_specifier')) {
+      const name = spec.childForFieldName('name')?.text;
+      if (name && spec.childForFieldName('body')) this.collectStruct(name, spec);
+    }
+    for (const decl of root.namedChildren) {
+      if (decl.type !== 'declaration') continue;
+      for (const d of decl.childrenForFieldName('declarator')) {
+        const n = declaredName(d);
+        if (n) this.globalTypes.set(n, typeOf(decl.childForFieldName('type'), d.type === 'init_declarator' ? d.childForFieldName('declarator')! : d));
+      }
+    }
+  }
+
+  /**
+   * The fields of struct `name`. An anonymous struct member (`struct { … } page[];`) is a struct
+   * of its own, named after its place (`mthca_user_db_table__page`).
+   */
+  private collectStruct(name: string, spec: Node) {
+    const fields = this.structFields.get(name) ?? this.structFields.set(name, new Map()).get(name)!;
+    for (const decl of spec.childForFieldName('body')!.namedChildren) {
+      if (decl.type !== 'field_declaration') continue;
+      const type = decl.childForFieldName('type');
+      for (const d of decl.childrenForFieldName('declarator')) {
+        const n = declaredFieldName(d);
+        if (!n) continue;
+        const inner = type?.type === 'struct_specifier' && !type.childForFieldName('name') && type.childForFieldName('body') ? `${name}__${n}` : undefined;
+        if (inner) this.collectStruct(inner, type!);
+        fields.set(n, inner ? `struct ${inner} ${typeOf(null, d).replace(/^\?\s*/, '')}`.trim() : typeOf(type, d));
+      }
+    }
+  }
+
+  /**
+   * A field read or written through a holder of unknown type may be any struct's field of that
+   * name: it is joined with all of them (both ways), as if the type did not count.
+   */
+  private bridgeUntypedFields() {
+    for (const field of this.untypedFields) for (const key of this.typedFields.get(field) ?? []) this.alias(`f:${field}`, key);
   }
 
   /** What an expression's value may derive from. */
@@ -498,15 +594,22 @@ export class FileFacts {
 
   /** Tags an expression's value may carry. */
   tagsOf(expr: Node, fn: FnInfo): Set<string> {
-    const prov = this.provenance();
     const r = this.rvalue(expr, fn);
     const out = new Set(r.tags);
-    for (const k of r.keys) for (const t of prov.get(k) ?? []) out.add(t);
+    for (const k of r.keys) for (const t of this.tagsOfKey(k)) out.add(t);
     return out;
   }
 
   tagsOfKey(key: string): Set<string> {
-    return this.provenance().get(key) ?? new Set();
+    const prov = this.provenance();
+    const own = prov.get(key);
+    if (own || !key.startsWith('f:')) return own ?? new Set();
+    // A field key the solved graph never met (first asked for now): whatever a field of that
+    // name holds in any struct.
+    const field = key.slice(2).split('.').pop()!;
+    const out = new Set<string>();
+    for (const k of [`f:${field}`, ...(this.typedFields.get(field) ?? [])]) for (const t of prov.get(k) ?? []) out.add(t);
+    return out;
   }
 
   /**
@@ -549,6 +652,13 @@ function typeOf(typeNode: Node | null, decl: Node): string {
   for (let d: Node | null = decl; d && d.type !== 'identifier'; d = d.childForFieldName('declarator'))
     if (d.type === 'pointer_declarator' || d.type === 'array_declarator') stars += '*';
   return `${typeNode?.text ?? '?'} ${stars}`.trim();
+}
+
+/** The name a field declarator declares (`*pages`, `page[]`). */
+function declaredFieldName(decl: Node): string | undefined {
+  let d: Node | null = decl;
+  while (d && d.type !== 'field_identifier' && d.type !== 'identifier') d = d.childForFieldName('declarator');
+  return d?.text;
 }
 
 function declaredName(decl: Node): string | undefined {
