@@ -70,6 +70,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     sites: { 68: ['unpin-not-pinned'], 82: ['unpin-not-pinned'] },
     note: 'both loops release get_user_pages() pages (the refused bound loop and the tail loop)',
   },
+  'neg-counter-before': {
+    sites: { 42: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages, released over a count of the pins tried',
+  },
   'neg-escape-release': {
     sites: { 49: ['unpin-not-pinned'] },
     note: 'get_user_pages_fast() pages, dropped here on the error path and by the library at teardown',

@@ -29,7 +29,7 @@ import {
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
-import { callArgs, callName, descendants, unparen } from './ast.ts';
+import { callArgs, callName, descendants, enclosingLoop, forBound, norm, unparen } from './ast.ts';
 
 export interface FnInfo {
   name: string;
@@ -67,6 +67,14 @@ const MODELLED_CALLS = new Set([
   ...Object.keys(DIRTY_CALLS), ...PASS_THROUGH, ...ADDRESS_OF_PAGE, ...PAGE_OF_ADDRESS, ...Object.keys(ITERATOR_ALIASES),
   ...ARRAY_ALLOCATORS, ...ARRAY_FREES, ...COMBINATORS,
 ]);
+
+/** `i` in `for (i = 0; …; …)` / `for (int i = 0; …)`. */
+function forIndex(loop: Node): string | undefined {
+  const init = loop.childForFieldName('initializer');
+  const assign = init?.type === 'declaration' ? init.childForFieldName('declarator') : init;
+  const lhs = assign?.type === 'init_declarator' ? assign.childForFieldName('declarator') : assign?.childForFieldName('left');
+  return lhs?.type === 'identifier' ? norm(lhs.text) : undefined;
+}
 
 /** Macros whose second argument is the type of what they return. */
 const CONTAINER_OF = new Set(['container_of', 'list_entry', 'list_first_entry', 'list_last_entry', 'list_first_entry_or_null', 'hlist_entry', 'rb_entry']);
@@ -471,7 +479,38 @@ export class FileFacts {
       this.seed(this.keyOf(pages, fn) ?? `?:${id}`, `${layout.family}:${id}`);
       const count = this.rvalue(args[layout.count], fn);
       for (const k of [...count.keys, ...count.countKeys]) this.countSeed(k, `cnt:${id}`);
+      for (const k of this.pinCounters(call, args[layout.count], fn)) this.countSeed(k, `cnt:${id}`);
     }
+  }
+
+  /**
+   * Variables that count the pins of an acquire in a loop: one bumped (`n++`, `n += 1`) after
+   * the acquire in the loop's body counts the iterations that got that far, so that pins are
+   * released over `[0, n)`; and when each iteration pins one page, the loop's index and bound
+   * (`for (i = 0; i < npages; i++)`) count them as the requested count does.
+   */
+  private pinCounters(call: Node, count: Node | undefined, fn: FnInfo): string[] {
+    const loop = enclosingLoop(call);
+    if (!loop || loop.kind === 'macro') return [];
+    const out: string[] = [];
+    const index = loop.kind === 'for' ? forIndex(loop.node) : undefined;
+    if (index && count?.text.trim() === '1') {
+      out.push(`v:${fn.name}:${index}`);
+      const bound = forBound(loop, index);
+      if (bound) out.push(...this.rvalue(bound, fn).keys);
+    }
+    for (const n of descendants(loop.body)) {
+      if (n.startIndex < call.endIndex) continue;
+      const target =
+        n.type === 'update_expression' && n.text.includes('++')
+          ? n.childForFieldName('argument')
+          : n.type === 'assignment_expression' && n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1'
+            ? n.childForFieldName('left')
+            : undefined;
+      const key = target && ['identifier', 'field_expression'].includes(unparen(target).type) ? this.keyOf(target, fn) : undefined;
+      if (key && unparen(target!).text !== index) out.push(key);
+    }
+    return out;
   }
 
   /** The variable that directly receives an acquire's return value (`ret = gup(…)`). */
