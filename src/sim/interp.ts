@@ -483,7 +483,7 @@ export class Machine {
     return c === BREAK ? undefined : c;
   }
 
-  private declare({ slot, aggregate, type, length, init }: VarDecl) {
+  private declare({ slot, aggregate, type, length, init, zeroed }: VarDecl) {
     const frame = this.frame!;
     // A new variable, so a new cell if its address is taken.
     if (frame.cells) frame.cells[slot] = undefined;
@@ -491,7 +491,7 @@ export class Machine {
     if (aggregate || frame.aggregate) (frame.aggregate ??= [])[slot] = aggregate;
     if (aggregate) {
       const len = length ? this.eval(length) : undefined;
-      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], false, len instanceof Ptr ? undefined : len));
+      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], !!zeroed, len instanceof Ptr ? undefined : len));
       return;
     }
     frame.types[slot] = type;

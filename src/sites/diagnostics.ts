@@ -8,7 +8,7 @@ export const DIAGNOSTIC_CODES = {
   'no-release': 'no release of the pinned pages in this file (ownership leaves the file, H3)',
   'escape': 'pinned pages are handed to a function outside this file that may release them (H3)',
   'extra-ref': 'an extra get_page() reference is taken on GUP pages (H2)',
-  'null-skip': 'the release loop skips NULL slots: its bound is not the pinned count (H5)',
+  'null-skip': 'the release loop skips NULL slots of an array not provably zeroed: past the pinned count they may hold anything (H5)',
   'bound': 'the release loop bound is not the pinned count (H5)',
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
   'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
