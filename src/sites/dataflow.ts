@@ -639,6 +639,18 @@ export class FileFacts {
     return out;
   }
 
+  /**
+   * The other keys a field key may be the same storage as: for a field reached through a holder
+   * of unknown type, that field of every struct; for a struct's field, the untyped one.
+   */
+  sameField(key: string): string[] {
+    if (!key.startsWith('f:')) return [];
+    const dot = key.indexOf('.');
+    const field = dot < 0 ? key.slice(2) : key.slice(dot + 1);
+    if (dot >= 0) return this.untypedFields.has(field) ? [`f:${field}`] : [];
+    return [...(this.typedFields.get(field) ?? [])];
+  }
+
   tagsOfKey(key: string): Set<string> {
     const prov = this.provenance();
     const own = prov.get(key);

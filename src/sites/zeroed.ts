@@ -190,9 +190,11 @@ function aliases(facts: FileFacts, fns: FnInfo[], start: string): Set<string> {
     const callee = facts.functions.get(c.callee)!;
     c.args.forEach((arg, i) => callee.params[i] && link(pointerKey(facts, arg, c.fn), `v:${callee.name}:${callee.params[i]}`));
   }
+  // A field reached through a holder of unknown type may be any struct's field of its name.
+  const neighbours = (k: string) => [...(edges.get(k) ?? []), ...facts.sameField(k)];
   const keys = new Set([start]);
   for (const work = [start]; work.length; )
-    for (const next of edges.get(work.pop()!) ?? []) if (!keys.has(next)) keys.add(next), work.push(next);
+    for (const next of neighbours(work.pop()!)) if (!keys.has(next)) keys.add(next), work.push(next);
   return keys;
 }
 
