@@ -8,6 +8,7 @@ import { CANDIDATE_RE, EMITTED_NAMES, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_L
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { FileFacts, type AcquireCall, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
+import { structPageOnly } from './struct-page-only.ts';
 
 export interface PinGroup {
   id: number;
@@ -191,6 +192,7 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
     if (arg)
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${arg.text}') are passed to ${e.callee}(), defined elsewhere, which takes over the page reference` });
   }
+  out.push(...structPageOnly(g, facts));
   const seen = new Set<string>();
   return out.filter((d) => {
     const k = `${d.code}:${d.line}`;
