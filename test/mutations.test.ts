@@ -50,6 +50,7 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   hfi1: ['already-dirty-skipped'],
   'null-skip-loop': ['already-dirty-skipped'],
   'null-skip-via': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
+  'phys-then-map': ['already-dirty-skipped'],
   qib: ['already-dirty-skipped'],
   'remote-tsk': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],
@@ -136,6 +137,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
   'neg-shmem': {
     sites: { 62: ['unpin-not-pinned'], 75: ['unpin-not-pinned'] },
     note: 'shmem_read_mapping_page() pages',
+  },
+  'neg-struct-page-only': {
+    sites: { 66: ['unpin-not-pinned'], 94: ['unpin-not-pinned'] },
+    note: 'get_user_pages() and get_user_pages_fast() pages, looked at and dropped again (case 4)',
   },
   'neg-spinlock': {
     sites: { 50: ['unpin-not-pinned'] },

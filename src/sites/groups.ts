@@ -8,6 +8,7 @@ import { CANDIDATE_RE, EMITTED_NAMES, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_EN
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { FileFacts, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
+import { structPageOnly } from './struct-page-only.ts';
 
 export interface PinGroup {
   id: number;
@@ -200,6 +201,7 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
   for (const e of g.escapes)
     if (MAY_RELEASE_RE.test(e.callee))
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${pagesIn(e)!.text}') are passed to ${e.callee}(), defined elsewhere, which by its name may drop their reference` });
+  out.push(...structPageOnly(g, facts));
   const seen = new Set<string>();
   return out.filter((d) => {
     const k = `${d.code}:${d.line}`;
