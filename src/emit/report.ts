@@ -27,6 +27,8 @@ export interface GroupReport {
   linkedWith?: string[];
   /** Exported functions (EXPORT_SYMBOL*) its pages pass through: out-of-tree users change too. */
   exported?: string[];
+  /** The file's own functions named like the API, renamed with the conversion (H14). */
+  renamed?: Array<{ from: string; to: string; line: number }>;
 }
 
 /** What one file contributes to every report. */
@@ -44,6 +46,7 @@ function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): G
   const names = exported.get(g.group.id);
   return {
     ...(names && { exported: names }),
+    ...(g.renamed && { renamed: g.renamed.map((r) => ({ ...r })) }),
     id: g.group.id,
     line: g.group.line,
     verdict: g.verdict,
@@ -125,7 +128,8 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
   const linked = g.linkedWith?.length ? `; linked with ${g.linkedWith.join(', ')}` : '';
   const exported = g.exported ? `; exported ${g.exported.map((n) => `${n}()`).join(', ')}: out-of-tree code that releases these pages itself must change too` : '';
-  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}` };
+  const renamed = (g.renamed ?? []).map((r) => `; renamed the local ${r.from}() to ${r.to}()`).join('');
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}${renamed}` };
 }
 
 export function reportLines(file: FileReport): string[] {
@@ -160,6 +164,7 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         releases: g.releases.map((r) => ({ line: r.line, ...(r.file && { file: r.file }), function: r.function, call: r.call, transform: r.transform })),
         ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
         ...(g.exported && { exported: g.exported }),
+        ...(g.renamed && { renamed: g.renamed }),
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

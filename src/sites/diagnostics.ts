@@ -12,7 +12,7 @@ export const DIAGNOSTIC_CODES = {
   'bound': 'the release loop bound is not the pinned count (H5)',
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
   'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
-  'name-clash': 'a file-local symbol has the name of the API we would emit (H14)',
+  'name-clash': 'a file-local symbol has the name of the API we would emit, and cannot be renamed (H14)',
   'unsupported-release': 'a release of these pages has a shape gup2pin cannot rewrite',
   'unsupported-acquire': 'an acquire call gup2pin cannot rewrite',
   'target-api': 'the conversion cannot be expressed on the target kernel (H12)',
