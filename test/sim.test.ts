@@ -440,6 +440,11 @@ describe('lowering a conversion from its edits', () => {
     let spliced = 0;
     for (const { what, analysis, plan } of conversions()) {
       const edited = loweredEdits(analysis, plan.edits);
+      // A renamed local function (H14) changes a definition's name: verify parses the whole text.
+      if (plan.groups.some((g) => g.renamed)) {
+        expect(edited, what).toBeUndefined();
+        continue;
+      }
       expect(edited, what).toBeDefined();
       expect(shape(edited!.funcs), what).toBe(shape(lowerFile(parseC(plan.output).rootNode)));
       // No call still runs an old version of a function that changed.

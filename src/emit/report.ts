@@ -29,6 +29,8 @@ export interface GroupReport {
   exported?: string[];
   /** Calls of functions defined elsewhere, not modelled, that are handed the pages. */
   escapes: Array<{ line: number; file?: string; function: string; call: string }>;
+  /** The file's own functions named like the API, renamed with the conversion (H14). */
+  renamed?: Array<{ from: string; to: string; line: number }>;
 }
 
 /** What one file contributes to every report. */
@@ -46,6 +48,7 @@ function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): G
   const names = exported.get(g.group.id);
   return {
     ...(names && { exported: names }),
+    ...(g.renamed && { renamed: g.renamed.map((r) => ({ ...r })) }),
     id: g.group.id,
     line: g.group.line,
     verdict: g.verdict,
@@ -128,7 +131,8 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
   const linked = g.linkedWith?.length ? `; linked with ${g.linkedWith.join(', ')}` : '';
   const exported = g.exported ? `; exported ${g.exported.map((n) => `${n}()`).join(', ')}: out-of-tree code that releases these pages itself must change too` : '';
-  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}` };
+  const renamed = (g.renamed ?? []).map((r) => `; renamed the local ${r.from}() to ${r.to}()`).join('');
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}${renamed}` };
 }
 
 export function reportLines(file: FileReport): string[] {
@@ -164,6 +168,7 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
         ...(g.exported && { exported: g.exported }),
         escapes: g.escapes,
+        ...(g.renamed && { renamed: g.renamed }),
         diagnostics: g.diagnostics,
         differences: g.differences,
         verification: verificationJson(f.verification.get(g.id)),

@@ -11,6 +11,7 @@ import type { FileAnalysis, PinGroup } from '../sites/groups.ts';
 import type { FnInfo, ReleaseCall } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { TargetApi } from '../target.ts';
+import { planRenames, type Rename } from './rename.ts';
 import { RenderRefusal, render } from './replacement.ts';
 import { isRefusal, type ReleaseContext } from './transform.ts';
 
@@ -25,6 +26,8 @@ export interface GroupResult {
   /** Intended behaviour differences of the conversion (H7), by name. */
   differences: string[];
   edits: Edit[];
+  /** The file's own functions renamed with the conversion (H14). */
+  renamed?: Rename[];
 }
 
 export interface FilePlan {
@@ -87,29 +90,51 @@ export interface Policy {
   core: boolean;
   /** Groups refused from outside the planner (the simulator found them not equivalent). */
   forced?: ReadonlyMap<number, Diagnostic[]>;
+  /** The file as shown: its name names a renamed local function (src/plan/rename.ts). */
+  file?: string;
 }
 
 export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy = { core: false }): FilePlan {
-  const planned = analysis.groups.map((g) => planGroup(analysis, g, api, policy));
+  const renaming = planRenames(analysis, policy.file);
+  const clashes = 'refusals' in renaming ? renaming.refusals : [];
+  const planned = analysis.groups.map((g) => planGroup(analysis, g, api, policy, clashes));
   const groups = planned.map((p) => p.result);
   const edits = groups.flatMap((r) => r.edits);
   edits.push(...removeUnusedDeclarations(analysis, planned.flatMap((p) => p.unused), edits));
+  const converted = groups.filter((g) => g.verdict === 'converted');
+  // The file's own functions named like the API make way, with the conversion only.
+  if ('renames' in renaming && renaming.renames.length && converted.length) {
+    const inside = renaming.edits.find((r) => edits.some((e) => r.start < e.end && e.start < r.end));
+    if (inside) {
+      const name = analysis.text.slice(inside.start, inside.end);
+      const message = `the conversion rewrites line ${lineAt(analysis.text, inside.start)}, which uses this file's own ${name}(): it is not renamed, and it would capture the converted calls`;
+      const forced = new Map(policy.forced);
+      for (const g of converted) forced.set(g.group.id, [{ code: 'name-clash', line: g.group.line, message }]);
+      return planFile(analysis, api, { ...policy, forced });
+    }
+    edits.push(...renaming.edits, ...renaming.realign.filter((r) => !edits.some((e) => r.start < e.end && e.start < r.end)));
+    for (const g of converted) g.renamed = renaming.renames;
+  }
   return { groups, notGup: notGupReports(analysis), edits, output: applyEdits(analysis.text, edits) };
 }
+
+const lineAt = (text: string, index: number) => text.slice(0, index).split('\n').length;
 
 interface Unused {
   fn: FnInfo;
   name: string;
 }
 
-function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, policy: Policy): { result: GroupResult; unused: Unused[] } {
+function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, policy: Policy, clashes: Diagnostic[]): { result: GroupResult; unused: Unused[] } {
   const base = { group, rewrites: [], differences: [], edits: [] };
   const refuse = (diagnostics: Diagnostic[]) => ({ result: { ...base, verdict: 'refused' as const, diagnostics }, unused: [] });
   const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
   // A refusal from outside the planner comes first: it says why the hazards found here stand.
   const forced = policy.forced?.get(group.id);
-  if (forced) return refuse([...forced, ...group.hazards]);
-  if (group.hazards.length) return refuse(group.hazards);
+  // A local function that cannot be renamed is a hazard of every group (the analysis found it).
+  const hazards = [...group.hazards, ...clashes.map((d) => ({ ...d, line: group.line }))];
+  if (forced) return refuse([...forced, ...hazards]);
+  if (hazards.length) return refuse(hazards);
   if (group.family === 'pin') return unchanged;
   if (policy.core)
     return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);

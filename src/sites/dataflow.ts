@@ -25,7 +25,7 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
-  ACQUIRE_NAMES, ADDRESS_OF_PAGE, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
+  ACQUIRE_NAMES, ADDRESS_OF_PAGE, EMITTED_NAMES, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
@@ -41,6 +41,8 @@ export interface FnInfo {
   types: Map<string, string>;
   callers: number;
   addressTaken: boolean;
+  /** Defined `static`: the file's own, whatever a header declares under the same name. */
+  isStatic: boolean;
 }
 
 export interface AcquireCall {
@@ -117,6 +119,9 @@ interface Rvalue {
 }
 
 const CONSTANT_IDS = new Set(['NULL', 'true', 'false']);
+
+/** API names a static function of the file may take over (mm.h's own static inlines are not among them). */
+const LOCAL_API_NAMES: ReadonlySet<string> = new Set(EMITTED_NAMES);
 
 export class FileFacts {
   readonly functions = new Map<string, FnInfo>();
@@ -464,10 +469,18 @@ export class FileFacts {
     }
   }
 
+  /**
+   * A call of an API name the file defines itself as a static function calls that function (a
+   * driver's own `pin_user_pages()`, H14): it is a local call, not the mm API.
+   */
+  private isLocalApi(name: string): boolean {
+    return LOCAL_API_NAMES.has(name) && !!this.functions.get(name)?.isStatic;
+  }
+
   private collectAcquires(fn: FnInfo) {
     for (const call of fn.body.descendantsOfType('call_expression')) {
       const name = callName(call);
-      if (!name || !ACQUIRE_NAMES.has(name) || !this.owns(fn, call)) continue;
+      if (!name || !ACQUIRE_NAMES.has(name) || this.isLocalApi(name) || !this.owns(fn, call)) continue;
       const args = callArgs(call);
       const layout = acquireLayout(name, args);
       if (!layout) continue;
@@ -528,9 +541,9 @@ export class FileFacts {
 
   private collectCall(call: Node, fn: FnInfo) {
     const name = callName(call);
-    if (!name || ACQUIRE_NAMES.has(name)) return;
+    if (!name || (ACQUIRE_NAMES.has(name) && !this.isLocalApi(name))) return;
     const args = callArgs(call);
-    const rel = RELEASE_APIS[name];
+    const rel = this.isLocalApi(name) ? undefined : RELEASE_APIS[name];
     // free_page() frees any kernel memory (often the page array itself): it drops a page's
     // reference only when handed the page's own address.
     if (rel && !(rel.of === 'page_address' && !releasedPage({ api: rel, args }))) {
@@ -754,5 +767,6 @@ function describeFunction(def: Node): FnInfo | undefined {
       types.set(n, typeOf(decl.childForFieldName('type'), d2.type === 'init_declarator' ? d2.childForFieldName('declarator')! : d2));
     }
   }
-  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false };
+  const isStatic = def.namedChildren.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
+  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false, isStatic };
 }

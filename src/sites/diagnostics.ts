@@ -13,7 +13,7 @@ export const DIAGNOSTIC_CODES = {
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
   'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
   'struct-page-only': 'the pages are only used for struct page metadata: FOLL_GET is right (pin_user_pages.rst case 4, H9)',
-  'name-clash': 'a file-local symbol has the name of the API we would emit (H14)',
+  'name-clash': 'a file-local symbol has the name of the API we would emit, and cannot be renamed (H14)',
   'release-kind': 'a GUP page is dropped by a call no unpin can stand for (a higher-order free, a folio or address kept aside)',
   'unsupported-release': 'a release of these pages has a shape gup2pin cannot rewrite',
   'unsupported-acquire': 'an acquire call gup2pin cannot rewrite',

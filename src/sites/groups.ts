@@ -4,8 +4,9 @@
  * planner).
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
-import { CANDIDATE_RE, EMITTED_NAMES, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
+import { CANDIDATE_RE, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
+import { findClashes, type LocalApiFunction } from './clash.ts';
 import { FileFacts, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { structPageOnly } from './struct-page-only.ts';
@@ -33,6 +34,8 @@ export interface FileAnalysis {
   unparsedCalls: Diagnostic[];
   /** Releases in atomic context (under a spinlock, or in a function only called there). */
   atomicReleases: Set<number>;
+  /** Static functions named like the API, renamed if a group converts (src/plan/rename.ts). */
+  localApi: LocalApiFunction[];
 }
 
 const PAGE_TAG = /^(gup|pin|src|opaque|raw|nocaller):/;
@@ -108,13 +111,14 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
 
   // File-wide hazards hold for the groups with a site in that file, reported at each group's own
   // acquire, naming where they come from.
-  const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part) }));
+  const localApi: LocalApiFunction[] = [];
+  const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part, parts.length > 1, localApi) }));
   for (const g of groups) {
     const sites = [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)];
     const hit = fileHazards.filter(({ part }) => sites.some((n) => n.startIndex >= part.start && n.startIndex < part.end));
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
   }
-  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts) };
+  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts), localApi };
 }
 
 const CANDIDATE_CALLS = new RegExp(CANDIDATE_RE.source, 'g');
@@ -143,7 +147,7 @@ function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[]
  */
 export const FILE_HAZARD_CODES: ReadonlySet<string> = new Set(['mmu-notifier', 'name-clash']);
 
-function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part): Diagnostic[] {
+function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part, linked: boolean, localApi: LocalApiFunction[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   const mmu = MMU_NOTIFIER_RE.exec(text.slice(part.start, part.end));
   if (mmu) {
@@ -151,10 +155,12 @@ function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part
     const line = tree.pointAt(part.start + mmu.index).row + 1;
     out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}, line ${line}): it drops pages from its invalidate callback and needs no pin` });
   }
-  for (const name of EMITTED_NAMES) {
-    const fn = facts.functions.get(name);
-    if (fn && fn.node.startIndex >= part.start && fn.node.startIndex < part.end) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}() (line ${lineOf(fn.node)}), which would capture the converted calls` });
-  }
+  const clashes = findClashes(text, tree, facts, part, unparsedAround);
+  out.push(...clashes.refusals);
+  // The rename is planned for one file: a unit's joined text is several.
+  if (!linked) localApi.push(...clashes.renamable);
+  else for (const f of clashes.renamable)
+    out.push({ code: 'name-clash', line: f.line, message: `this file defines its own static ${f.name}() (line ${f.line}): it is renamed only in a file converted on its own, not with a group linked across files` });
   return out;
 }
 
