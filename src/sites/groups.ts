@@ -7,9 +7,10 @@ import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
 import { CANDIDATE_RE, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { findClashes, type LocalApiFunction } from './clash.ts';
-import { FileFacts, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
+import { FileFacts, releasedPage, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { structPageOnly } from './struct-page-only.ts';
+import { guardedTags } from './tag-guards.ts';
 
 export interface PinGroup {
   id: number;
@@ -58,6 +59,7 @@ function guardedAgainstRawPfns(node: Node): boolean {
 export function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
   let tags = [...facts.tagsOf(releasedExpr(r), r.fn)].filter((t) => PAGE_TAG.test(t));
   if (guardedAgainstRawPfns(r.call)) tags = tags.filter((t) => t !== 'raw');
+  tags = guardedTags(facts, r, releasedPage(r) ?? releasedExpr(r), tags, PAGE_TAG);
   return tags.sort();
 }
 
