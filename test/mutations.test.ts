@@ -118,9 +118,8 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
   'neg-spinlock': {
     sites: { 50: ['unpin-not-pinned'] },
     note:
-      'get_user_pages() pages. Converting the acquire too would be a correct conversion as far as ' +
-      'page counts go, and set_page_dirty_lock() already sleeps under the lock in before.c, so ' +
-      'sleep-in-atomic is no divergence here: release-only is the wrong rewrite',
+      'get_user_pages() pages; the release-only rewrite keeps SetPageDirty() and adds no sleep ' +
+      'under pd->lock, so the unpin of pages that carry no pin is what makes it wrong',
   },
 };
 
