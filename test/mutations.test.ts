@@ -135,6 +135,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     sites: {},
     note: 'the page the folio_put() drops is not named where it is dropped: no unpin can be written for it',
   },
+  'neg-tag-guard': {
+    sites: { 43: ['unpin-not-pinned'], 94: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages, and the bounce page when an outside caller passes a put flag',
+  },
   'neg-shmem': {
     sites: { 62: ['unpin-not-pinned'], 75: ['unpin-not-pinned'] },
     note: 'shmem_read_mapping_page() pages',
@@ -146,9 +150,8 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
   'neg-spinlock': {
     sites: { 50: ['unpin-not-pinned'] },
     note:
-      'get_user_pages() pages. Converting the acquire too would be a correct conversion as far as ' +
-      'page counts go, and set_page_dirty_lock() already sleeps under the lock in before.c, so ' +
-      'sleep-in-atomic is no divergence here: release-only is the wrong rewrite',
+      'get_user_pages() pages; the release-only rewrite keeps SetPageDirty() and adds no sleep ' +
+      'under pd->lock, so the unpin of pages that carry no pin is what makes it wrong',
   },
 };
 
@@ -165,6 +168,14 @@ const EQUIVALENT: Array<{ fixture: string; kind: MutationKind; line: number; why
       'xsk_umem_unpin_pages() is static and both its callers free the umem right after it ' +
       '(xsk_umem_release(), and xsk_umem_create() on the error return of xsk_umem_pin_pages()): ' +
       'the NULL store to umem->pgs is dead',
+  },
+  {
+    fixture: 'tag-guard-frags',
+    kind: 'success-path-only',
+    line: 61,
+    why:
+      'sdma_drop_page(pkt, page, 0) drops the bounce page from alloc_page(), never a pinned one (its ' +
+      'put flag is 0): deleting it leaks a page of the driver, which no pin group here owns',
   },
 ];
 

@@ -383,7 +383,9 @@ const forceDirty: MutationOperator = {
   describe:
     'dirty pages the conversion leaves clean: make_dirty → true, unpin_user_pages(p, n) → ' +
     'unpin_user_pages_dirty_lock(p, n, true), unpin_user_page(p) → unpin_user_pages_dirty_lock(&p, 1, true)',
-  reasons: ['dirty'],
+  // Under a spinlock the forced dirtying also takes the page lock where the original did not:
+  // the sleep in atomic context is reported before the dirty pages.
+  reasons: ['dirty', 'sleep-in-atomic'],
   apply(before, after) {
     const a = analyzePair(before, after);
     const out: string[] = [];

@@ -129,7 +129,7 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
     m.pages.note(`${op}(${count}): WARN, nothing released`);
     return;
   }
-  if (dirty) m.pages.sleep(op);
+  // It sleeps where it takes a page lock: on a page not yet dirty (dirtyUnlessDirty).
   arrayRelease(m, arr, count, op, (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, true);
     releaseOne(m, v, 'unpin', op);
@@ -138,7 +138,6 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
 }
 
 function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' | 'nolock') {
-  if (dirty === 'lock') m.pages.sleep(op);
   arrayRelease(m, arr, count, op, (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, dirty === 'lock');
     releaseOne(m, v, 'put', op);
@@ -553,13 +552,13 @@ for (const name of ['printk', 'pr_err', 'pr_warn', 'pr_info', 'pr_debug', 'pr_no
 
 /** Locks that make the context atomic, recognised by name like the site analysis does. */
 const enterAtomic: Builtin = (m, args, call) => {
-  m.pages.atomic++;
+  m.pages.enterAtomic();
   m.record(call.name!, args);
   return call.name!.includes('trylock') ? 1 : 0;
 };
 
 const leaveAtomic: Builtin = (m, args, call) => {
-  m.pages.atomic = Math.max(0, m.pages.atomic - 1);
+  m.pages.leaveAtomic();
   m.record(call.name!, args);
   return 0;
 };

@@ -27,6 +27,8 @@ export const DIAGNOSTIC_CODES = {
   'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',
   'outside-paths': 'the group also needs an edit in a file outside the given paths',
   'not-linked': 'the group shares its pages with other files that could not be analysed with it',
+  // A finding on a converted group, not a refusal: the conversion neither adds nor removes it.
+  'sleep-in-atomic': 'the original already sleeps in atomic context where the pages are released (H8)',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -33,8 +33,11 @@ export interface FileAnalysis {
   orphans: Array<{ release: ReleaseCall; sources: string[]; unparsed: boolean }>;
   /** API calls that are no site, because the code around them did not parse. */
   unparsedCalls: Diagnostic[];
-  /** Releases in atomic context (under a spinlock, or in a function only called there). */
-  atomicReleases: Set<number>;
+  /**
+   * Releases in atomic context (under a spinlock, or in a function called there), each with the
+   * call that made the context atomic (`spin_lock(&pd->lock)`, possibly in a caller).
+   */
+  atomicReleases: Map<number, Node>;
   /** Static functions named like the API, renamed if a group converts (src/plan/rename.ts). */
   localApi: LocalApiFunction[];
 }
@@ -255,45 +258,51 @@ function afterIteratorMacro(missing: Node): boolean {
 
 /**
  * Releases that run in atomic context: lexically between a spin_lock()-style call and its
- * unlock in the same function, or inside a function reached only from such places (H8).
+ * unlock in the same function, or inside a function called from such a place (H8). Each maps
+ * to the outermost lock call held there, found first.
  */
-function atomicReleases(facts: FileFacts): Set<number> {
+function atomicReleases(facts: FileFacts): Map<number, Node> {
   // Per function, its lock (+1) and unlock (-1) calls in document order: found once, asked often.
-  const lockCalls = new Map<FnInfo, Array<{ at: number; step: 1 | -1 }>>();
+  const lockCalls = new Map<FnInfo, Array<{ call: Node; step: 1 | -1 }>>();
   const locksOf = (fn: FnInfo) => {
     let calls = lockCalls.get(fn);
     if (!calls) {
       calls = [];
       for (const c of fn.body.descendantsOfType('call_expression')) {
         const name = callName(c) ?? '';
-        if (ATOMIC_ENTER_RE.test(name)) calls.push({ at: c.startIndex, step: 1 });
-        else if (ATOMIC_LEAVE_RE.test(name)) calls.push({ at: c.startIndex, step: -1 });
+        if (ATOMIC_ENTER_RE.test(name)) calls.push({ call: c, step: 1 });
+        else if (ATOMIC_LEAVE_RE.test(name)) calls.push({ call: c, step: -1 });
       }
       lockCalls.set(fn, calls);
     }
     return calls;
   };
-  const lockedAt = (fn: FnInfo, at: number): boolean => {
-    let depth = 0;
+  /** The outermost lock still held at `at` in `fn`, if any. */
+  const lockAt = (fn: FnInfo, at: number): Node | undefined => {
+    const held: Node[] = [];
     for (const c of locksOf(fn)) {
-      if (c.at >= at) break;
-      depth = Math.max(0, depth + c.step);
+      if (c.call.startIndex >= at) break;
+      if (c.step > 0) held.push(c.call);
+      else held.pop();
     }
-    return depth > 0;
+    return held[0];
   };
-  const atomicFns = new Set<string>();
+  const atomicFns = new Map<string, Node>();
   for (let changed = true; changed; ) {
     changed = false;
     for (const c of facts.localCalls) {
       if (atomicFns.has(c.callee)) continue;
-      if (lockedAt(c.fn, c.call.startIndex) || atomicFns.has(c.fn.name)) {
-        atomicFns.add(c.callee);
+      const lock = lockAt(c.fn, c.call.startIndex) ?? atomicFns.get(c.fn.name);
+      if (lock) {
+        atomicFns.set(c.callee, lock);
         changed = true;
       }
     }
   }
-  const out = new Set<number>();
-  for (const r of facts.releases)
-    if (atomicFns.has(r.fn.name) || lockedAt(r.fn, r.call.startIndex)) out.add(r.call.id);
+  const out = new Map<number, Node>();
+  for (const r of facts.releases) {
+    const lock = lockAt(r.fn, r.call.startIndex) ?? atomicFns.get(r.fn.name);
+    if (lock) out.set(r.call.id, lock);
+  }
   return out;
 }

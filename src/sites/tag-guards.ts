@@ -96,6 +96,9 @@ function pairingsAt(facts: FileFacts, fn: FnInfo, guard: Guard, page: Node, page
   if (p.type !== 'field_expression' || holder(p) !== holder(v)) return undefined;
   const flagField = v.childForFieldName('field')!.text;
   const pageField = p.childForFieldName('field')!.text;
+  // A NULL test of the page itself is no tag; a field written through its address (GUP into
+  // `&obj->page`) is stored where no flag is seen.
+  if (flagField === pageField || addressTaken(facts, flagField) || addressTaken(facts, pageField)) return undefined;
   const out: Pairing[] = [];
   for (const g of facts.functions.values()) {
     const stores = g.body.descendantsOfType('assignment_expression').filter((a) => a.childForFieldName('operator')?.text === '=');
@@ -104,7 +107,13 @@ function pairingsAt(facts: FileFacts, fn: FnInfo, guard: Guard, page: Node, page
         const l = unparen(a.childForFieldName('left')!);
         return l.type === 'field_expression' && l.childForFieldName('field')?.text === field;
       });
-    for (const f of into(flagField)) {
+    const flags = into(flagField);
+    // A page stored with no flag beside it could be under either truth.
+    for (const s of into(pageField)) {
+      const h = holder(unparen(s.childForFieldName('left')!));
+      if (!/^(NULL|0)$/.test(s.childForFieldName('right')!.text.trim()) && !flags.some((f) => holder(unparen(f.childForFieldName('left')!)) === h)) return undefined;
+    }
+    for (const f of flags) {
       const h = holder(unparen(f.childForFieldName('left')!));
       const beside = into(pageField).find((s) => holder(unparen(s.childForFieldName('left')!)) === h);
       // A flag stored with no page beside it says nothing about the page.
@@ -115,6 +124,19 @@ function pairingsAt(facts: FileFacts, fn: FnInfo, guard: Guard, page: Node, page
     }
   }
   return out.length ? out : undefined;
+}
+
+/** Is a field of this name written through its address, or handed to a call as an array to fill? */
+function addressTaken(facts: FileFacts, field: string): boolean {
+  for (const fn of facts.functions.values())
+    for (const e of fn.body.descendantsOfType('field_expression')) {
+      if (e.childForFieldName('field')?.text !== field) continue;
+      let up = e.parent;
+      while (up?.type === 'parenthesized_expression' || up?.type === 'subscript_expression') up = up.parent;
+      if (up?.type === 'pointer_expression' && up.childForFieldName('operator')?.text === '&') return true;
+      if (up?.type === 'argument_list' && facts.acquires.some((a) => a.args[a.layout.pages]?.id === e.id)) return true;
+    }
+  return false;
 }
 
 /**
