@@ -189,7 +189,8 @@ export const ARRAY_ALLOCATORS = new Set([
   'kvmalloc_array', 'vmalloc', 'vzalloc', 'vcalloc', 'vmalloc_array', '__get_free_page',
   '__get_free_pages', 'get_zeroed_page', 'devm_kcalloc', 'devm_kzalloc', 'devm_kmalloc_array',
   'kmalloc_node', 'kzalloc_node', 'kcalloc_node', 'kvzalloc_node', 'kvmalloc_node', 'krealloc',
-  'kvrealloc', 'krealloc_array', 'kmem_cache_alloc', 'kmem_cache_zalloc',
+  'kvrealloc', 'krealloc_array', 'kmem_cache_alloc', 'kmem_cache_zalloc', '__vmalloc', 'vmalloc_node',
+  'vzalloc_node', '__kmalloc', 'kmalloc_array_node',
 ]);
 
 /**

@@ -369,6 +369,8 @@ export class FileFacts {
         } else if (ADDRESS_OF_PAGE.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
         else if (RVALUE_SOURCES.has(name)) out.tags.push(`src:${name}`);
         else if (ARRAY_ALLOCATORS.has(name)) return out;
+        // An error pointer is no page: callers test IS_ERR() before they use what they got.
+        else if (name === 'ERR_PTR' || name === 'ERR_CAST') return out;
         else if (PASS_THROUGH.has(name)) return args[0] ? this.rvalue(args[0], fn) : out;
         else if (COMBINATORS.has(name)) for (const a of args) add(this.rvalue(a, fn));
         else if (this.functions.has(name)) out.keys.push(`r:${name}`);
