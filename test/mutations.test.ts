@@ -48,6 +48,7 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   'dirty-loop': ['already-dirty-skipped'],
   'error-path': ['already-dirty-skipped'],
   hfi1: ['already-dirty-skipped'],
+  'notifier-side-group': ['already-dirty-skipped'],
   qib: ['already-dirty-skipped'],
   'remote-tsk': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],

@@ -11,7 +11,7 @@ export const DIAGNOSTIC_CODES = {
   'null-skip': 'the release loop skips NULL slots: its bound is not the pinned count (H5)',
   'bound': 'the release loop bound is not the pinned count (H5)',
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
-  'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
+  'mmu-notifier': 'an MMU notifier manages the pages (or they cannot be told from such pages): they keep get_user_pages() (pin_user_pages.rst case 3, H9)',
   'name-clash': 'a file-local symbol has the name of the API we would emit (H14)',
   'release-kind': 'a GUP page is dropped by a call no unpin can stand for (a higher-order free, a folio or address kept aside)',
   'unsupported-release': 'a release of these pages has a shape gup2pin cannot rewrite',
