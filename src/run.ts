@@ -243,7 +243,7 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
     paths: paths.map((p) => resolve(p)),
     shown,
     analyze: analyzeText,
-    policy: (display) => ({ core: !options.core && CORE_DIR_RE.test(display) }),
+    policy: (display) => ({ core: !options.core && CORE_DIR_RE.test(display), file: display }),
     verify: options.verify ?? true,
     requireProof: options.requireProof,
     check: options.check,
@@ -282,7 +282,7 @@ export function processFile(path: string, display: string, job: FileJob): FileOu
 
 function processCandidate(path: string, display: string, text: string, { api, options }: FileJob): FileOutcome {
   try {
-    const policy = { core: !options.core && CORE_DIR_RE.test(display) };
+    const policy = { core: !options.core && CORE_DIR_RE.test(display), file: display };
     const verify = !options.check && (options.verify ?? true);
     const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
     if (!plan.groups.length && !plan.notGup.length) return null;

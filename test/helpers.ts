@@ -11,14 +11,15 @@ import { FIXTURES, read } from './support.ts';
 
 export { BIN, FIXTURES, TARGETS, fixtureNames, fixtureTargets, gup2pin, read } from './support.ts';
 
-export function convert(text: string, target: string) {
-  return processText(text, apiFor(parseVersion(target))).plan;
+/** The conversion of a text shown as `file` (its name names a renamed local function). */
+export function convert(text: string, target: string, file = 'before.c') {
+  return processText(text, apiFor(parseVersion(target)), { core: false, file }).plan;
 }
 
 /** Scan lines for a fixture's before.c, paths shown as `before.c`. */
 export function scanLines(name: string, target: string, file = 'before.c'): string[] {
   const original = read(name, file);
-  const { plan, verification } = processText(original, apiFor(parseVersion(target)));
+  const { plan, verification } = processText(original, apiFor(parseVersion(target)), { core: false, file });
   return reportLines(fileReport(file, plan, verification));
 }
 

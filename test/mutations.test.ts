@@ -38,8 +38,8 @@ const MIN_KINDS = 10;
  * Intended differences each correct conversion may show (verdict 'intended').
  * - set_page_dirty_lock() per page → unpin_user_pages_dirty_lock(): pages already dirty are not
  *   dirtied again;
- * - vfio's SetPageDirty() → the helper's set_page_dirty_lock(): mapping-aware dirtying, and again
- *   already-dirty pages skipped;
+ * - vfio's and null-skip-via's SetPageDirty() → the helper's set_page_dirty_lock(): mapping-aware
+ *   dirtying, and again already-dirty pages skipped;
  * - siw-plist and usnic tested !PageDirty() themselves, interim-api used the dirty helper
  *   already: nothing intended.
  */
@@ -49,6 +49,9 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   'error-path': ['already-dirty-skipped'],
   hfi1: ['already-dirty-skipped'],
   'notifier-side-group': ['already-dirty-skipped'],
+  'null-skip-loop': ['already-dirty-skipped'],
+  'null-skip-via': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
+  'phys-then-map': ['already-dirty-skipped'],
   qib: ['already-dirty-skipped'],
   'remote-tsk': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],
@@ -71,6 +74,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     sites: { 68: ['unpin-not-pinned'], 82: ['unpin-not-pinned'] },
     note: 'both loops release get_user_pages() pages (the refused bound loop and the tail loop)',
   },
+  'neg-counter-before': {
+    sites: { 42: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages, released over a count of the pins tried',
+  },
   'neg-escape-release': {
     sites: { 49: ['unpin-not-pinned'] },
     note: 'get_user_pages_fast() pages, dropped here on the error path and by the library at teardown',
@@ -81,6 +88,12 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
       'the transmit release of the get_user_pages_fast() pages; the tap puts (65, 87, 100) drop the ' +
       "tap's own get_page() references to pages taken from a ring filled by earlier sends, which no " +
       'single run of the file reaches with known pages',
+  },
+  'neg-field-untyped': {
+    sites: { 94: ['unpin-not-pinned'] },
+    note:
+      'the doorbell release (94) of get_user_pages_fast() pages; the entry drop (87) puts a page found ' +
+      'through a header helper, which no run of the file reaches with known pages',
   },
   'neg-iov-iter': {
     // iov_iter_get_pages2() is an iov_iter primitive: a simulator that does not model it may see
@@ -93,14 +106,17 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     note: 'the helper releases alloc_page() coalesce pages and get_user_pages_fast() pages alike',
   },
   'neg-name-clash': {
-    sites: { 67: ['unpin-not-pinned'], 131: ['unpin-not-pinned'] },
+    sites: { 103: ['unpin-not-pinned'], 120: ['unpin-not-pinned'] },
     note:
-      "the file's own pin_user_pages() wraps get_user_pages_fast(): the pages are FOLL_GET pages " +
-      '(a simulator that took the local function for the mm API would wrongly accept site 67)',
+      'get_user_pages_fast() pages, on the error path (103) and at unregister (120). Site 40 is ' +
+      "left out: it is the file's own exported put_user_pages(), which nothing in the file calls, " +
+      'so no run reaches it with known pages',
   },
   'neg-null-skip': {
-    sites: { 98: ['unpin-not-pinned'] },
-    note: 'get_user_pages_fast() pages',
+    // The slots past a short pin hold whatever kmalloc_array() left: a page of unknown origin,
+    // released alike by put_page() and unpin_user_page(); the pinned slots tell them apart.
+    sites: { 26: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages in a kmalloc_array() array',
   },
   'neg-odp': {
     // An MMU-notifier user: the pages are handed to the device (odx_hw_set_pte()) without a pin
@@ -120,16 +136,23 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     sites: {},
     note: 'the page the folio_put() drops is not named where it is dropped: no unpin can be written for it',
   },
+  'neg-tag-guard': {
+    sites: { 43: ['unpin-not-pinned'], 94: ['unpin-not-pinned'] },
+    note: 'get_user_pages_fast() pages, and the bounce page when an outside caller passes a put flag',
+  },
   'neg-shmem': {
     sites: { 62: ['unpin-not-pinned'], 75: ['unpin-not-pinned'] },
     note: 'shmem_read_mapping_page() pages',
   },
+  'neg-struct-page-only': {
+    sites: { 66: ['unpin-not-pinned'], 94: ['unpin-not-pinned'] },
+    note: 'get_user_pages() and get_user_pages_fast() pages, looked at and dropped again (case 4)',
+  },
   'neg-spinlock': {
     sites: { 50: ['unpin-not-pinned'] },
     note:
-      'get_user_pages() pages. Converting the acquire too would be a correct conversion as far as ' +
-      'page counts go, and set_page_dirty_lock() already sleeps under the lock in before.c, so ' +
-      'sleep-in-atomic is no divergence here: release-only is the wrong rewrite',
+      'get_user_pages() pages; the release-only rewrite keeps SetPageDirty() and adds no sleep ' +
+      'under pd->lock, so the unpin of pages that carry no pin is what makes it wrong',
   },
 };
 
@@ -146,6 +169,14 @@ const EQUIVALENT: Array<{ fixture: string; kind: MutationKind; line: number; why
       'xsk_umem_unpin_pages() is static and both its callers free the umem right after it ' +
       '(xsk_umem_release(), and xsk_umem_create() on the error return of xsk_umem_pin_pages()): ' +
       'the NULL store to umem->pgs is dead',
+  },
+  {
+    fixture: 'tag-guard-frags',
+    kind: 'success-path-only',
+    line: 61,
+    why:
+      'sdma_drop_page(pkt, page, 0) drops the bounce page from alloc_page(), never a pinned one (its ' +
+      'put flag is 0): deleting it leaks a page of the driver, which no pin group here owns',
   },
 ];
 

@@ -42,6 +42,7 @@ export const KINDS = [
   'double-release',
   'drop-release',
   'leave-release-kind',
+  'drop-null-check',
 ] as const;
 
 export type MutationKind = (typeof KINDS)[number] | 'convert-anyway';
@@ -382,7 +383,9 @@ const forceDirty: MutationOperator = {
   describe:
     'dirty pages the conversion leaves clean: make_dirty → true, unpin_user_pages(p, n) → ' +
     'unpin_user_pages_dirty_lock(p, n, true), unpin_user_page(p) → unpin_user_pages_dirty_lock(&p, 1, true)',
-  reasons: ['dirty'],
+  // Under a spinlock the forced dirtying also takes the page lock where the original did not:
+  // the sleep in atomic context is reported before the dirty pages.
+  reasons: ['dirty', 'sleep-in-atomic'],
   apply(before, after) {
     const a = analyzePair(before, after);
     const out: string[] = [];
@@ -771,6 +774,79 @@ const leaveReleaseKind: MutationOperator = {
   },
 };
 
+/** Top-level `op`-joined operands of a condition, parentheses dropped. */
+function operandsOf(cond: Node, op: '&&' | '||'): Node[] {
+  let e = cond;
+  while (e.type === 'parenthesized_expression' && e.namedChildCount === 1) e = e.namedChild(0)!;
+  if (e.type === 'binary_expression' && e.child(1)?.type === op)
+    return [...operandsOf(e.childForFieldName('left')!, op), ...operandsOf(e.childForFieldName('right')!, op)];
+  return [e];
+}
+
+/** Does `node` name `x` other than as a call's argument (`x`, `!x`, `x != NULL`, `(x = a[i])`)? */
+function testsValue(text: string, node: Node, x: string): boolean {
+  return descendants(node).some((d) => {
+    if (norm(src(text, d)) !== norm(x)) return false;
+    for (let p = d.parent; p && p.id !== node.id; p = p.parent) if (p.type === 'argument_list') return false;
+    return true;
+  });
+}
+
+/** Does a statement always leave the loop iteration or the function? */
+function leaves(s: Node): boolean {
+  if (/^(continue|break|return|goto)_statement$/.test(s.type)) return true;
+  const last = s.type === 'compound_statement' ? s.namedChildren.filter((c) => c.type !== 'comment').at(-1) : undefined;
+  return !!last && leaves(last);
+}
+
+/** `cond` of `ifNode` with operand `o` made constant by `suffix` (`|| 1`, `&& 0`), its side effects kept. */
+function constantOperand(text: string, ifNode: Node, o: Node, suffix: string): string {
+  let whole = ifNode.childForFieldName('condition')!;
+  while (whole.type === 'parenthesized_expression' && whole.namedChildCount === 1) whole = whole.namedChild(0)!;
+  const low = /^(assignment|conditional|comma)_expression$/.test(o.type);
+  const operand = low ? `(${src(text, o)})` : src(text, o);
+  return replaceNode(text, o, whole.id === o.id ? `${operand} ${suffix}` : `(${operand} ${suffix})`);
+}
+
+const dropNullCheck: MutationOperator = {
+  kind: 'drop-null-check',
+  describe:
+    'drop the NULL test a release loop keeps around a converted release: `if (x)` → `if (x || 1)`, ' +
+    '`if (!x) continue;` → `if (!x && 0) continue;` (the assignment in `(x = a[i]) != NULL` still runs)',
+  // The release reaches the slots a short pin never filled, as upstream's drm/via conversion
+  // did: unpin_user_page(NULL) is an unpin of nothing pinned, the dirtying helper (or a page
+  // test before it) on a NULL page a NULL dereference.
+  reasons: ['unpin-not-pinned', 'fault'],
+  apply(before, after) {
+    const a = analyzePair(before, after);
+    const out: string[] = [];
+    for (const c of a.releases) {
+      const r = releaseArgs(c);
+      const x = r.page ? src(after, r.page) : r.pages && r.count && norm(src(after, r.count)) === '1' ? derefOf(src(after, r.pages)) : undefined;
+      if (!x) continue;
+      // Slot tests of a release loop: an `if` around the release or an `if (…) continue;` before
+      // it, in the loop's body. (A single page's `if (!ctx->page) return;` is for a teardown
+      // called without its setup, which no session runs.)
+      let loop: Node | null = c.parent;
+      while (loop && loop.type !== 'function_definition' && !/^(for|while|do)_statement$/.test(loop.type)) loop = loop.parent;
+      if (!loop || loop.type === 'function_definition') continue;
+      for (let n: Node = c.parent!; n.parent && n.id !== loop.id; n = n.parent) {
+        const p = n.parent;
+        if (p.type === 'if_statement' && p.childForFieldName('consequence')?.id === n.id)
+          for (const o of operandsOf(p.childForFieldName('condition')!, '&&')) if (testsValue(after, o, x)) out.push(constantOperand(after, p, o, '|| 1'));
+        if (p.type === 'compound_statement') {
+          for (const s of p.namedChildren) {
+            if (s.startIndex >= n.startIndex) break;
+            if (s.type !== 'if_statement' || s.childForFieldName('alternative') || !leaves(s.childForFieldName('consequence')!)) continue;
+            for (const o of operandsOf(s.childForFieldName('condition')!, '||')) if (testsValue(after, o, x)) out.push(constantOperand(after, s, o, '&& 0'));
+          }
+        }
+      }
+    }
+    return uniq(after, out);
+  },
+};
+
 export const OPERATORS: MutationOperator[] = [
   dropDirty,
   forceDirty,
@@ -786,6 +862,7 @@ export const OPERATORS: MutationOperator[] = [
   doubleRelease,
   dropRelease,
   leaveReleaseKind,
+  dropNullCheck,
 ];
 
 /**

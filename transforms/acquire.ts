@@ -139,8 +139,8 @@ export function rewriteAcquire(acq: AcquireCall, api: TargetApi, text: string): 
   return edits;
 }
 
-const visualWidth = (s: string) => [...s].reduce((w, ch) => (ch === '\t' ? w + 8 - (w % 8) : w + 1), 0);
-const whitespaceFor = (col: number) => '\t'.repeat(Math.floor(col / 8)) + ' '.repeat(col % 8);
+export const visualWidth = (s: string) => [...s].reduce((w, ch) => (ch === '\t' ? w + 8 - (w % 8) : w + 1), 0);
+export const whitespaceFor = (col: number) => '\t'.repeat(Math.floor(col / 8)) + ' '.repeat(col % 8);
 
 /** Keep continuation lines aligned under the open parenthesis when the name changes length. */
 function realign(acq: AcquireCall, delta: number, text: string): Edit[] {

@@ -9,8 +9,11 @@
  *           SetPageDirty(page);       →   unpin_user_pages_dirty_lock(&page, 1, prot & IOMMU_WRITE);
  *   put_page(page);
  *
- * A plain set_page_dirty() (no page lock) is kept and only the put changes (H7).
+ * A plain set_page_dirty() (no page lock) is kept and only the put changes (H7). A loop that
+ * tests each slot for NULL keeps the test, and converts only if the slots no pin filled are
+ * provably NULL (src/plan/null-skip.ts).
  */
+import { nullSkipRefusal } from '../src/plan/null-skip.ts';
 import { dirtyBefore, dirtyDifferences, isSinglePut, singleReleasePage } from '../src/plan/release-shapes.ts';
 import { isRefusal, type MatchResult, type ReleaseContext, type ReleaseTransform } from '../src/plan/transform.ts';
 import { enclosingLoop, forBound, norm, unparen } from '../src/sites/ast.ts';
@@ -30,9 +33,11 @@ function match(rel: ReleaseCall, ctx: ReleaseContext): MatchResult {
   if (loop?.kind === 'for') {
     const elem = unparen(page);
     const bound = elem.type === 'subscript_expression' ? forBound(loop, norm(elem.childForFieldName('index')!.text)) : undefined;
-    if ((bound || elem.type === 'identifier') && testsElementForNull(loop.body, putStmt, [page.text]))
-      return { refuse: 'null-skip', message: `the loop tests '${page.text}' for NULL: entries past the pinned count are not GUP pages` };
-    if (bound && !ctx.isPinnedCount(bound, rel.fn))
+    if ((bound || elem.type === 'identifier') && testsElementForNull(loop.body, putStmt, [page.text])) {
+      // Kept as it is, the test skips the slots past the pinned count: they must be NULL (H5).
+      const refusal = nullSkipRefusal(loop, putStmt, page, rel.fn, ctx.facts);
+      if (refusal) return refusal;
+    } else if (bound && !ctx.isPinnedCount(bound, rel.fn))
       return { refuse: 'bound', message: `loop bound '${bound.text}' is not the number of pages pinned` };
   }
 

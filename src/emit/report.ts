@@ -21,6 +21,8 @@ export interface GroupReport {
   /** Release transforms in the order they rewrote, for the scan line. */
   transforms: string[];
   differences: string[];
+  /** Hazards of the original the conversion keeps (a sleep under a spinlock): reported, not refused. */
+  findings?: Diagnostic[];
   /** Every file the group's calls are in (this one first), when it was linked across files. */
   files?: string[];
   /** The other files it was analysed with (their callers, their struct users), when linked. */
@@ -29,6 +31,8 @@ export interface GroupReport {
   exported?: string[];
   /** Calls of functions defined elsewhere, not modelled, that are handed the pages. */
   escapes: Array<{ line: number; file?: string; function: string; call: string }>;
+  /** The file's own functions named like the API, renamed with the conversion (H14). */
+  renamed?: Array<{ from: string; to: string; line: number }>;
 }
 
 /** What one file contributes to every report. */
@@ -46,6 +50,7 @@ function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): G
   const names = exported.get(g.group.id);
   return {
     ...(names && { exported: names }),
+    ...(g.renamed && { renamed: g.renamed.map((r) => ({ ...r })) }),
     id: g.group.id,
     line: g.group.line,
     verdict: g.verdict,
@@ -62,6 +67,7 @@ function groupReport(g: GroupResult, exported: ReadonlyMap<number, string[]>): G
     transforms: [...new Set(g.rewrites.map((r) => r.transform))],
     differences: g.differences,
     escapes: g.group.escapes.map((e) => ({ line: lineOf(e.call), function: e.fn.name, call: e.callee })),
+    ...(g.findings?.length && { findings: g.findings.map(diag) }),
   };
 }
 
@@ -120,15 +126,17 @@ function groupLine(g: GroupReport): { line: number; file?: string; text: string 
     : releases.some((r) => r.file)
       ? releases.map((r) => (r.file ? `${r.file}:${r.line}` : `line ${r.line}`)).join(', ')
       : `line${releases.length > 1 ? 's' : ''} ${releases.map((r) => r.line).join(', ')}`;
+  const findings = (g.findings ?? []).map((f) => `; finding: ${f.message}`).join('');
   if (g.verdict === 'already-pinned') {
     const rel = [...new Set(g.releases.map((r) => `${r.api}()`))].join(', ');
-    return { line: g.line, text: `already-pinned ok: ${names} released with ${rel || 'nothing'} at ${at}` };
+    return { line: g.line, text: `already-pinned ok: ${names} released with ${rel || 'nothing'} at ${at}${findings}` };
   }
   const transforms = ['acquire', ...g.transforms].join('+');
   const intended = g.differences.length ? `; intended: ${g.differences.join(', ')}` : '';
   const linked = g.linkedWith?.length ? `; linked with ${g.linkedWith.join(', ')}` : '';
   const exported = g.exported ? `; exported ${g.exported.map((n) => `${n}()`).join(', ')}: out-of-tree code that releases these pages itself must change too` : '';
-  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${linked}${exported}` };
+  const renamed = (g.renamed ?? []).map((r) => `; renamed the local ${r.from}() to ${r.to}()`).join('');
+  return { line: g.line, text: `converted ${transforms}: ${names} with ${releases.length} release${releases.length === 1 ? '' : 's'} at ${at}${intended}${findings}${linked}${exported}${renamed}` };
 }
 
 export function reportLines(file: FileReport): string[] {
@@ -164,8 +172,10 @@ export function reportJson(files: readonly FileReport[], api: TargetApi) {
         ...(g.files && { files: g.files, linkedWith: g.linkedWith ?? [] }),
         ...(g.exported && { exported: g.exported }),
         escapes: g.escapes,
+        ...(g.renamed && { renamed: g.renamed }),
         diagnostics: g.diagnostics,
         differences: g.differences,
+        findings: g.findings ?? [],
         verification: verificationJson(f.verification.get(g.id)),
       })),
       notGup: f.notGup,

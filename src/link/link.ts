@@ -451,6 +451,7 @@ function localGroup(unit: Unit, seg: Segment, g: GroupReport): GroupReport {
     releases,
     escapes,
     diagnostics: g.diagnostics.map((d) => localDiagnostic(unit, seg, d)),
+    ...(g.findings && { findings: g.findings.map((d) => localDiagnostic(unit, seg, d)) }),
     files: [...files],
     linkedWith: unit.segments.map((s) => s.display).filter((d) => !files.has(d)),
   };

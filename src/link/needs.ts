@@ -26,6 +26,17 @@ export interface LinkNeeds {
   acquirers: string[];
 }
 
+/** Fields by name, with the struct types holding them (from typed keys, and from the uses). */
+function fieldNeeds(analysis: FileAnalysis, keys: Set<string>): LinkNeeds['fields'] {
+  const byName = new Map<string, Set<string>>();
+  for (const k of keys) {
+    const [struct, name] = k.includes('.') ? k.split('.') : [undefined, k];
+    const structs = byName.get(name) ?? byName.set(name, new Set()).get(name)!;
+    if (struct) structs.add(struct);
+  }
+  return [...byName.keys()].sort().map((name) => ({ name, structs: [...new Set([...byName.get(name)!, ...structsHolding(analysis, name)])].sort() }));
+}
+
 /** The struct types whose `field` this file uses through a variable of known type. */
 function structsHolding(analysis: FileAnalysis, field: string): string[] {
   const out = new Set<string>();
@@ -62,6 +73,7 @@ function channels(analysis: FileAnalysis, g: PinGroup): { fields: Set<string>; f
   for (const [key, held] of facts.provenance()) {
     if (![...held].some((t) => tags.has(t))) continue;
     const [kind, a, b] = key.split(':');
+    // `f:vmci_ctx.notify_page` (or `f:notify_page` when no holder's type was known).
     if (kind === 'f') fields.add(a);
     else if (kind === 'r' || (kind === 'v' && facts.functions.get(a)?.params.includes(b))) functions.add(a);
   }
@@ -120,7 +132,7 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
   return {
     functions: [...functions].sort(),
     exported: [...functions].filter((f) => exportRe(f).test(analysis.text)).sort(),
-    fields: [...fields].sort().map((name) => ({ name, structs: structsHolding(analysis, name) })),
+    fields: fieldNeeds(analysis, fields),
     groups,
     acquirers: [...acquirers].sort(),
   };

@@ -11,6 +11,8 @@ import type { FileAnalysis, PinGroup } from '../sites/groups.ts';
 import type { FnInfo, ReleaseCall } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { TargetApi } from '../target.ts';
+import { planRenames, type Rename } from './rename.ts';
+import { judgeAtomic, pinnedSleeps } from './atomic.ts';
 import { RenderRefusal, render } from './replacement.ts';
 import { isRefusal, type ReleaseContext } from './transform.ts';
 
@@ -24,7 +26,11 @@ export interface GroupResult {
   rewrites: Array<{ line: number; transform: string }>;
   /** Intended behaviour differences of the conversion (H7), by name. */
   differences: string[];
+  /** Hazards of the original that the conversion keeps, reported, not refused (sleep-in-atomic). */
+  findings?: Diagnostic[];
   edits: Edit[];
+  /** The file's own functions renamed with the conversion (H14). */
+  renamed?: Rename[];
 }
 
 export interface FilePlan {
@@ -87,30 +93,52 @@ export interface Policy {
   core: boolean;
   /** Groups refused from outside the planner (the simulator found them not equivalent). */
   forced?: ReadonlyMap<number, Diagnostic[]>;
+  /** The file as shown: its name names a renamed local function (src/plan/rename.ts). */
+  file?: string;
 }
 
 export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy = { core: false }): FilePlan {
-  const planned = analysis.groups.map((g) => planGroup(analysis, g, api, policy));
+  const renaming = planRenames(analysis, policy.file);
+  const clashes = 'refusals' in renaming ? renaming.refusals : [];
+  const planned = analysis.groups.map((g) => planGroup(analysis, g, api, policy, clashes));
   const groups = planned.map((p) => p.result);
   const edits = groups.flatMap((r) => r.edits);
   edits.push(...removeUnusedDeclarations(analysis, planned.flatMap((p) => p.unused), edits));
+  const converted = groups.filter((g) => g.verdict === 'converted');
+  // The file's own functions named like the API make way, with the conversion only.
+  if ('renames' in renaming && renaming.renames.length && converted.length) {
+    const inside = renaming.edits.find((r) => edits.some((e) => r.start < e.end && e.start < r.end));
+    if (inside) {
+      const name = analysis.text.slice(inside.start, inside.end);
+      const message = `the conversion rewrites line ${lineAt(analysis.text, inside.start)}, which uses this file's own ${name}(): it is not renamed, and it would capture the converted calls`;
+      const forced = new Map(policy.forced);
+      for (const g of converted) forced.set(g.group.id, [{ code: 'name-clash', line: g.group.line, message }]);
+      return planFile(analysis, api, { ...policy, forced });
+    }
+    edits.push(...renaming.edits, ...renaming.realign.filter((r) => !edits.some((e) => r.start < e.end && e.start < r.end)));
+    for (const g of converted) g.renamed = renaming.renames;
+  }
   return { groups, notGup: notGupReports(analysis), edits, output: applyEdits(analysis.text, edits) };
 }
+
+const lineAt = (text: string, index: number) => text.slice(0, index).split('\n').length;
 
 interface Unused {
   fn: FnInfo;
   name: string;
 }
 
-function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, policy: Policy): { result: GroupResult; unused: Unused[] } {
+function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, policy: Policy, clashes: Diagnostic[]): { result: GroupResult; unused: Unused[] } {
   const base = { group, rewrites: [], differences: [], edits: [] };
   const refuse = (diagnostics: Diagnostic[]) => ({ result: { ...base, verdict: 'refused' as const, diagnostics }, unused: [] });
-  const unchanged = { result: { ...base, verdict: 'already-pinned' as const, diagnostics: [] }, unused: [] };
+  const unchanged = (findings: Diagnostic[] = []) => ({ result: { ...base, verdict: 'already-pinned' as const, diagnostics: [], findings }, unused: [] });
   // A refusal from outside the planner comes first: it says why the hazards found here stand.
   const forced = policy.forced?.get(group.id);
-  if (forced) return refuse([...forced, ...group.hazards]);
-  if (group.hazards.length) return refuse(group.hazards);
-  if (group.family === 'pin') return unchanged;
+  // A local function that cannot be renamed is a hazard of every group (the analysis found it).
+  const hazards = [...group.hazards, ...clashes.map((d) => ({ ...d, line: group.line }))];
+  if (forced) return refuse([...forced, ...hazards]);
+  if (hazards.length) return refuse(hazards);
+  if (group.family === 'pin') return unchanged(pinnedSleeps(group, analysis.atomicReleases));
   if (policy.core)
     return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);
 
@@ -118,17 +146,22 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   const edits: Edit[] = [];
   const rewrites: GroupResult['rewrites'] = [];
   const differences = new Set<string>();
+  const findings: Diagnostic[] = [];
   const unused: Unused[] = [];
   for (const rel of group.releases) {
     const line = lineOf(rel.call);
     if (rel.api.family === 'pin')
       return refuse([{ code: 'mixed-family', line, message: `pages from ${group.acquires[0].name}() (FOLL_GET) are released with ${rel.name}(): the count underflows` }]);
-    const m = matchRelease(rel, ctx);
+    let m = matchRelease(rel, ctx);
     if (!m) return refuse([{ code: 'unsupported-release', line, message: `${rel.name}() here is not in a shape gup2pin can rewrite` }]);
     if (isRefusal(m)) return refuse([{ code: m.refuse, line, message: m.message }]);
-    const dirtyLock = !!m.replacement.dirty && m.replacement.dirty.via !== 'set_page_dirty';
-    if (dirtyLock && analysis.atomicReleases.has(rel.call.id))
-      return refuse([{ code: 'atomic-context', line, message: `${rel.fn.name}() releases under a spinlock: the dirtying unpin would take the page lock and may sleep` }]);
+    const lock = analysis.atomicReleases.get(rel.call.id);
+    if (lock) {
+      const judged = judgeAtomic(rel, m, lock);
+      if ('refuse' in judged) return refuse([judged.refuse]);
+      m = judged.match;
+      if (judged.finding && !findings.some((f) => f.message === judged.finding!.message)) findings.push(judged.finding);
+    }
     const indent = indentAt(analysis.text, m.replacement.start);
     const text = render(m.replacement, api, indent);
     if (text instanceof RenderRefusal) return refuse([{ code: 'target-api', line, message: text.message }]);
@@ -144,8 +177,8 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
     // An acquire already in the target's form (get_user_pages*() on an interim target) is no edit.
     edits.push(...r.filter((e) => e.text !== analysis.text.slice(e.start, e.end)));
   }
-  if (!edits.length) return unchanged;
-  return { result: { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], edits }, unused };
+  if (!edits.length) return unchanged(findings);
+  return { result: { group, verdict: 'converted', diagnostics: [], rewrites, differences: [...differences], findings, edits }, unused };
 }
 
 /**

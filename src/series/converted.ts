@@ -27,6 +27,8 @@ export interface ConvertedFile {
   unverified?: Array<{ line: number; reason: string }>;
   /** Exported functions the converted groups' pages pass through (out-of-tree users change too). */
   exported?: string[];
+  /** The file's own functions renamed with the conversion (H14). */
+  renamed?: Array<{ from: string; to: string; path: string }>;
   /** The linked unit the file was converted in (its files, one per line): they go in one patch. */
   unit?: string;
 }
@@ -49,6 +51,7 @@ export interface FileRecord {
     acquires: ReadonlyArray<{ call: string }>;
     diagnostics: readonly Diagnostic[];
     exported?: readonly string[];
+    renamed?: ReadonlyArray<{ from: string; to: string }>;
   }>;
   notGup: readonly Diagnostic[];
   verification: ReadonlyMap<number, VerificationLike>;
@@ -93,5 +96,7 @@ export function convertedFileFromReport(file: FileRecord): ConvertedFile {
     }),
     ...(converted.some((g) => g.exported?.length) && { exported: [...new Set(converted.flatMap((g) => g.exported ?? []))].sort() }),
     ...(file.linked && { unit: file.linked.join('\n') }),
+    // Every converted group of the file carries its renames.
+    ...(converted[0]?.renamed && { renamed: converted[0].renamed.map((r) => ({ from: r.from, to: r.to, path: file.display.replace(/\\/g, '/') })) }),
   };
 }

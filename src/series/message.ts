@@ -12,6 +12,13 @@ const RELEASE_RE = /^(?:put_page|release_pages|put_user_pages?\w*|unpin_user_pag
 const DIRTYING_RE = /^(?:set_page_dirty(?:_lock)?|SetPageDirty)$/;
 const CALL_RE = /\b([A-Za-z_]\w*)\s*\(/g;
 
+/** A file's own function renamed out of the API's way (H14), in the file at `path`. */
+export interface Renamed {
+  from: string;
+  to: string;
+  path?: string;
+}
+
 /** The mm calls a change removes and adds: call counts before and after, compared per name. */
 export interface CallChange {
   acquiresGone: string[];
@@ -20,7 +27,7 @@ export interface CallChange {
   releasesNew: string[];
 }
 
-export function callChange(pairs: ReadonlyArray<{ before: string; after: string }>): CallChange {
+export function callChange(pairs: ReadonlyArray<{ before: string; after: string; renamed?: readonly Renamed[] }>): CallChange {
   const count = (texts: string[]) => {
     const m = new Map<string, number>();
     for (const t of texts) for (const [, name] of t.matchAll(CALL_RE)) m.set(name, (m.get(name) ?? 0) + 1);
@@ -28,6 +35,9 @@ export function callChange(pairs: ReadonlyArray<{ before: string; after: string 
   };
   const gone = count(pairs.map((p) => p.before));
   const added = count(pairs.map((p) => p.after));
+  // A renamed local function's calls are not gone: they are there under its new name.
+  for (const p of pairs)
+    for (const r of p.renamed ?? []) gone.set(r.from, (gone.get(r.from) ?? 0) - (count([p.after]).get(r.to) ?? 0));
   const diff = (a: Map<string, number>, b: Map<string, number>, re: RegExp) =>
     [...a].filter(([n, c]) => re.test(n) && c > (b.get(n) ?? 0)).map(([n]) => n).sort();
   return {
@@ -82,10 +92,12 @@ export interface BodyInput {
   differences: readonly string[];
   /** Exported functions the converted pages pass through. */
   exported?: readonly string[];
+  /** The files' own functions renamed with the conversion. */
+  renamed?: readonly Renamed[];
 }
 
 /** The commit message body (without the subject and Signed-off-by), wrapped at 75 columns. */
-export function body({ api, change, differences, exported = [] }: BodyInput): string {
+export function body({ api, change, differences, exported = [], renamed = [] }: BodyInput): string {
   const paras: string[] = [];
   const target = versionLabel(api.version);
   const relGone = list(change.releasesGone);
@@ -117,6 +129,11 @@ export function body({ api, change, differences, exported = [] }: BodyInput): st
     paras.push(
       `${list(exported)} ${exported.length === 1 ? 'is' : 'are'} exported: code outside the tree that releases these pages itself ` +
         (api.family === 'pin' ? 'must switch to unpin_user_page*() too, or the pins leak.' : 'should switch to put_user_page*() too.'),
+    );
+  for (const r of renamed)
+    paras.push(
+      `${r.path ? `${r.path.split('/').at(-1)} has` : 'This file has'} its own static ${r.from}(), which would clash with the kernel's ` +
+        `${r.from}() and capture the calls meant for it: rename it to ${r.to}().`,
     );
   const blocks = paras.map((p) => fill(p));
   if (differences.length) {

@@ -170,7 +170,8 @@ function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitCo
   const subject = `${prefix}: ${summary(change)}`;
   const differences = inVocabularyOrder(group.files.flatMap((f) => f.differences));
   const exported = [...new Set(group.files.flatMap((f) => f.exported ?? []))].sort();
-  const message = `${body({ api, change, differences, exported })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
+  const renamed = group.files.flatMap((f) => f.renamed ?? []);
+  const message = `${body({ api, change, differences, exported, renamed })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
   const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path) }));
   return { group, subject, message, diffs };
 }

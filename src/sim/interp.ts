@@ -201,6 +201,23 @@ function namesOf(fn: Func): FrameNames {
   return names;
 }
 
+const aliases = new WeakMap<ReadonlyMap<string, Func>, Map<Func, string>>();
+
+/**
+ * The name a run's functions know `fn` by: its own, or the original name of a function the
+ * conversion renamed (src/sim/verify.ts maps it there), so its address is the same value in both
+ * runs.
+ */
+function knownAs(funcs: ReadonlyMap<string, Func>, fn: Func): string {
+  let names = aliases.get(funcs);
+  if (!names) {
+    names = new Map();
+    for (const [name, f] of funcs) if (name !== f.name) names.set(f, name);
+    aliases.set(funcs, names);
+  }
+  return names.get(fn) ?? fn.name;
+}
+
 const models = new WeakMap<CallExpr, Builtin | null>();
 
 /** The model of a call site's kernel function, if the simulator has one: looked up once per site. */
@@ -494,7 +511,7 @@ export class Machine {
     return c === BREAK ? undefined : c;
   }
 
-  private declare({ slot, aggregate, type, length, init }: VarDecl) {
+  private declare({ slot, aggregate, type, length, init, zeroed }: VarDecl) {
     const frame = this.frame!;
     // A new variable, so a new cell if its address is taken.
     if (frame.cells) frame.cells[slot] = undefined;
@@ -502,7 +519,7 @@ export class Machine {
     if (aggregate || frame.aggregate) (frame.aggregate ??= [])[slot] = aggregate;
     if (aggregate) {
       const len = length ? this.eval(length) : undefined;
-      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], false, len instanceof Ptr ? undefined : len));
+      this.setLocal(frame, slot, this.alloc(frame.names.labels[slot], !!zeroed, len instanceof Ptr ? undefined : len));
       return;
     }
     frame.types[slot] = type;
@@ -674,7 +691,7 @@ export class Machine {
       case 'id': {
         const frame = this.local(e.slot);
         if (frame?.aggregate?.[e.slot!]) return this.rawLocal(frame, e.slot!)!;
-        if (!frame && !this.globals[e.global] && e.callee) return this.atom(`&${e.name}`);
+        if (!frame && !this.globals[e.global] && e.callee) return this.atom(`&${knownAs(this.funcs, e.callee)}`);
         return new Ptr(this.variableCell(e), 0);
       }
       case 'idx': {
@@ -704,7 +721,7 @@ export class Machine {
         const g = this.globals[e.global];
         if (g) return this.loadSlot(g, 0);
         if (e.constant !== undefined) return e.constant;
-        if (e.callee) return this.atom(`&${e.name}`);
+        if (e.callee) return this.atom(`&${knownAs(this.funcs, e.callee)}`);
         return this.loadSlot(this.global(e), 0);
       }
       case 'bin':

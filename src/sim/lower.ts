@@ -45,6 +45,8 @@ export interface VarDecl {
   aggregate: boolean;
   length?: Expr;
   init?: Expr;
+  /** Initialised `= {}`, `= { NULL }`, `= { 0 }`: every element reads as zero. */
+  zeroed?: boolean;
   /** Index of the variable in Func.locals. */
   slot: number;
 }
@@ -233,6 +235,7 @@ function lowerDecl(n: Node): Stmt {
       aggregate: info.isArray || (byValue && !info.pointer),
       length: info.array ? lowerExpr(info.array) : undefined,
       init: init && init.type !== 'initializer_list' ? lowerExpr(init) : undefined,
+      zeroed: init?.type === 'initializer_list' && zeroList(init),
       slot: -1, // numbered by numberLocals()
     };
     vars.push(v);
@@ -240,6 +243,9 @@ function lowerDecl(n: Node): Stmt {
   }
   return { t: 'decl', vars };
 }
+
+/** `{}`, `{ NULL }`, `{ 0 }`: C zero-fills what the list leaves out, and it leaves out all. */
+const zeroList = (list: Node) => list.namedChildren.every((c) => c.type === 'comment' || /^(0|NULL)$/.test(c.text.trim()));
 
 /** A block of statements, with where each label (a `goto` target) sits in it. */
 function block(body: Stmt[]): Block {

@@ -4,13 +4,13 @@
  * and lists, allocators, locks and the macros counting code leans on. Everything else is an
  * opaque call.
  */
-import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout, type AcquireLayout } from '../sites/api.ts';
+import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, OUTPARAM_SOURCES, RVALUE_SOURCES, acquireLayout, zeroingAllocation, type AcquireLayout } from '../sites/api.ts';
 import { ERRNO } from './constants.ts';
 import { compared } from './facts.ts';
 import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
 import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
-import { PageAddress, type Page } from './pages.ts';
+import { Page, PageAddress } from './pages.ts';
 
 type Call = Extract<Expr, { t: 'call' }>;
 export type Builtin = (m: Machine, args: Val[], call: Call) => Val;
@@ -129,7 +129,7 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
     m.pages.note(`${op}(${count}): WARN, nothing released`);
     return;
   }
-  if (dirty) m.pages.sleep(op);
+  // It sleeps where it takes a page lock: on a page not yet dirty (dirtyUnlessDirty).
   arrayRelease(m, arr, count, op, (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, true);
     releaseOne(m, v, 'unpin', op);
@@ -138,7 +138,6 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
 }
 
 function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' | 'nolock') {
-  if (dirty === 'lock') m.pages.sleep(op);
   arrayRelease(m, arr, count, op, (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, dirty === 'lock');
     releaseOne(m, v, 'put', op);
@@ -179,8 +178,6 @@ const flexibleSizes = new WeakMap<Sym, { member: string; count: Val }>();
 const elementCount = (v: Val | undefined) => (v instanceof Ptr ? undefined : v);
 
 function allocator(name: string): Builtin {
-  // kzalloc, vzalloc, kmem_cache_zalloc, get_zeroed_page, the calloc family.
-  const zeroed = /z|calloc/.test(name);
   const counted = /calloc|_array/.test(name);
   // The element count or size in bytes comes after the device or the old pointer, if any.
   const first = /^(devm_|krealloc|kvrealloc)/.test(name) ? 1 : 0;
@@ -189,7 +186,8 @@ function allocator(name: string): Builtin {
     // Allocations can fail: each is a decision, so its error path is a scenario.
     if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
     const size = args[first];
-    const p = m.alloc(name, zeroed, counted ? elementCount(size) : undefined);
+    // kzalloc, vzalloc, the calloc family, __GFP_ZERO: a short pin leaves NULL slots (H5).
+    const p = m.alloc(name, zeroingAllocation(name, call.texts), counted ? elementCount(size) : undefined);
     const flexible = size instanceof Sym ? flexibleSizes.get(size) : undefined;
     if (flexible) {
       const member = p.obj.cell(flexible.member);
@@ -199,6 +197,36 @@ function allocator(name: string): Builtin {
     return p;
   };
 }
+
+/** Everything in `o` reads as zero from now on, embedded structs and arrays of structs too. */
+function zeroObject(o: Obj) {
+  o.zeroed = true;
+  for (const [i] of o.slots()) o.setSlot(i, 0);
+  for (const [k] of [...o.fields()]) o.setField(k, 0);
+  for (const [, c] of o.fieldCells()) zeroObject(c);
+  for (const [, e] of o.elements()) zeroObject(e);
+}
+
+/**
+ * memset(p, 0, n): what a driver zeroes reads as NULL/0 afterwards (a page array cleared before a
+ * pin that may be short, H5). sizeof is not modelled, so from the start of an object all of it
+ * is cleared; from inside an array, n bytes of pointers. Anything else stays an opaque call.
+ */
+const memset: Builtin = (m, a) => {
+  const [p, c, n] = a;
+  if (c !== 0 || !(p instanceof Ptr) || p.obj instanceof Page || p.obj.freed) return m.opaque('memset', a);
+  if (p.off === 0) {
+    zeroObject(p.obj);
+    return p;
+  }
+  const end = typeof n === 'number' ? p.off + Math.ceil(n / 8) : typeof p.obj.length === 'number' ? p.obj.length : undefined;
+  if (end === undefined) return m.opaque('memset', a);
+  for (let i = p.off; i < end; i++) {
+    m.tick();
+    p.obj.setSlot(i, 0);
+  }
+  return p;
+};
 
 const free: Builtin = (m, args, call) => {
   const v = call.name === 'kmem_cache_free' ? args[1] : args[0];
@@ -437,6 +465,7 @@ const BUILTINS: Record<string, Builtin> = {
   // allocation
   kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
+  memset,
   // counting macros
   min: combine('min', Math.min),
   max: combine('max', Math.max),
@@ -523,13 +552,13 @@ for (const name of ['printk', 'pr_err', 'pr_warn', 'pr_info', 'pr_debug', 'pr_no
 
 /** Locks that make the context atomic, recognised by name like the site analysis does. */
 const enterAtomic: Builtin = (m, args, call) => {
-  m.pages.atomic++;
+  m.pages.enterAtomic();
   m.record(call.name!, args);
   return call.name!.includes('trylock') ? 1 : 0;
 };
 
 const leaveAtomic: Builtin = (m, args, call) => {
-  m.pages.atomic = Math.max(0, m.pages.atomic - 1);
+  m.pages.leaveAtomic();
   m.record(call.name!, args);
   return 0;
 };

@@ -10,6 +10,7 @@
 import { parseC } from '../parse/kernel-c.ts';
 import type { Edit } from '../../transforms/index.ts';
 import { timed } from '../timing.ts';
+import { EMITTED_NAMES } from '../sites/api.ts';
 import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
 import { lowerAnalysed, loweredEdits } from './edited.ts';
@@ -165,7 +166,7 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   const analysis = b.analysis ?? analyze(b.text, parseC(b.text));
   const beforeFuncs = lowerAnalysed(analysis).funcs;
   const lowered = lowerAfter(a, analysis);
-  const afterFuncs = lowered.funcs;
+  const afterFuncs = underOriginalNames(beforeFuncs, lowered.funcs);
   const changed = new Set<string>();
   for (const [name, fn] of beforeFuncs) if (afterFuncs.get(name)?.text !== fn.text) changed.add(name);
   for (const name of afterFuncs.keys()) if (!beforeFuncs.has(name)) changed.add(name);
@@ -190,6 +191,26 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   const repeats = (b: Outcome) => lowered.sharesUnedited && ![...b.entered].some((f) => changed.has(f));
   const untouched = new Set([...afterFuncs.keys()].filter((f) => !changed.has(f)));
   return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
+}
+
+/**
+ * The converted file's functions under their names in the original: a local function the
+ * conversion renamed out of the API's way (`pin_user_pages()` → `foo_dev_pin_user_pages()`, H14,
+ * src/plan/rename.ts) is the same entry point. Its callers' calls already link to it by its new
+ * name, and a call of the old name is the kernel's API.
+ */
+function underOriginalNames(before: ReadonlyMap<string, Func>, after: Map<string, Func>): Map<string, Func> {
+  let out: Map<string, Func> | undefined;
+  for (const name of before.keys()) {
+    if (after.has(name) || !EMITTED_NAMES.includes(name)) continue;
+    const renamed = new RegExp(`^\\w+_${name}\\d*$`);
+    const to = [...after.keys()].filter((n) => !before.has(n) && renamed.test(n));
+    if (to.length !== 1) continue;
+    out ??= new Map(after);
+    out.set(name, after.get(to[0])!);
+    out.delete(to[0]);
+  }
+  return out ?? after;
 }
 
 const TRACE_LINES = 10;
@@ -275,7 +296,7 @@ export function explain(before: string | VerifyInput, after: string | AfterText,
   const g = analysis.groups.find((x) => x.id === groupId);
   if (!g) return undefined;
   const beforeFuncs = lowerAnalysed(analysis).funcs;
-  const afterFuncs = lowerAfter(typeof after === 'string' ? { text: after } : after, analysis).funcs;
+  const afterFuncs = underOriginalNames(beforeFuncs, lowerAfter(typeof after === 'string' ? { text: after } : after, analysis).funcs);
   const unit = groupUnit(new Program(beforeFuncs, analysis), g);
   for (const steps of unit.sessions) {
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);

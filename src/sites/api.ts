@@ -192,6 +192,14 @@ export const ARRAY_ALLOCATORS = new Set([
   'kvrealloc', 'krealloc_array', 'kmem_cache_alloc', 'kmem_cache_zalloc',
 ]);
 
+/**
+ * Does this allocation come zeroed (kzalloc, kcalloc, kvcalloc, vzalloc, get_zeroed_page, …, or
+ * any allocator given __GFP_ZERO)? A slot of such an array nothing stored into reads as NULL.
+ * (A krealloc() keeps the old contents, whatever its flags.)
+ */
+export const zeroingAllocation = (name: string, argTexts: readonly string[]) =>
+  ARRAY_ALLOCATORS.has(name) && !/realloc/.test(name) && (/z|calloc/.test(name) || argTexts.some((t) => /\b__GFP_ZERO\b/.test(t)));
+
 /** Value combinators whose result derives from all arguments (counts, bounds). */
 export const COMBINATORS = new Set(['min', 'max', 'min_t', 'max_t', 'clamp', 'clamp_t', 'DIV_ROUND_UP', 'ALIGN', 'PAGE_ALIGN', 'round_up', 'round_down']);
 

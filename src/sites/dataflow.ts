@@ -25,11 +25,11 @@
 import type { Node } from '../parse/kernel-c.ts';
 import { macroLoopAt } from '../parse/kernel-c.ts';
 import {
-  ACQUIRE_NAMES, ADDRESS_OF_PAGE, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
+  ACQUIRE_NAMES, ADDRESS_OF_PAGE, EMITTED_NAMES, ARRAY_ALLOCATORS, PAGE_OF_ADDRESS, COMBINATORS, ITERATOR_ALIASES, OUTPARAM_SOURCES, PAGE_COPIES, PASS_THROUGH,
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
-import { callArgs, callName, descendants, unparen } from './ast.ts';
+import { callArgs, callName, descendants, enclosingLoop, forBound, norm, unparen } from './ast.ts';
 
 export interface FnInfo {
   name: string;
@@ -41,6 +41,8 @@ export interface FnInfo {
   types: Map<string, string>;
   callers: number;
   addressTaken: boolean;
+  /** Defined `static`: the file's own, whatever a header declares under the same name. */
+  isStatic: boolean;
 }
 
 export interface AcquireCall {
@@ -67,6 +69,20 @@ const MODELLED_CALLS = new Set([
   ...Object.keys(DIRTY_CALLS), ...PASS_THROUGH, ...ADDRESS_OF_PAGE, ...PAGE_OF_ADDRESS, ...Object.keys(ITERATOR_ALIASES),
   ...ARRAY_ALLOCATORS, ...ARRAY_FREES, ...COMBINATORS,
 ]);
+
+/** `i` in `for (i = 0; …; …)` / `for (int i = 0; …)`. */
+function forIndex(loop: Node): string | undefined {
+  const init = loop.childForFieldName('initializer');
+  const assign = init?.type === 'declaration' ? init.childForFieldName('declarator') : init;
+  const lhs = assign?.type === 'init_declarator' ? assign.childForFieldName('declarator') : assign?.childForFieldName('left');
+  return lhs?.type === 'identifier' ? norm(lhs.text) : undefined;
+}
+
+/** Macros whose second argument is the type of what they return. */
+const CONTAINER_OF = new Set(['container_of', 'list_entry', 'list_first_entry', 'list_last_entry', 'list_first_entry_or_null', 'hlist_entry', 'rb_entry']);
+
+/** `foo` in `struct foo *`, `const struct foo`. */
+const structName = (type: string | undefined) => (type ? /^(?:const\s+|volatile\s+)*struct\s+(\w+)/.exec(type)?.[1] : undefined);
 
 /** `x` in `(cast)x` or `(x)`. */
 function uncast(node: Node): Node {
@@ -104,6 +120,9 @@ interface Rvalue {
 
 const CONSTANT_IDS = new Set(['NULL', 'true', 'false']);
 
+/** API names a static function of the file may take over (mm.h's own static inlines are not among them). */
+const LOCAL_API_NAMES: ReadonlySet<string> = new Set(EMITTED_NAMES);
+
 export class FileFacts {
   readonly functions = new Map<string, FnInfo>();
   readonly acquires: AcquireCall[] = [];
@@ -126,8 +145,16 @@ export class FileFacts {
   private readonly bindings: Array<{ param: string; arg: string }> = [];
   private readonly seeds = new Map<string, Set<string>>();
   private prov?: Map<string, Set<string>>;
+  /** Field types per struct defined in the file: `struct mthca_db_table` → `page` → `struct mthca_db_page *`. */
+  private readonly structFields = new Map<string, Map<string, string>>();
+  /** Types of file-scope variables. */
+  private readonly globalTypes = new Map<string, string>();
+  /** Field names accessed through a holder of unknown struct type, and the typed keys of each field name. */
+  private readonly untypedFields = new Set<string>();
+  private readonly typedFields = new Map<string, Set<string>>();
 
   constructor(readonly root: Node) {
+    this.collectTypes(root);
     for (const def of root.descendantsOfType('function_definition')) {
       const info = describeFunction(def);
       if (info && !this.functions.has(info.name)) this.functions.set(info.name, info);
@@ -143,6 +170,7 @@ export class FileFacts {
     for (const fn of this.functions.values()) this.collectAcquires(fn);
     for (const fn of this.functions.values()) this.collect(fn);
     this.bindOutputParameters();
+    this.bridgeUntypedFields();
     // What an outside caller passes is unknown, except in an array the function fills itself
     // (an ops callback's `phys_pfn[]`, an acquire helper's `pages`): that is its output.
     for (const fn of this.functions.values()) {
@@ -166,7 +194,16 @@ export class FileFacts {
         const field = e.childForFieldName('field')?.text ?? '?';
         // `table.sgl` is the table's scatterlist: the same pages as the table.
         if (field === 'sgl') return this.keyOf(e.childForFieldName('argument'), fn);
-        return `f:${field}`;
+        // A field is storage of its struct type: `chunk->mem` of an allocated chunk and
+        // `db->page[i].mem` of a GUP table are different stores of one name.
+        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
+        if (!struct) {
+          this.untypedFields.add(field);
+          return `f:${field}`;
+        }
+        const key = `f:${struct}.${field}`;
+        (this.typedFields.get(field) ?? this.typedFields.set(field, new Set()).get(field)!).add(key);
+        return key;
       }
       case 'subscript_expression':
       case 'pointer_expression':
@@ -190,6 +227,78 @@ export class FileFacts {
       default:
         return undefined;
     }
+  }
+
+  /** The declared type of an expression, as far as the file says (for the struct of a field). */
+  private typeText(expr: Node | null | undefined, fn: FnInfo | undefined): string | undefined {
+    if (!expr) return undefined;
+    const e = unparen(expr);
+    switch (e.type) {
+      case 'identifier':
+        return fn?.types.get(e.text) ?? this.globalTypes.get(e.text);
+      case 'field_expression': {
+        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
+        const field = e.childForFieldName('field')?.text;
+        return struct && field ? this.structFields.get(struct)?.get(field) : undefined;
+      }
+      // `*p`, `&x`, `a[i]`: the same struct, one pointer more or less.
+      case 'pointer_expression':
+      case 'subscript_expression':
+        return this.typeText(e.childForFieldName('argument'), fn);
+      case 'cast_expression':
+        return e.childForFieldName('type')?.text;
+      case 'call_expression': {
+        const name = callName(e);
+        const args = callArgs(e);
+        // container_of(ptr, type, member), list_entry(), list_first_entry(head, type, member).
+        if (name && CONTAINER_OF.has(name)) return args[1]?.text;
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Struct definitions' field types, and file-scope variables' types. */
+  private collectTypes(root: Node) {
+    for (const spec of root.descendantsOfType('struct_specifier')) {
+      const name = spec.childForFieldName('name')?.text;
+      if (name && spec.childForFieldName('body')) this.collectStruct(name, spec);
+    }
+    for (const decl of root.namedChildren) {
+      if (decl.type !== 'declaration') continue;
+      for (const d of decl.childrenForFieldName('declarator')) {
+        const n = declaredName(d);
+        if (n) this.globalTypes.set(n, typeOf(decl.childForFieldName('type'), d.type === 'init_declarator' ? d.childForFieldName('declarator')! : d));
+      }
+    }
+  }
+
+  /**
+   * The fields of struct `name`. An anonymous struct member (`struct { … } page[];`) is a struct
+   * of its own, named after its place (`mthca_user_db_table__page`).
+   */
+  private collectStruct(name: string, spec: Node) {
+    const fields = this.structFields.get(name) ?? this.structFields.set(name, new Map()).get(name)!;
+    for (const decl of spec.childForFieldName('body')!.namedChildren) {
+      if (decl.type !== 'field_declaration') continue;
+      const type = decl.childForFieldName('type');
+      for (const d of decl.childrenForFieldName('declarator')) {
+        const n = declaredFieldName(d);
+        if (!n) continue;
+        const inner = type?.type === 'struct_specifier' && !type.childForFieldName('name') && type.childForFieldName('body') ? `${name}__${n}` : undefined;
+        if (inner) this.collectStruct(inner, type!);
+        fields.set(n, inner ? `struct ${inner} ${typeOf(null, d).replace(/^\?\s*/, '')}`.trim() : typeOf(type, d));
+      }
+    }
+  }
+
+  /**
+   * A field read or written through a holder of unknown type may be any struct's field of that
+   * name: it is joined with all of them (both ways), as if the type did not count.
+   */
+  private bridgeUntypedFields() {
+    for (const field of this.untypedFields) for (const key of this.typedFields.get(field) ?? []) this.alias(`f:${field}`, key);
   }
 
   /** What an expression's value may derive from. */
@@ -360,10 +469,18 @@ export class FileFacts {
     }
   }
 
+  /**
+   * A call of an API name the file defines itself as a static function calls that function (a
+   * driver's own `pin_user_pages()`, H14): it is a local call, not the mm API.
+   */
+  private isLocalApi(name: string): boolean {
+    return LOCAL_API_NAMES.has(name) && !!this.functions.get(name)?.isStatic;
+  }
+
   private collectAcquires(fn: FnInfo) {
     for (const call of fn.body.descendantsOfType('call_expression')) {
       const name = callName(call);
-      if (!name || !ACQUIRE_NAMES.has(name) || !this.owns(fn, call)) continue;
+      if (!name || !ACQUIRE_NAMES.has(name) || this.isLocalApi(name) || !this.owns(fn, call)) continue;
       const args = callArgs(call);
       const layout = acquireLayout(name, args);
       if (!layout) continue;
@@ -375,7 +492,38 @@ export class FileFacts {
       this.seed(this.keyOf(pages, fn) ?? `?:${id}`, `${layout.family}:${id}`);
       const count = this.rvalue(args[layout.count], fn);
       for (const k of [...count.keys, ...count.countKeys]) this.countSeed(k, `cnt:${id}`);
+      for (const k of this.pinCounters(call, args[layout.count], fn)) this.countSeed(k, `cnt:${id}`);
     }
+  }
+
+  /**
+   * Variables that count the pins of an acquire in a loop: one bumped (`n++`, `n += 1`) after
+   * the acquire in the loop's body counts the iterations that got that far, so that pins are
+   * released over `[0, n)`; and when each iteration pins one page, the loop's index and bound
+   * (`for (i = 0; i < npages; i++)`) count them as the requested count does.
+   */
+  private pinCounters(call: Node, count: Node | undefined, fn: FnInfo): string[] {
+    const loop = enclosingLoop(call);
+    if (!loop || loop.kind === 'macro') return [];
+    const out: string[] = [];
+    const index = loop.kind === 'for' ? forIndex(loop.node) : undefined;
+    if (index && count?.text.trim() === '1') {
+      out.push(`v:${fn.name}:${index}`);
+      const bound = forBound(loop, index);
+      if (bound) out.push(...this.rvalue(bound, fn).keys);
+    }
+    for (const n of descendants(loop.body)) {
+      if (n.startIndex < call.endIndex) continue;
+      const target =
+        n.type === 'update_expression' && n.text.includes('++')
+          ? n.childForFieldName('argument')
+          : n.type === 'assignment_expression' && n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1'
+            ? n.childForFieldName('left')
+            : undefined;
+      const key = target && ['identifier', 'field_expression'].includes(unparen(target).type) ? this.keyOf(target, fn) : undefined;
+      if (key && unparen(target!).text !== index) out.push(key);
+    }
+    return out;
   }
 
   /** The variable that directly receives an acquire's return value (`ret = gup(…)`). */
@@ -393,9 +541,9 @@ export class FileFacts {
 
   private collectCall(call: Node, fn: FnInfo) {
     const name = callName(call);
-    if (!name || ACQUIRE_NAMES.has(name)) return;
+    if (!name || (ACQUIRE_NAMES.has(name) && !this.isLocalApi(name))) return;
     const args = callArgs(call);
-    const rel = RELEASE_APIS[name];
+    const rel = this.isLocalApi(name) ? undefined : RELEASE_APIS[name];
     // free_page() frees any kernel memory (often the page array itself): it drops a page's
     // reference only when handed the page's own address.
     if (rel && !(rel.of === 'page_address' && !releasedPage({ api: rel, args }))) {
@@ -498,15 +646,34 @@ export class FileFacts {
 
   /** Tags an expression's value may carry. */
   tagsOf(expr: Node, fn: FnInfo): Set<string> {
-    const prov = this.provenance();
     const r = this.rvalue(expr, fn);
     const out = new Set(r.tags);
-    for (const k of r.keys) for (const t of prov.get(k) ?? []) out.add(t);
+    for (const k of r.keys) for (const t of this.tagsOfKey(k)) out.add(t);
     return out;
   }
 
+  /**
+   * The other keys a field key may be the same storage as: for a field reached through a holder
+   * of unknown type, that field of every struct; for a struct's field, the untyped one.
+   */
+  sameField(key: string): string[] {
+    if (!key.startsWith('f:')) return [];
+    const dot = key.indexOf('.');
+    const field = dot < 0 ? key.slice(2) : key.slice(dot + 1);
+    if (dot >= 0) return this.untypedFields.has(field) ? [`f:${field}`] : [];
+    return [...(this.typedFields.get(field) ?? [])];
+  }
+
   tagsOfKey(key: string): Set<string> {
-    return this.provenance().get(key) ?? new Set();
+    const prov = this.provenance();
+    const own = prov.get(key);
+    if (own || !key.startsWith('f:')) return own ?? new Set();
+    // A field key the solved graph never met (first asked for now): whatever a field of that
+    // name holds in any struct.
+    const field = key.slice(2).split('.').pop()!;
+    const out = new Set<string>();
+    for (const k of [`f:${field}`, ...(this.typedFields.get(field) ?? [])]) for (const t of prov.get(k) ?? []) out.add(t);
+    return out;
   }
 
   /**
@@ -551,6 +718,13 @@ function typeOf(typeNode: Node | null, decl: Node): string {
   return `${typeNode?.text ?? '?'} ${stars}`.trim();
 }
 
+/** The name a field declarator declares (`*pages`, `page[]`). */
+function declaredFieldName(decl: Node): string | undefined {
+  let d: Node | null = decl;
+  while (d && d.type !== 'field_identifier' && d.type !== 'identifier') d = d.childForFieldName('declarator');
+  return d?.text;
+}
+
 function declaredName(decl: Node): string | undefined {
   let d: Node | null = decl;
   while (d && d.type !== 'identifier') {
@@ -593,5 +767,6 @@ function describeFunction(def: Node): FnInfo | undefined {
       types.set(n, typeOf(decl.childForFieldName('type'), d2.type === 'init_declarator' ? d2.childForFieldName('declarator')! : d2));
     }
   }
-  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false };
+  const isStatic = def.namedChildren.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
+  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false, isStatic };
 }

@@ -8,11 +8,12 @@ export const DIAGNOSTIC_CODES = {
   'no-release': 'no release of the pinned pages in this file (ownership leaves the file, H3)',
   'escape': 'pinned pages are handed to a function outside this file that may release them (H3)',
   'extra-ref': 'an extra get_page() reference is taken on GUP pages (H2)',
-  'null-skip': 'the release loop skips NULL slots: its bound is not the pinned count (H5)',
+  'null-skip': 'the release loop skips NULL slots of an array not provably zeroed: past the pinned count they may hold anything (H5)',
   'bound': 'the release loop bound is not the pinned count (H5)',
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
   'mmu-notifier': 'an MMU notifier manages the pages (or they cannot be told from such pages): they keep get_user_pages() (pin_user_pages.rst case 3, H9)',
-  'name-clash': 'a file-local symbol has the name of the API we would emit (H14)',
+  'struct-page-only': 'the pages are only used for struct page metadata: FOLL_GET is right (pin_user_pages.rst case 4, H9)',
+  'name-clash': 'a file-local symbol has the name of the API we would emit, and cannot be renamed (H14)',
   'release-kind': 'a GUP page is dropped by a call no unpin can stand for (a higher-order free, a folio or address kept aside)',
   'unsupported-release': 'a release of these pages has a shape gup2pin cannot rewrite',
   'unsupported-acquire': 'an acquire call gup2pin cannot rewrite',
@@ -26,6 +27,8 @@ export const DIAGNOSTIC_CODES = {
   'unverified': 'the simulator cannot model this site, and only proven conversions are wanted (series)',
   'outside-paths': 'the group also needs an edit in a file outside the given paths',
   'not-linked': 'the group shares its pages with other files that could not be analysed with it',
+  // A finding on a converted group, not a refusal: the conversion neither adds nor removes it.
+  'sleep-in-atomic': 'the original already sleeps in atomic context where the pages are released (H8)',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -4,11 +4,14 @@
  * planner).
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
-import { CANDIDATE_RE, EMITTED_NAMES, MAY_RELEASE_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
+import { CANDIDATE_RE, MAY_RELEASE_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
-import { FileFacts, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
+import { findClashes, type LocalApiFunction } from './clash.ts';
+import { FileFacts, releasedPage, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { notifierHazards } from './mmu-notifier.ts';
+import { structPageOnly } from './struct-page-only.ts';
+import { guardedTags } from './tag-guards.ts';
 
 export interface PinGroup {
   id: number;
@@ -31,8 +34,13 @@ export interface FileAnalysis {
   orphans: Array<{ release: ReleaseCall; sources: string[]; unparsed: boolean }>;
   /** API calls that are no site, because the code around them did not parse. */
   unparsedCalls: Diagnostic[];
-  /** Releases in atomic context (under a spinlock, or in a function only called there). */
-  atomicReleases: Set<number>;
+  /**
+   * Releases in atomic context (under a spinlock, or in a function called there), each with the
+   * call that made the context atomic (`spin_lock(&pd->lock)`, possibly in a caller).
+   */
+  atomicReleases: Map<number, Node>;
+  /** Static functions named like the API, renamed if a group converts (src/plan/rename.ts). */
+  localApi: LocalApiFunction[];
 }
 
 const PAGE_TAG = /^(gup|pin|src|opaque|raw|nocaller):/;
@@ -55,6 +63,7 @@ function guardedAgainstRawPfns(node: Node): boolean {
 export function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
   let tags = [...facts.tagsOf(releasedExpr(r), r.fn)].filter((t) => PAGE_TAG.test(t));
   if (guardedAgainstRawPfns(r.call)) tags = tags.filter((t) => t !== 'raw');
+  tags = guardedTags(facts, r, releasedPage(r) ?? releasedExpr(r), tags, PAGE_TAG);
   return tags.sort();
 }
 
@@ -108,7 +117,8 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
 
   // File-wide hazards hold for the groups with a site in that file, reported at each group's own
   // acquire, naming where they come from.
-  const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part) }));
+  const localApi: LocalApiFunction[] = [];
+  const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part, parts.length > 1, localApi) }));
   const notifier = notifierHazards(text, tree, facts, parts, groups);
   for (const g of groups) {
     const sites = [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)];
@@ -117,7 +127,7 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
     if (managed) g.hazards.push(managed);
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
   }
-  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts) };
+  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts), localApi };
 }
 
 const CANDIDATE_CALLS = new RegExp(CANDIDATE_RE.source, 'g');
@@ -147,12 +157,14 @@ function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[]
  */
 export const FILE_HAZARD_CODES: ReadonlySet<string> = new Set(['mmu-notifier', 'name-clash']);
 
-function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part): Diagnostic[] {
+function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part, linked: boolean, localApi: LocalApiFunction[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const name of EMITTED_NAMES) {
-    const fn = facts.functions.get(name);
-    if (fn && fn.node.startIndex >= part.start && fn.node.startIndex < part.end) out.push({ code: 'name-clash', line: lineOf(fn.node), message: `this file defines its own ${name}() (line ${lineOf(fn.node)}), which would capture the converted calls` });
-  }
+  const clashes = findClashes(text, tree, facts, part, unparsedAround);
+  out.push(...clashes.refusals);
+  // The rename is planned for one file: a unit's joined text is several.
+  if (!linked) localApi.push(...clashes.renamable);
+  else for (const f of clashes.renamable)
+    out.push({ code: 'name-clash', line: f.line, message: `this file defines its own static ${f.name}() (line ${f.line}): it is renamed only in a file converted on its own, not with a group linked across files` });
   return out;
 }
 
@@ -199,6 +211,7 @@ function groupHazards(g: PinGroup, facts: FileFacts, releaseTags: Map<ReleaseCal
   for (const e of g.escapes)
     if (MAY_RELEASE_RE.test(e.callee))
       out.push({ code: 'escape', line: lineOf(e.call), message: `the pinned pages ('${pagesIn(e)!.text}') are passed to ${e.callee}(), defined elsewhere, which by its name may drop their reference` });
+  out.push(...structPageOnly(g, facts));
   const seen = new Set<string>();
   return out.filter((d) => {
     const k = `${d.code}:${d.line}`;
@@ -244,45 +257,51 @@ function afterIteratorMacro(missing: Node): boolean {
 
 /**
  * Releases that run in atomic context: lexically between a spin_lock()-style call and its
- * unlock in the same function, or inside a function reached only from such places (H8).
+ * unlock in the same function, or inside a function called from such a place (H8). Each maps
+ * to the outermost lock call held there, found first.
  */
-function atomicReleases(facts: FileFacts): Set<number> {
+function atomicReleases(facts: FileFacts): Map<number, Node> {
   // Per function, its lock (+1) and unlock (-1) calls in document order: found once, asked often.
-  const lockCalls = new Map<FnInfo, Array<{ at: number; step: 1 | -1 }>>();
+  const lockCalls = new Map<FnInfo, Array<{ call: Node; step: 1 | -1 }>>();
   const locksOf = (fn: FnInfo) => {
     let calls = lockCalls.get(fn);
     if (!calls) {
       calls = [];
       for (const c of fn.body.descendantsOfType('call_expression')) {
         const name = callName(c) ?? '';
-        if (ATOMIC_ENTER_RE.test(name)) calls.push({ at: c.startIndex, step: 1 });
-        else if (ATOMIC_LEAVE_RE.test(name)) calls.push({ at: c.startIndex, step: -1 });
+        if (ATOMIC_ENTER_RE.test(name)) calls.push({ call: c, step: 1 });
+        else if (ATOMIC_LEAVE_RE.test(name)) calls.push({ call: c, step: -1 });
       }
       lockCalls.set(fn, calls);
     }
     return calls;
   };
-  const lockedAt = (fn: FnInfo, at: number): boolean => {
-    let depth = 0;
+  /** The outermost lock still held at `at` in `fn`, if any. */
+  const lockAt = (fn: FnInfo, at: number): Node | undefined => {
+    const held: Node[] = [];
     for (const c of locksOf(fn)) {
-      if (c.at >= at) break;
-      depth = Math.max(0, depth + c.step);
+      if (c.call.startIndex >= at) break;
+      if (c.step > 0) held.push(c.call);
+      else held.pop();
     }
-    return depth > 0;
+    return held[0];
   };
-  const atomicFns = new Set<string>();
+  const atomicFns = new Map<string, Node>();
   for (let changed = true; changed; ) {
     changed = false;
     for (const c of facts.localCalls) {
       if (atomicFns.has(c.callee)) continue;
-      if (lockedAt(c.fn, c.call.startIndex) || atomicFns.has(c.fn.name)) {
-        atomicFns.add(c.callee);
+      const lock = lockAt(c.fn, c.call.startIndex) ?? atomicFns.get(c.fn.name);
+      if (lock) {
+        atomicFns.set(c.callee, lock);
         changed = true;
       }
     }
   }
-  const out = new Set<number>();
-  for (const r of facts.releases)
-    if (atomicFns.has(r.fn.name) || lockedAt(r.fn, r.call.startIndex)) out.add(r.call.id);
+  const out = new Map<number, Node>();
+  for (const r of facts.releases) {
+    const lock = lockAt(r.fn, r.call.startIndex) ?? atomicFns.get(r.fn.name);
+    if (lock) out.set(r.call.id, lock);
+  }
   return out;
 }

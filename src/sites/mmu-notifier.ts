@@ -8,9 +8,8 @@
  *    file registers one for a whole mm (it tracks every address: kvm_main.c);
  *  - kept in a field of the struct that holds the notifier;
  *
- * and, being unable to tell them apart from those, the groups kept in a field of the same name
- * (the provenance analysis keys fields by name only) or released in a function that also releases
- * managed pages. The other groups convert. When the callbacks cannot all be seen (no ops table
+ * and, being unable to tell them apart from those, the groups kept in a field of that name reached
+ * through a pointer of unknown type, or released in a function that also releases managed pages. The other groups convert. When the callbacks cannot all be seen (no ops table
  * with an initializer, a callback or ops table from elsewhere), every group with a site in the
  * file is refused, as every group of such a file used to be.
  */
@@ -282,25 +281,30 @@ function tracked(g: PinGroup, model: NotifierModel): Reason | undefined {
   return undefined;
 }
 
-/** Pages kept in a field of the struct holding the notifier (by name: see dataflow.ts's f: keys). */
+/**
+ * Pages kept in a field of the struct holding the notifier. The provenance analysis keys a field
+ * by its struct (`f:demo_region.page_list`) when the holder's type is known, by its name alone
+ * (`f:page_list`) when not, and joins the two: pages in a name-only key may be any struct's.
+ */
 function inHolder(g: PinGroup, facts: FileFacts, model: NotifierModel): Reason | undefined {
   if (!model.holders.size) return undefined;
   const tags = new Set(g.acquires.map((a) => `${a.layout.family}:${a.id}`));
-  const fields: string[] = [];
-  for (const [key, held] of facts.provenance())
-    if (key.startsWith('f:') && [...held].some((t) => tags.has(t))) fields.push(key.slice(2));
+  const keys: string[] = [];
+  for (const [key, held] of facts.provenance()) if (key.startsWith('f:') && [...held].some((t) => tags.has(t))) keys.push(key.slice(2));
+  const untyped = new Set(keys.filter((k) => !k.includes('.')));
   const fns = new Set([...g.acquires, ...g.releases].map((s) => s.fn));
-  for (const field of fields.sort())
-    for (const h of model.holders.values()) {
-      if (!h.fields.has(field)) continue;
-      // Named through a variable of the holder's type where the group's calls are: its field.
-      const own = [...fns].some((fn) =>
-        fn.body.descendantsOfType('field_expression').some((e) => e.childForFieldName('field')?.text === field && chainRootStruct(e, fn) === h.struct),
-      );
-      return own
-        ? managed(`its pages are kept in ->${field} of struct ${h.struct}, which holds the notifier (line ${h.line})`)
-        : apart(`its pages are kept in a field named ${field}, as is a field of struct ${h.struct}, which holds the notifier (line ${h.line}), and gup2pin tells fields apart by name only`);
-    }
+  // Named through a variable of the holder's type where the group's calls are: its field.
+  const own = (h: Holder, field: string) =>
+    [...fns].some((fn) => fn.body.descendantsOfType('field_expression').some((e) => e.childForFieldName('field')?.text === field && chainRootStruct(e, fn) === h.struct));
+  for (const key of keys.sort()) {
+    const [struct, field] = key.includes('.') ? key.split('.') : [undefined, key];
+    const h = struct ? model.holders.get(struct) : [...model.holders.values()].find((x) => x.fields.has(field));
+    if (!h) continue;
+    // A struct's key also holds what a name-only key of the field does.
+    if ((struct && !untyped.has(field)) || own(h, field))
+      return managed(`its pages are kept in ->${field} of struct ${h.struct}, which holds the notifier (line ${h.line})`);
+    return apart(`its pages are kept in a field named ${field}, which the file also reaches through a pointer of unknown type: it may be the one of struct ${h.struct}, which holds the notifier (line ${h.line})`);
+  }
   return undefined;
 }
 
