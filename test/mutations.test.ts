@@ -56,6 +56,7 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   'remote-tsk': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],
   vfio: ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
+  'pfn-guard': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
 };
 
 /**

@@ -62,7 +62,9 @@ function guardedAgainstRawPfns(node: Node): boolean {
 
 export function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
   let tags = [...facts.tagsOf(releasedExpr(r), r.fn)].filter((t) => PAGE_TAG.test(t));
-  if (guardedAgainstRawPfns(r.call)) tags = tags.filter((t) => t !== 'raw');
+  // pfns of no page (computed, or read from page tables: `pte_pfn()` of a VM_PFNMAP mapping) do
+  // not reach a release behind the guard.
+  if (guardedAgainstRawPfns(r.call)) tags = tags.filter((t) => t !== 'raw' && !/^opaque:\w*pfn\w*$/.test(t));
   tags = guardedTags(facts, r, releasedPage(r) ?? releasedExpr(r), tags, PAGE_TAG);
   return tags.sort();
 }
