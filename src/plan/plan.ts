@@ -138,7 +138,7 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   const hazards = [...group.hazards, ...clashes.map((d) => ({ ...d, line: group.line }))];
   if (forced) return refuse([...forced, ...hazards]);
   if (hazards.length) return refuse(hazards);
-  if (group.family === 'pin') return unchanged(pinnedSleeps(group, analysis.atomicReleases));
+  if (group.family === 'pin') return unchanged([...group.findings, ...pinnedSleeps(group, analysis.atomicReleases)]);
   if (policy.core)
     return refuse([{ code: 'core-kernel', line: group.line, message: 'core kernel users were left on FOLL_GET upstream (pin_user_pages.rst cases 3–4): pass --core to convert' }]);
 
@@ -146,7 +146,7 @@ function planGroup(analysis: FileAnalysis, group: PinGroup, api: TargetApi, poli
   const edits: Edit[] = [];
   const rewrites: GroupResult['rewrites'] = [];
   const differences = new Set<string>();
-  const findings: Diagnostic[] = [];
+  const findings: Diagnostic[] = [...group.findings];
   const unused: Unused[] = [];
   for (const rel of group.releases) {
     const line = lineOf(rel.call);

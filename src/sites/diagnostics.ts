@@ -28,6 +28,7 @@ export const DIAGNOSTIC_CODES = {
   'outside-paths': 'the group also needs an edit in a file outside the given paths',
   'not-linked': 'the group shares its pages with other files that could not be analysed with it',
   // A finding on a converted group, not a refusal: the conversion neither adds nor removes it.
+  'uncounted-pin': 'a loop leaves after a pin succeeded and before counting it: that page is never released (pre-existing leak, reported)',
   'sleep-in-atomic': 'the original already sleeps in atomic context where the pages are released (H8)',
 } as const;
 

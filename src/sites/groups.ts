@@ -12,6 +12,7 @@ import type { Diagnostic } from './diagnostics.ts';
 import { notifierHazards } from './mmu-notifier.ts';
 import { structPageOnly } from './struct-page-only.ts';
 import { guardedTags } from './tag-guards.ts';
+import { uncountedPins } from './uncounted.ts';
 
 export interface PinGroup {
   id: number;
@@ -23,6 +24,8 @@ export interface PinGroup {
   line: number;
   /** Calls of functions defined elsewhere, not modelled, that are handed the group's pages. */
   escapes: CallInto[];
+  /** Defects of the original the conversion keeps as they are (reported, not refused). */
+  findings: Diagnostic[];
 }
 
 export interface FileAnalysis {
@@ -107,7 +110,7 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
   for (const a of facts.acquires) {
     const root = find(a.id);
     let g = byRoot.get(root);
-    if (!g) byRoot.set(root, (g = { id: 0, family: a.layout.family, acquires: [], releases: [], hazards: [], line: lineOf(a.call), escapes: [] }));
+    if (!g) byRoot.set(root, (g = { id: 0, family: a.layout.family, acquires: [], releases: [], hazards: [], line: lineOf(a.call), escapes: [], findings: [] }));
     g.acquires.push(a);
   }
   for (const [r, ids] of releaseIds) byRoot.get(find(ids[0]))!.releases.push(r);
@@ -128,6 +131,7 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
     const managed = notifier.get(g.id);
     if (managed) g.hazards.push(managed);
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
+    g.findings.push(...uncountedPins(g.acquires, facts));
   }
   return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts), localApi };
 }
