@@ -125,12 +125,12 @@ describe('where callers are searched', () => {
 
 describe('groups that no partner could make convertible', () => {
   const notifier = HELPER.replace('#include <linux/mm.h>\n', '#include <linux/mm.h>\n#include <linux/mmu_notifier.h>\n\nstatic const struct mmu_notifier_ops demo_mn_ops;\n');
-  it('does not search for the callers of an MMU-notifier user: its groups are refused whatever they do', async () => {
+  it('does not search for the callers of an MMU-notifier user whose callbacks it cannot see: its groups are refused whatever they do', async () => {
     expect(linkNeeds(analyzeText(HELPER))).toMatchObject({ functions: ['demo_pin', 'demo_unpin'], exported: ['demo_pin'] });
     expect(linkNeeds(analyzeText(notifier))).toBeUndefined();
     const dir = writeTree({ Makefile: '', Kbuild: '', 'drivers/demo/helper.c': notifier, 'drivers/other/user.c': user('other') });
     expect(await scan(dir, 'drivers')).toEqual([
-      'drivers/demo/helper.c:9: refused mmu-notifier: this file is an MMU-notifier user (mmu_notifier_ops, line 5): it drops pages from its invalidate callback and needs no pin',
+      'drivers/demo/helper.c:9: refused mmu-notifier: this file is an MMU-notifier user (mmu_notifier_ops, line 5) whose callbacks gup2pin cannot all see: they may drop these pages, which would need no pin',
     ]);
   });
   it('does not link core kernel code (lib/ is core: iov_iter): it converts only with --core', async () => {

@@ -48,6 +48,7 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   'dirty-loop': ['already-dirty-skipped'],
   'error-path': ['already-dirty-skipped'],
   hfi1: ['already-dirty-skipped'],
+  'notifier-side-group': ['already-dirty-skipped'],
   'null-skip-loop': ['already-dirty-skipped'],
   'null-skip-via': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
   'phys-then-map': ['already-dirty-skipped'],

@@ -115,8 +115,8 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     // Pages kept in a struct field or handed to another file's caller may be released there,
     // even when this file releases them too (an error path here, the teardown elsewhere).
     if (g.family !== 'gup' && !g.hazards.some((h) => OPEN_CODES.has(h.code))) continue;
-    // Refused whatever its partners (kvm_main.c is an MMU-notifier user): no use searching the
-    // tree for them.
+    // Refused whatever its partners (an MMU notifier manages kvm_main.c's groups): no use
+    // searching the tree for them.
     if (g.hazards.some((h) => FILE_HAZARD_CODES.has(h.code))) continue;
     const ways = channels(analysis, g);
     const fns = [...ways.functions].filter(callable);

@@ -119,6 +119,12 @@ export interface RunConfig {
   pagesWhenOpaque: number;
   /** Discovery only needs to see the first acquire's arguments: stop the run there. */
   stopAtFirstAcquire?: boolean;
+  /**
+   * After runs: the functions the conversion left as they were. What their acquires take belongs
+   * to a group that was not converted (one a notifier manages, beside a converted one): nothing
+   * says it must be pinned.
+   */
+  untouched?: ReadonlySet<string>;
 }
 
 /** Ends a discovery run at its first acquire. */
@@ -241,6 +247,8 @@ export class Machine {
   readonly gupCounts: Val[] = [];
   /** Names of the file's functions the run entered. */
   readonly entered = new Set<string>();
+  /** The function running now. */
+  current = '';
   gupCalls = 0;
   usedPins = false;
   /** Global variables by the number of their name in the file (see the `id` expression). */
@@ -374,6 +382,8 @@ export class Machine {
     this.entered.add(fn.name);
     if (++this.depth > DEPTH_LIMIT) throw new Fault(`call depth over ${DEPTH_LIMIT} (recursion?)`);
     const saved = this.frame;
+    const caller = this.current;
+    this.current = fn.name;
     const names = namesOf(fn);
     // Every field from the start: frames of one shape keep the code using them optimised.
     const frame: Frame = { names, values: new Array(fn.locals.length), cells: undefined, aggregate: undefined, types: names.paramTypes.slice() };
@@ -385,6 +395,7 @@ export class Machine {
       return c instanceof Return ? c.value : 0;
     } finally {
       this.frame = saved;
+      this.current = caller;
       this.depth--;
     }
   }

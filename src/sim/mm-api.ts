@@ -55,7 +55,7 @@ function gup(name: string): Builtin {
     const got: string[] = [];
     for (let i = 0; i < k; i++) {
       const page = m.userPage();
-      m.pages.grab(page, layout.family);
+      m.pages.grab(page, layout.family, !m.cfg.untouched?.has(m.current));
       m.store({ obj: base.obj, slot: base.off + i }, new Ptr(page, 0));
       got.push(page.label);
     }

@@ -38,6 +38,11 @@ export class Folio {
   everHeld = false;
   /** Acquired through GUP at least once (as opposed to allocated or looked up). */
   fromGup = false;
+  /**
+   * Also acquired by code the conversion left alone (a group it refused): nothing says this folio
+   * must show as pinned while the device uses it.
+   */
+  leftAlone = false;
   readonly dirtyLog: DirtyEvent[] = [];
   writtenBack = false;
   dirtiedWithoutBuffers = false;
@@ -197,9 +202,11 @@ export class PageModel {
     if (!f.held) this.held.delete(f);
   }
 
-  grab(p: Page, family: 'gup' | 'pin') {
+  /** `touched`: the acquire is in code the conversion changed. */
+  grab(p: Page, family: 'gup' | 'pin', touched = true) {
     const f = p.folio;
     f.fromGup = true;
+    if (!touched) f.leftAlone = true;
     if (family === 'pin') {
       if (f.zero && this.options.zeroPageNotPinned) {
         // No pin is taken, and unpin ignores the page: the ledger still pairs them.
@@ -321,7 +328,7 @@ export class PageModel {
    */
   deviceWrites(writeback: boolean, expectPinned: boolean) {
     for (const f of this.held) {
-      if (expectPinned && f.fromGup && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
+      if (expectPinned && f.fromGup && !f.leftAlone && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
       if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
         f.writtenBack = true;
         f.dirty = false;

@@ -68,8 +68,10 @@ export function runBefore(funcs: ReadonlyMap<string, Func>, steps: string[], s: 
 }
 
 /** The after run sees the world the before run saw: same bindings, same decisions. */
-export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome): Outcome {
-  return runSession(funcs, steps, configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices, before.facts)));
+export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome, untouched?: ReadonlySet<string>): Outcome {
+  const cfg = configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices, before.facts));
+  cfg.untouched = untouched;
+  return runSession(funcs, steps, cfg);
 }
 
 const base = (n: number, mode: GupMode, extra: Partial<Scenario> = {}): Scenario => ({

@@ -189,7 +189,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   }
   // The after run of a before run that entered no changed function would repeat it step by step.
   const repeats = (b: Outcome) => lowered.sharesUnedited && ![...b.entered].some((f) => changed.has(f));
-  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats)).sort((x, y) => x.line - y.line);
+  const untouched = new Set([...afterFuncs.keys()].filter((f) => !changed.has(f)));
+  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
 }
 
 /**
@@ -227,7 +228,14 @@ function runIdentity(s: Scenario, o: Outcome): string {
   return `${world}\u0001${answers}\u0001${[...o.indices].join()}`;
 }
 
-function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFuncs: ReadonlyMap<string, Func>, api: TargetApi, repeats: (b: Outcome) => boolean): GroupVerification {
+function verifyUnit(
+  unit: Unit,
+  beforeFuncs: ReadonlyMap<string, Func>,
+  afterFuncs: ReadonlyMap<string, Func>,
+  api: TargetApi,
+  repeats: (b: Outcome) => boolean,
+  untouched: ReadonlySet<string>,
+): GroupVerification {
   const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, what: unit.what, verdict: 'equivalent', differences: [], scenarios: 0 };
   const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
   if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
@@ -247,7 +255,7 @@ function verifyUnit(unit: Unit, beforeFuncs: ReadonlyMap<string, Func>, afterFun
       const id = runIdentity(s, b);
       if (compared.has(id)) continue;
       compared.add(id);
-      const a = repeats(b) ? b : runAfter(afterFuncs, steps, s, api, b);
+      const a = repeats(b) ? b : runAfter(afterFuncs, steps, s, api, b, untouched);
       const c = compare(b, a);
       if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
       for (const d of c.differences) differences.add(d);

@@ -11,7 +11,7 @@ export const DIAGNOSTIC_CODES = {
   'null-skip': 'the release loop skips NULL slots of an array not provably zeroed: past the pinned count they may hold anything (H5)',
   'bound': 'the release loop bound is not the pinned count (H5)',
   'atomic-context': 'the replacement would take the page lock in atomic context (H8)',
-  'mmu-notifier': 'MMU-notifier users keep get_user_pages() (pin_user_pages.rst case 3, H9)',
+  'mmu-notifier': 'an MMU notifier manages the pages (or they cannot be told from such pages): they keep get_user_pages() (pin_user_pages.rst case 3, H9)',
   'struct-page-only': 'the pages are only used for struct page metadata: FOLL_GET is right (pin_user_pages.rst case 4, H9)',
   'name-clash': 'a file-local symbol has the name of the API we would emit, and cannot be renamed (H14)',
   'release-kind': 'a GUP page is dropped by a call no unpin can stand for (a higher-order free, a folio or address kept aside)',

@@ -4,11 +4,12 @@
  * planner).
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
-import { CANDIDATE_RE, MAY_RELEASE_RE, MMU_NOTIFIER_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
+import { CANDIDATE_RE, MAY_RELEASE_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
 import { callName, descendants, lineOf, nodeAt } from './ast.ts';
 import { findClashes, type LocalApiFunction } from './clash.ts';
 import { FileFacts, releasedPage, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
+import { notifierHazards } from './mmu-notifier.ts';
 import { structPageOnly } from './struct-page-only.ts';
 import { guardedTags } from './tag-guards.ts';
 import { uncountedPins } from './uncounted.ts';
@@ -123,9 +124,12 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
   // acquire, naming where they come from.
   const localApi: LocalApiFunction[] = [];
   const fileHazards = parts.map((part) => ({ part, hazards: fileLevelHazards(text, tree, facts, part, parts.length > 1, localApi) }));
+  const notifier = notifierHazards(text, tree, facts, parts, groups);
   for (const g of groups) {
     const sites = [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)];
     const hit = fileHazards.filter(({ part }) => sites.some((n) => n.startIndex >= part.start && n.startIndex < part.end));
+    const managed = notifier.get(g.id);
+    if (managed) g.hazards.push(managed);
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
     g.findings.push(...uncountedPins(g.acquires, facts));
   }
@@ -153,19 +157,14 @@ function unparsedCalls(text: string, tree: Tree, facts: FileFacts): Diagnostic[]
 }
 
 /**
- * Hazards that hold for every group with a site in the file, whatever other files say: linking
- * such a group with its partners cannot lift them.
+ * Hazards that hold whatever other files say: linking such a group with its partners cannot lift
+ * them (a name clash holds for every group with a site in the file; a notifier that manages a
+ * group's pages still does with more files around).
  */
 export const FILE_HAZARD_CODES: ReadonlySet<string> = new Set(['mmu-notifier', 'name-clash']);
 
 function fileLevelHazards(text: string, tree: Tree, facts: FileFacts, part: Part, linked: boolean, localApi: LocalApiFunction[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const mmu = MMU_NOTIFIER_RE.exec(text.slice(part.start, part.end));
-  if (mmu) {
-    // The parsed copy keeps every newline where it was.
-    const line = tree.pointAt(part.start + mmu.index).row + 1;
-    out.push({ code: 'mmu-notifier', line, message: `this file is an MMU-notifier user (${mmu[1]}, line ${line}): it drops pages from its invalidate callback and needs no pin` });
-  }
   const clashes = findClashes(text, tree, facts, part, unparsedAround);
   out.push(...clashes.refusals);
   // The rename is planned for one file: a unit's joined text is several.
