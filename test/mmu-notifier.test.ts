@@ -254,3 +254,13 @@ int nxa_service(struct nxa_svm_region *region, struct nxa_cmdbuf *dead,
     ]);
   });
 });
+
+describe('groups already on the pin API', () => {
+  it('are left alone whatever manages their pages: nothing converts, and hfi1 and i915 pin the pages their notifiers watch', () => {
+    const pinned = read('neg-odp', 'before.c').replaceAll('get_user_pages_remote(', 'pin_user_pages_remote(').replaceAll('put_page(', 'unpin_user_page(');
+    const groups = analyzeText(pinned).groups;
+    expect(groups.map((g) => [g.family, g.hazards.map((h) => h.code)])).toEqual([['pin', []]]);
+    // The same group on FOLL_GET is the notifier's.
+    expect(notifier(read('neg-odp', 'before.c')).map(([, m]) => typeof m)).toEqual(['string']);
+  });
+});

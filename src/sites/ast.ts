@@ -86,3 +86,6 @@ export function nodeAt(root: Node, index: number): Node {
 
 /** Does `node` mention identifier `name` (as a variable, not as a field name)? */
 export const mentions = (node: Node, name: string) => node.descendantsOfType('identifier').some((i) => i.text === name);
+
+/** `i++` of `for (…; …; i++)`: a loop's own step. */
+export const isLoopStep = (n: Node) => n.parent?.type === 'for_statement' && n.parent.childForFieldName('update')?.id === n.id;

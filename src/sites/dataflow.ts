@@ -29,7 +29,7 @@ import {
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
-import { callArgs, callName, descendants, enclosingLoop, forBound, norm, unparen } from './ast.ts';
+import { callArgs, callName, descendants, enclosingLoop, forBound, isLoopStep, norm, unparen } from './ast.ts';
 
 export interface FnInfo {
   name: string;
@@ -515,7 +515,8 @@ export class FileFacts {
       if (bound) out.push(...this.rvalue(bound, fn).keys);
     }
     for (const n of descendants(loop.body)) {
-      if (n.startIndex < call.endIndex) continue;
+      // (An inner loop's own step counts its iterations, not pins.)
+      if (n.startIndex < call.endIndex || isLoopStep(n)) continue;
       const target =
         n.type === 'update_expression' && n.text.includes('++')
           ? n.childForFieldName('argument')

@@ -128,7 +128,9 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
   for (const g of groups) {
     const sites = [...g.acquires.map((a) => a.call), ...g.releases.map((r) => r.call)];
     const hit = fileHazards.filter(({ part }) => sites.some((n) => n.startIndex >= part.start && n.startIndex < part.end));
-    const managed = notifier.get(g.id);
+    // Code already on the pin API has nothing to convert, whatever manages its pages (hfi1 and
+    // i915 pin the pages their notifiers watch).
+    const managed = g.family === 'gup' ? notifier.get(g.id) : undefined;
     if (managed) g.hazards.push(managed);
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
     g.findings.push(...uncountedPins(g.acquires, facts));

@@ -6,7 +6,7 @@
  * conversion keeps it as it is: reported as a finding, not a reason to refuse.
  */
 import type { Node } from '../parse/kernel-c.ts';
-import { enclosingLoop, lineOf, mentions, unparen } from './ast.ts';
+import { enclosingLoop, isLoopStep, lineOf, norm } from './ast.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { AcquireCall, FileFacts } from './dataflow.ts';
 
@@ -15,8 +15,9 @@ const EXITS = ['goto_statement', 'break_statement', 'return_statement'];
 export function uncountedPins(acquires: readonly AcquireCall[], facts: FileFacts): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const a of acquires) {
+    // A loop that pins one page per iteration (a chunk's count is counted otherwise).
     const loop = enclosingLoop(a.call);
-    if (!loop || loop.kind === 'macro') continue;
+    if (!loop || loop.kind === 'macro' || a.args[a.layout.count]?.text.trim() !== '1') continue;
     const bump = counterBump(loop.body, a.call);
     if (!bump) continue;
     const result = resultName(a.call);
@@ -25,8 +26,9 @@ export function uncountedPins(acquires: readonly AcquireCall[], facts: FileFacts
       if (exit.startIndex < a.call.endIndex || exit.startIndex > bump.startIndex) continue;
       const test = enclosingIf(exit, loop.body);
       // Leaving because the pin failed: nothing was pinned.
-      if (!test || (result && mentions(test.childForFieldName('condition')!, result)) || test.childForFieldName('condition')!.startIndex <= a.call.startIndex) continue;
-      if (!releasesBefore(facts, test, exit)) leaks.push(exit);
+      const cond = test?.childForFieldName('condition');
+      if (!cond || (result && norm(cond.text).includes(result)) || cond.startIndex <= a.call.startIndex) continue;
+      if (!releasesBefore(facts, test!, exit)) leaks.push(exit);
     }
     if (!leaks.length) continue;
     const at = leaks.map(lineOf);
@@ -39,21 +41,21 @@ export function uncountedPins(acquires: readonly AcquireCall[], facts: FileFacts
   return out;
 }
 
-/** The first `n++` / `n += 1` after the acquire in the loop's body. */
+/** The first `n++` / `n += 1` after the acquire in the loop's body (not an inner loop's step). */
 function counterBump(body: Node, call: Node): Node | undefined {
   return body.descendantsOfType(['update_expression', 'assignment_expression']).find((n) => {
-    if (n.startIndex < call.endIndex) return false;
+    if (n.startIndex < call.endIndex || isLoopStep(n)) return false;
     if (n.type === 'update_expression') return n.text.includes('++');
     return n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1';
   });
 }
 
-/** `ret` in `ret = get_user_pages…(…)`. */
+/** `ret` in `ret = get_user_pages…(…)` (or `iter.nr_pages`): what a failure test names. */
 function resultName(call: Node): string | undefined {
   let p = call.parent;
   while (p?.type === 'parenthesized_expression' || p?.type === 'cast_expression') p = p.parent;
   const lhs = p?.type === 'assignment_expression' ? p.childForFieldName('left') : undefined;
-  return lhs && unparen(lhs).type === 'identifier' ? unparen(lhs).text : undefined;
+  return lhs ? norm(lhs.text) : undefined;
 }
 
 function enclosingIf(node: Node, within: Node): Node | undefined {
