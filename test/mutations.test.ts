@@ -133,6 +133,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
       '(119), released at teardown (139). Site 49 is left out: it is the MMU-notifier invalidate ' +
       'callback, called by the mm and never from this file, so no run reaches it with known pages',
   },
+  'neg-pfn-unguarded': {
+    sites: { 36: ['unpin-not-pinned'] },
+    note: 'get_user_pages_remote() pages as pfns; the page-table pfns of a VM_PFNMAP range are never known pages here',
+  },
   'neg-release-kind': {
     sites: {},
     note: 'the page the folio_put() drops is not named where it is dropped: no unpin can be written for it',
