@@ -196,14 +196,7 @@ export class FileFacts {
         if (field === 'sgl') return this.keyOf(e.childForFieldName('argument'), fn);
         // A field is storage of its struct type: `chunk->mem` of an allocated chunk and
         // `db->page[i].mem` of a GUP table are different stores of one name.
-        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
-        if (!struct) {
-          this.untypedFields.add(field);
-          return `f:${field}`;
-        }
-        const key = `f:${struct}.${field}`;
-        (this.typedFields.get(field) ?? this.typedFields.set(field, new Set()).get(field)!).add(key);
-        return key;
+        return this.fieldKey(structName(this.typeText(e.childForFieldName('argument'), fn)), field);
       }
       case 'subscript_expression':
       case 'pointer_expression':
@@ -227,6 +220,36 @@ export class FileFacts {
       default:
         return undefined;
     }
+  }
+
+  /** The key of a struct's field (`f:S.field`), or of a field of unknown struct (`f:field`). */
+  private fieldKey(struct: string | undefined, field: string): string {
+    if (!struct) {
+      this.untypedFields.add(field);
+      return `f:${field}`;
+    }
+    const key = `f:${struct}.${field}`;
+    (this.typedFields.get(field) ?? this.typedFields.set(field, new Set()).get(field)!).add(key);
+    return key;
+  }
+
+  /**
+   * `{ .page = p, .put_page = 1 }` in a declaration or a compound literal stores `p` in the field
+   * like an assignment would.
+   */
+  private flowDesignated(pair: Node, fn: FnInfo) {
+    const field = pair.childrenForFieldName('designator').find((d) => d.type === 'field_designator');
+    const value = pair.childForFieldName('value');
+    const list = pair.parent;
+    if (!field || !value || list?.type !== 'initializer_list') return;
+    const owner = list.parent;
+    const type =
+      owner?.type === 'compound_literal_expression'
+        ? owner.childForFieldName('type')?.text
+        : owner?.type === 'init_declarator'
+          ? fn.types.get(declaredName(owner.childForFieldName('declarator')!) ?? '')
+          : undefined;
+    this.flowInto(this.fieldKey(structName(type), field.text.replace(/^\./, '').trim()), value, fn);
   }
 
   /** The declared type of an expression, as far as the file says (for the struct of a field). */
@@ -445,6 +468,9 @@ export class FileFacts {
           }
           break;
         }
+        case 'initializer_pair':
+          this.flowDesignated(node, fn);
+          break;
         case 'assignment_expression':
           this.flowInto(this.keyOf(node.childForFieldName('left'), fn), node.childForFieldName('right'), fn);
           if (node.childForFieldName('operator')?.text === '=')

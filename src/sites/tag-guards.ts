@@ -98,7 +98,7 @@ function pairingsAt(facts: FileFacts, fn: FnInfo, guard: Guard, page: Node, page
   const pageField = p.childForFieldName('field')!.text;
   // A NULL test of the page itself is no tag; a field written through its address (GUP into
   // `&obj->page`) is stored where no flag is seen.
-  if (flagField === pageField || addressTaken(facts, flagField) || addressTaken(facts, pageField)) return undefined;
+  if (flagField === pageField || [flagField, pageField].some((f) => addressTaken(facts, f) || initialized(facts, f))) return undefined;
   const out: Pairing[] = [];
   for (const g of facts.functions.values()) {
     const stores = g.body.descendantsOfType('assignment_expression').filter((a) => a.childForFieldName('operator')?.text === '=');
@@ -137,6 +137,11 @@ function addressTaken(facts: FileFacts, field: string): boolean {
       if (up?.type === 'argument_list' && facts.acquires.some((a) => a.args[a.layout.pages]?.id === e.id)) return true;
     }
   return false;
+}
+
+/** Is a field of this name set by an initializer (`{ .put_page = 1, … }`), where no store is seen? */
+function initialized(facts: FileFacts, field: string): boolean {
+  return facts.root.descendantsOfType('field_designator').some((d) => d.text.replace(/^\./, '').trim() === field);
 }
 
 /**
