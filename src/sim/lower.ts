@@ -416,6 +416,27 @@ function fileName(name: string): FileName {
   return known;
 }
 
+/**
+ * The file's enumerators, numbered as the compiler does: `case UBO_USERPTR:` of a buffer made
+ * `UBO_PRIVATE` is not taken. Past a value the file does not spell as a number, the enum's
+ * remaining enumerators are left unknown.
+ */
+function enumeratorNames(root: Node): Map<string, FileName> {
+  const names = new Map<string, FileName>();
+  for (const list of root.descendantsOfType('enumerator_list')) {
+    let next: number | undefined = 0;
+    for (const e of list.namedChildren) {
+      if (e.type !== 'enumerator') continue;
+      const name = field(e, 'name')?.text;
+      const value = field(e, 'value')?.text.trim();
+      if (value !== undefined) next = /^(0x[0-9a-f]+|\d+)[uUlL]*$/i.test(value) ? Number(value.replace(/[uUlL]+$/, '')) : names.get(value)?.constant;
+      if (name && !names.has(name) && !Object.hasOwn(CONSTANTS, name)) names.set(name, { global: names.size, constant: next });
+      next = next === undefined ? undefined : next + 1;
+    }
+  }
+  return names;
+}
+
 function arrayFieldNames(root: Node): Set<string> {
   const arrays = new Set<string>();
   const others = new Set<string>();
@@ -459,7 +480,7 @@ export class LoweredFile {
   ) {}
 
   static of(root: Node): LoweredFile {
-    const file = new LoweredFile(arrayFieldNames(root), new Map());
+    const file = new LoweredFile(arrayFieldNames(root), enumeratorNames(root));
     const defs = new Map<string, Definition>();
     for (const def of root.descendantsOfType('function_definition')) {
       const name = functionName(def);
