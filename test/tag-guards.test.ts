@@ -74,4 +74,46 @@ void close(struct dev *d)
 `;
     expect(groups(text).groups).toEqual([[4, [10]]]);
   });
+
+  it('read a switch on a type field, cases that fall through included', () => {
+    const text = `enum kind { K_USER, K_PINNED, K_OWN };
+struct buf { enum kind kind; struct page *page; };
+static struct buf bufs[4];
+int get_user(int i, unsigned long a)
+{
+	struct page *p;
+
+	if (get_user_pages_fast(a, 1, 0, &p) != 1)
+		return -EFAULT;
+	bufs[i].page = p;
+	bufs[i].kind = K_USER;
+	return 0;
+}
+
+void get_own(int i)
+{
+	bufs[i].page = alloc_page(GFP_KERNEL);
+	bufs[i].kind = K_OWN;
+}
+
+void put(int i)
+{
+	switch (bufs[i].kind) {
+	case K_USER:
+	case K_PINNED:
+		put_page(bufs[i].page);
+		break;
+	case K_OWN:
+		__free_page(bufs[i].page);
+		break;
+	}
+}
+`;
+    expect(groups(text)).toEqual({ groups: [[8, [26]]], orphans: [29] });
+    // The put reached from K_OWN by falling through sees both kinds: the group is mixed.
+    const fallthrough = text.replace('\tcase K_USER:\n', '\tcase K_OWN:\n\t\t__free_page(bufs[i].page);\n\tcase K_USER:\n').replace('\tcase K_OWN:\n\t\t__free_page(bufs[i].page);\n\t\tbreak;\n', '');
+    expect(groups(fallthrough)).toEqual({ groups: [[8, [28]]], orphans: [25] });
+    expect(analyzeText(fallthrough).groups[0].hazards.map((h) => [h.code, h.line])).toEqual([['mixed-provenance', 28]]);
+  });
 });
+
