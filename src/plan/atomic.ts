@@ -15,7 +15,7 @@
  */
 import type { Node } from '../parse/kernel-c.ts';
 import { callName, lineOf } from '../sites/ast.ts';
-import type { ReleaseCall } from '../sites/dataflow.ts';
+import { releasedPage, type ReleaseCall } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { PinGroup } from '../sites/groups.ts';
 import { dirtyBefore } from './release-shapes.ts';
@@ -75,6 +75,7 @@ function sleepingDirtyCall(rel: ReleaseCall, via: string): Node | undefined {
   if (!SLEEPING_DIRTY.has(via)) return undefined;
   if (SLEEPING_DIRTY.has(rel.name)) return rel.call;
   const put = rel.call.parent;
-  const stmt = put && dirtyBefore(put, rel.args[0].text)?.stmt;
+  const page = releasedPage(rel) ?? rel.args[0];
+  const stmt = put && dirtyBefore(put, page.text)?.stmt;
   return stmt?.descendantsOfType('call_expression').find((c) => callName(c) === via);
 }

@@ -9,9 +9,11 @@
  *  - kept in a field of the struct that holds the notifier;
  *
  * and, being unable to tell them apart from those, the groups kept in a field of that name reached
- * through a pointer of unknown type, or released in a function that also releases managed pages. The other groups convert. When the callbacks cannot all be seen (no ops table
- * with an initializer, a callback or ops table from elsewhere), every group with a site in the
- * file is refused, as every group of such a file used to be.
+ * through a pointer of unknown type, or released in a function that also releases managed pages.
+ * The other groups convert. When the callbacks cannot all be seen (no ops table with an
+ * initializer, a callback or ops table from elsewhere), every group with a site in the file is
+ * refused, as every group of such a file used to be. Groups already on the pin API are left alone
+ * by the caller (src/sites/groups.ts).
  */
 import type { Node, Tree } from '../parse/kernel-c.ts';
 import { MMU_NOTIFIER_RE } from './api.ts';
