@@ -426,11 +426,17 @@ export class FileFacts {
     s.add(tag);
   }
 
-  private flowInto(key: string | undefined, value: Node | null, fn: FnInfo, fromCaller = false) {
+  /**
+   * `value` flows into `key`. `fromCaller`: an argument bound to a parameter; `rebind`: the
+   * parameter variable itself assigned (`page = NULL;`), which the caller never sees. Neither
+   * makes the key an output.
+   */
+  private flowInto(key: string | undefined, value: Node | null, fn: FnInfo, fromCaller = false, rebind = false) {
     if (!key || !value) return;
-    if (!fromCaller) this.written.add(key);
+    const own = !fromCaller && !rebind;
+    if (own) this.written.add(key);
     const r = this.rvalue(value, fn);
-    if (!fromCaller && (r.keys.length || r.tags.length)) this.filled.add(key);
+    if (own && (r.keys.length || r.tags.length)) this.filled.add(key);
     for (const k of r.keys) this.edge(k, key);
     for (const k of r.countKeys) this.edge(k, key, this.countEdges);
     for (const t of r.tags) this.seed(key, t);
@@ -471,11 +477,14 @@ export class FileFacts {
         case 'initializer_pair':
           this.flowDesignated(node, fn);
           break;
-        case 'assignment_expression':
-          this.flowInto(this.keyOf(node.childForFieldName('left'), fn), node.childForFieldName('right'), fn);
+        case 'assignment_expression': {
+          const left = unparen(node.childForFieldName('left')!);
+          const rebind = left.type === 'identifier' && fn.params.includes(left.text);
+          this.flowInto(this.keyOf(left, fn), node.childForFieldName('right'), fn, false, rebind);
           if (node.childForFieldName('operator')?.text === '=')
             this.aliasIfContainer(node.childForFieldName('left')!, node.childForFieldName('right')!, fn);
           break;
+        }
         case 'return_statement': {
           const value = node.namedChildren.find((c) => c.type !== 'comment');
           if (value) this.flowInto(`r:${fn.name}`, value, fn);
