@@ -66,15 +66,20 @@ function main(): number {
     writeFileSync(join(scratch, 'Kbuild'), '');
     say(`gup2pin scan --json --target 5.6 on the un-pinned copy of ${files.length} files' directories`);
     const again = scan(scratch, '5.6');
-    const rows = again.files.filter((f) => files.includes(f.path)).flatMap((f) => f.groups.map((g) => ({ at: `${f.path}:${g.line}`, ...g })));
+    // The same groups (the text edits keep every line where it was); one that merged into
+    // another group, or is no group any more, is counted apart.
+    const wanted = new Set(pinned);
+    const rows = again.files.flatMap((f) => f.groups.map((g) => ({ at: `${f.path}:${g.line}`, ...g }))).filter((r) => wanted.has(r.at));
+    const lost = pinned.filter((p) => !rows.some((r) => r.at === p));
     const converted = rows.filter((r) => r.verdict === 'converted');
     const refused = rows.filter((r) => r.verdict !== 'converted');
     const outsideCore = (r: { at: string }) => !CORE_RE.test(r.at);
     const share = (n: number, of: number) => `${n} of ${of} (${of ? Math.round((100 * n) / of) : 0} %)`;
     console.log(`tree                                      ${tree}`);
     console.log(`groups already on the pin API             ${pinned.length} (${files.length} files)`);
-    console.log(`converted again, un-pinned                ${share(converted.length, rows.length)}`);
-    console.log(`  outside core kernel code                ${share(converted.filter(outsideCore).length, rows.filter(outsideCore).length)}`);
+    console.log(`converted again, un-pinned                ${share(converted.length, pinned.length)}`);
+    if (lost.length) console.log(`no group of their own after un-pinning   ${lost.join(', ')}`);
+    console.log(`  outside core kernel code                ${share(converted.filter(outsideCore).length, pinned.filter((p) => outsideCore({ at: p })).length)}`);
     const byCode = new Map<string, number>();
     for (const r of refused) byCode.set(r.diagnostics[0]?.code ?? r.verdict, (byCode.get(r.diagnostics[0]?.code ?? r.verdict) ?? 0) + 1);
     console.log(`refused, by code                          ${[...byCode].map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);
