@@ -151,6 +151,8 @@ export class FileFacts {
   private readonly globalTypes = new Map<string, string>();
   /** Field names accessed through a holder of unknown struct type, and the typed keys of each field name. */
   private readonly untypedFields = new Set<string>();
+  /** `typedef struct foo {…} Foo;` and `typedef struct {…} Foo;`: Foo → the struct's name. */
+  private readonly typedefs = new Map<string, string>();
   private readonly typedFields = new Map<string, Set<string>>();
 
   constructor(readonly root: Node) {
@@ -196,7 +198,7 @@ export class FileFacts {
         if (field === 'sgl') return this.keyOf(e.childForFieldName('argument'), fn);
         // A field is storage of its struct type: `chunk->mem` of an allocated chunk and
         // `db->page[i].mem` of a GUP table are different stores of one name.
-        return this.fieldKey(structName(this.typeText(e.childForFieldName('argument'), fn)), field);
+        return this.fieldKey(this.structOf(this.typeText(e.childForFieldName('argument'), fn)), field);
       }
       case 'subscript_expression':
       case 'pointer_expression':
@@ -220,6 +222,14 @@ export class FileFacts {
       default:
         return undefined;
     }
+  }
+
+  /** The struct a type names: `struct foo *`, or a typedef of the file (`Sg_scatter_hold *`). */
+  private structOf(type: string | undefined): string | undefined {
+    const named = structName(type);
+    if (named || !type) return named;
+    const alias = /^(?:const\s+|volatile\s+)*(\w+)/.exec(type)?.[1];
+    return alias ? this.typedefs.get(alias) : undefined;
   }
 
   /** The key of a struct's field (`f:S.field`), or of a field of unknown struct (`f:field`). */
@@ -249,7 +259,7 @@ export class FileFacts {
         : owner?.type === 'init_declarator'
           ? fn.types.get(declaredName(owner.childForFieldName('declarator')!) ?? '')
           : undefined;
-    this.flowInto(this.fieldKey(structName(type), field.text.replace(/^\./, '').trim()), value, fn);
+    this.flowInto(this.fieldKey(this.structOf(type), field.text.replace(/^\./, '').trim()), value, fn);
   }
 
   /** The declared type of an expression, as far as the file says (for the struct of a field). */
@@ -260,7 +270,7 @@ export class FileFacts {
       case 'identifier':
         return fn?.types.get(e.text) ?? this.globalTypes.get(e.text);
       case 'field_expression': {
-        const struct = structName(this.typeText(e.childForFieldName('argument'), fn));
+        const struct = this.structOf(this.typeText(e.childForFieldName('argument'), fn));
         const field = e.childForFieldName('field')?.text;
         return struct && field ? this.structFields.get(struct)?.get(field) : undefined;
       }
@@ -287,6 +297,17 @@ export class FileFacts {
     for (const spec of root.descendantsOfType('struct_specifier')) {
       const name = spec.childForFieldName('name')?.text;
       if (name && spec.childForFieldName('body')) this.collectStruct(name, spec);
+    }
+    for (const def of root.descendantsOfType('type_definition')) {
+      const spec = def.childForFieldName('type');
+      if (spec?.type !== 'struct_specifier') continue;
+      for (const d of def.childrenForFieldName('declarator')) {
+        if (d.type !== 'type_identifier') continue;
+        // An anonymous struct is known by its typedef's name.
+        const name = spec.childForFieldName('name')?.text ?? d.text;
+        if (!spec.childForFieldName('name') && spec.childForFieldName('body')) this.collectStruct(name, spec);
+        this.typedefs.set(d.text, name);
+      }
     }
     for (const decl of root.namedChildren) {
       if (decl.type !== 'declaration') continue;
