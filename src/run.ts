@@ -11,31 +11,19 @@ import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './dis
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
-import { linkResults, type LinkContext } from './link/link.ts';
-import { exportedHelpers, linkNeeds, type LinkNeeds } from './link/needs.ts';
-import { fileReport, type FileReport } from './emit/report.ts';
+import { linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
+import { exportedHelpers, linkNeeds } from './link/needs.ts';
+import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
-import { checkConversion, planVerified, type Check } from './sim/index.ts';
+import { checkConversion, planVerified } from './sim/index.ts';
 import { analyze, type FileAnalysis, type Part } from './sites/groups.ts';
 import type { TargetApi } from './target.ts';
 import { STAGES, addTimes, emptyTimes, threadTimes, timed, type StageTimes } from './timing.ts';
 
-export interface FileResult extends FileReport {
-  /** Absolute path. */
-  path: string;
-  original: string;
-  /** The converted text (=== original when nothing converts). */
-  output: string;
-  /** `verify`: the simulator's verdict on each changed group of our own conversion. */
-  checks?: Check[];
-  /** Names through which this file's pages leave it or enter it: its groups need other files. */
-  links?: LinkNeeds;
-  /** Every file of the linked unit this result comes from (display paths), when linked. */
-  linked?: string[];
-}
+export type FileResult = LinkedResult;
 
 export interface RunResult {
   files: FileResult[];

@@ -29,14 +29,18 @@ import { joinUnit, locateLine, segmentAt, splitEdits, type Segment, type Unit, t
 /** More files than this in one unit: the helper is a library, not one driver's pair. */
 export const MAX_UNIT_FILES = 8;
 
-/** What linking needs of a file's result (a subset of FileResult). */
+/** One file's result, as the run gives it and linking replaces it. */
 export interface LinkedResult extends FileReport {
+  /** Absolute path. */
   path: string;
   original: string;
+  /** The converted text (=== original when nothing converts). */
   output: string;
+  /** `verify`: the simulator's verdict on each changed group of our own conversion. */
   checks?: Check[];
+  /** Names through which this file's pages leave it or enter it: its groups need other files. */
   links?: LinkNeeds;
-  /** Every file of the unit this result was analysed in (display paths), when linked. */
+  /** Every file of the linked unit this result comes from (display paths), when linked. */
   linked?: string[];
 }
 

@@ -5,10 +5,9 @@
  * from a parameter of such a function (an "unpin" helper) was acquired elsewhere. Computed per
  * file in the worker, as plain data: the runner searches the tree for these names.
  */
-import type { Node } from '../parse/kernel-c.ts';
 import { CANDIDATE_RE } from '../sites/api.ts';
 import type { FnInfo } from '../sites/dataflow.ts';
-import { FILE_HAZARD_CODES, pageTags, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
+import { FILE_HAZARD_CODES, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 
 export interface LinkNeeds {
   /** Functions whose callers elsewhere pass or receive the pages. */
@@ -51,11 +50,8 @@ function structsHolding(analysis: FileAnalysis, field: string): string[] {
   return [...out].sort();
 }
 
-const isStatic = (fn: FnInfo): boolean =>
-  fn.node.children.some((c: Node) => c.type === 'storage_class_specifier' && c.text === 'static');
-
 /** Can code of another file call `fn` (directly, or through a pointer this file hands out)? */
-const callableFromOutside = (fn: FnInfo) => !isStatic(fn) || fn.addressTaken;
+const callableFromOutside = (fn: FnInfo) => !fn.isStatic || fn.addressTaken;
 
 /** A group (of either family) missing something only another file can have. */
 export const OPEN_CODES: ReadonlySet<string> = new Set(['no-release', 'mixed-provenance']);
@@ -77,7 +73,7 @@ function channels(analysis: FileAnalysis, g: PinGroup): { fields: Set<string>; f
     if (kind === 'f') fields.add(a);
     else if (kind === 'r' || (kind === 'v' && facts.functions.get(a)?.params.includes(b))) functions.add(a);
   }
-  for (const r of g.releases) for (const t of pageTags(facts, r)) if (t.startsWith('nocaller:')) functions.add(t.slice(9));
+  for (const r of g.releases) for (const t of analysis.releaseTags.get(r)!) if (t.startsWith('nocaller:')) functions.add(t.slice(9));
   return { fields, functions };
 }
 
@@ -127,7 +123,7 @@ export function linkNeeds(analysis: FileAnalysis): LinkNeeds | undefined {
     for (const a of g.acquires) acquirers.add(a.fn.name);
   }
   for (const o of analysis.orphans)
-    for (const t of pageTags(facts, o.release)) if (t.startsWith('nocaller:') && callable(t.slice(9))) functions.add(t.slice(9));
+    for (const t of analysis.releaseTags.get(o.release)!) if (t.startsWith('nocaller:') && callable(t.slice(9))) functions.add(t.slice(9));
   if (!functions.size && !fields.size) return undefined;
   return {
     functions: [...functions].sort(),

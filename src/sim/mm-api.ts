@@ -87,6 +87,9 @@ function releaseOne(m: Machine, v: Val, how: Release, op: string) {
   else m.pages.unpin(p, op);
 }
 
+/** A drop of one page's reference, `op(page)`. */
+const putOne = (op: string): Builtin => (m, a) => (releaseOne(m, a[0], 'put', op), 0);
+
 /**
  * Mark dirty through the mapping unless already dirty, as the release helpers do; under the page
  * lock for the `_lock` ones.
@@ -353,8 +356,8 @@ function outparamSource(name: string, index: number): Builtin {
 
 const BUILTINS: Record<string, Builtin> = {
   // releases
-  put_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_page'), 0),
-  put_user_page: (m, a) => (releaseOne(m, a[0], 'put', 'put_user_page'), 0),
+  put_page: putOne('put_page'),
+  put_user_page: putOne('put_user_page'),
   release_pages: (m, a) => (putPages(m, a[0], a[1], 'release_pages'), 0),
   put_user_pages: (m, a) => (putPages(m, a[0], a[1], 'put_user_pages'), 0),
   put_user_pages_dirty: (m, a) => (putPages(m, a[0], a[1], 'put_user_pages_dirty', 'nolock'), 0),
@@ -384,10 +387,10 @@ const BUILTINS: Record<string, Builtin> = {
     return 0;
   },
   // The other ways one page's reference is dropped: each is put_page() for a GUP page.
-  page_cache_release: (m, a) => (releaseOne(m, a[0], 'put', 'page_cache_release'), 0),
-  __free_page: (m, a) => (releaseOne(m, a[0], 'put', '__free_page'), 0),
-  __free_pages: (m, a) => (a[1] === 0 ? (releaseOne(m, a[0], 'put', '__free_pages'), 0) : m.opaque('__free_pages', a)),
-  folio_put: (m, a) => (releaseOne(m, a[0], 'put', 'folio_put'), 0),
+  page_cache_release: putOne('page_cache_release'),
+  __free_page: putOne('__free_page'),
+  __free_pages: (m, a, call) => (a[1] === 0 ? putOne('__free_pages')(m, a, call) : m.opaque('__free_pages', a)),
+  folio_put: putOne('folio_put'),
   free_page: (m, a, call) => {
     const page = addressedPage(a[0]);
     return page ? (releaseOne(m, page, 'put', 'free_page'), 0) : free(m, a, call);

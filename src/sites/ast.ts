@@ -87,5 +87,25 @@ export function nodeAt(root: Node, index: number): Node {
 /** Does `node` mention identifier `name` (as a variable, not as a field name)? */
 export const mentions = (node: Node, name: string) => node.descendantsOfType('identifier').some((i) => i.text === name);
 
+/** Is a declaration or definition `static`? */
+export const isStaticDecl = (decl: Node) => decl.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
+
 /** `i++` of `for (…; …; i++)`: a loop's own step. */
 export const isLoopStep = (n: Node) => n.parent?.type === 'for_statement' && n.parent.childForFieldName('update')?.id === n.id;
+
+/**
+ * The counters bumped by one (`n++`, `++n`, `n += 1`) in `body` after `after`, in order: each
+ * bump and what it bumps. An inner loop's own step counts its iterations, not `after`'s.
+ */
+export function counterBumps(body: Node, after: Node): Array<{ bump: Node; counter: Node }> {
+  const out: Array<{ bump: Node; counter: Node }> = [];
+  for (const n of body.descendantsOfType(['update_expression', 'assignment_expression'])) {
+    if (n.startIndex < after.endIndex || isLoopStep(n)) continue;
+    const counter =
+      n.type === 'update_expression'
+        ? n.text.includes('++') && n.childForFieldName('argument')
+        : n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1' && n.childForFieldName('left');
+    if (counter) out.push({ bump: n, counter });
+  }
+  return out;
+}

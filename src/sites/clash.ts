@@ -6,7 +6,7 @@
  */
 import type { Node, Tree } from '../parse/kernel-c.ts';
 import { EMITTED_NAMES } from './api.ts';
-import { callName, lineOf, nodeAt } from './ast.ts';
+import { callName, isStaticDecl, lineOf, nodeAt } from './ast.ts';
 import type { FileFacts } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 
@@ -50,7 +50,7 @@ export function findClashes(text: string, tree: Tree, facts: FileFacts, part: { 
     if (!mine.length) continue;
     const line = lineOf(mine[0]);
     const own = `this file defines its own ${name}() (line ${line})`;
-    const shared = mine.find((d) => !isStatic(d));
+    const shared = mine.find((d) => !isStaticDecl(d));
     if (shared) {
       const exported = new RegExp(`\\bEXPORT_SYMBOL\\w*\\s*\\(\\s*${name}\\s*\\)`).test(text.slice(part.start, part.end));
       refuse(line, exported
@@ -83,7 +83,6 @@ const definedName = (def: Node): string | undefined => {
   return d?.childForFieldName('declarator')?.text;
 };
 
-const isStatic = (decl: Node) => decl.namedChildren.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
 
 /**
  * What one mention of `name` is. Comments and strings are left as they are (a comment may mean

@@ -29,7 +29,7 @@ import {
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
-import { callArgs, callName, descendants, enclosingLoop, forBound, isLoopStep, norm, unparen } from './ast.ts';
+import { callArgs, callName, counterBumps, descendants, enclosingLoop, forBound, isStaticDecl, norm, unparen } from './ast.ts';
 
 export interface FnInfo {
   name: string;
@@ -82,7 +82,7 @@ function forIndex(loop: Node): string | undefined {
 const CONTAINER_OF = new Set(['container_of', 'list_entry', 'list_first_entry', 'list_last_entry', 'list_first_entry_or_null', 'hlist_entry', 'rb_entry']);
 
 /** `foo` in `struct foo *`, `const struct foo`. */
-const structName = (type: string | undefined) => (type ? /^(?:const\s+|volatile\s+)*struct\s+(\w+)/.exec(type)?.[1] : undefined);
+export const structName = (type: string | undefined) => (type ? /^(?:const\s+|volatile\s+)*struct\s+(\w+)/.exec(type)?.[1] : undefined);
 
 /** `x` in `(cast)x` or `(x)`. */
 function uncast(node: Node): Node {
@@ -570,17 +570,9 @@ export class FileFacts {
       const bound = forBound(loop, index);
       if (bound) out.push(...this.rvalue(bound, fn).keys);
     }
-    for (const n of descendants(loop.body)) {
-      // (An inner loop's own step counts its iterations, not pins.)
-      if (n.startIndex < call.endIndex || isLoopStep(n)) continue;
-      const target =
-        n.type === 'update_expression' && n.text.includes('++')
-          ? n.childForFieldName('argument')
-          : n.type === 'assignment_expression' && n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1'
-            ? n.childForFieldName('left')
-            : undefined;
-      const key = target && ['identifier', 'field_expression'].includes(unparen(target).type) ? this.keyOf(target, fn) : undefined;
-      if (key && unparen(target!).text !== index) out.push(key);
+    for (const { counter } of counterBumps(loop.body, call)) {
+      const key = ['identifier', 'field_expression'].includes(unparen(counter).type) ? this.keyOf(counter, fn) : undefined;
+      if (key && unparen(counter).text !== index) out.push(key);
     }
     return out;
   }
@@ -826,6 +818,5 @@ function describeFunction(def: Node): FnInfo | undefined {
       types.set(n, typeOf(decl.childForFieldName('type'), d2.type === 'init_declarator' ? d2.childForFieldName('declarator')! : d2));
     }
   }
-  const isStatic = def.namedChildren.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
-  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false, isStatic };
+  return { name, node: def, body, params, names, types, callers: 0, addressTaken: false, isStatic: isStaticDecl(def) };
 }

@@ -42,6 +42,8 @@ export interface FileAnalysis {
    * call that made the context atomic (`spin_lock(&pd->lock)`, possibly in a caller).
    */
   atomicReleases: Map<number, Node>;
+  /** The page tags each release sees (pageTags()), worked out once. */
+  releaseTags: ReadonlyMap<ReleaseCall, string[]>;
   /** Static functions named like the API, renamed if a group converts (src/plan/rename.ts). */
   localApi: LocalApiFunction[];
 }
@@ -63,7 +65,7 @@ function guardedAgainstRawPfns(node: Node): boolean {
   return false;
 }
 
-export function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
+function pageTags(facts: FileFacts, r: ReleaseCall): string[] {
   let tags = [...facts.tagsOf(releasedExpr(r), r.fn)].filter((t) => PAGE_TAG.test(t));
   // pfns of no page (computed, or read from page tables: `pte_pfn()` of a VM_PFNMAP mapping) do
   // not reach a release behind the guard.
@@ -135,7 +137,7 @@ export function analyze(text: string, tree: Tree, parts: readonly Part[] = [{ st
     g.hazards.push(...hit.flatMap((h) => h.hazards).map((d) => ({ ...d, line: g.line })), ...groupHazards(g, facts, releaseTags));
     g.findings.push(...uncountedPins(g.acquires, facts));
   }
-  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts), localApi };
+  return { text, tree, facts, groups, orphans, unparsedCalls: unparsedCalls(text, tree, facts), atomicReleases: atomicReleases(facts), localApi, releaseTags };
 }
 
 const CANDIDATE_CALLS = new RegExp(CANDIDATE_RE.source, 'g');

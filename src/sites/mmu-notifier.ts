@@ -18,7 +18,7 @@
 import type { Node, Tree } from '../parse/kernel-c.ts';
 import { MMU_NOTIFIER_RE } from './api.ts';
 import { callArgs, callName, lineOf } from './ast.ts';
-import type { FileFacts, FnInfo } from './dataflow.ts';
+import { structName, type FileFacts, type FnInfo } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { Part, PinGroup } from './groups.ts';
 
@@ -46,8 +46,6 @@ interface Holder {
   fields: Set<string>;
 }
 
-/** The `struct foo` a declared type names, pointer or not. */
-const structOf = (type: string | undefined) => (type ? /^(?:const\s+)?struct\s+(\w+)/.exec(type)?.[1] : undefined);
 
 /** `h->a.b` as its root identifier and the field names along the way. */
 function fieldChain(expr: Node): { root?: Node; fields: string[] } {
@@ -112,7 +110,7 @@ class NotifierModel {
       for (const e of fn.body.descendantsOfType('field_expression')) {
         if (e.parent?.type === 'field_expression' && e.parent.childForFieldName('argument')?.id === e.id) continue;
         const { root: r, fields } = fieldChain(e);
-        const h = r && this.holders.get(structOf(fn.types.get(r.text)) ?? '');
+        const h = r && this.holders.get(structName(fn.types.get(r.text)) ?? '');
         if (h) for (const f of fields) h.fields.add(f);
       }
   }
@@ -130,7 +128,7 @@ class NotifierModel {
       const args = callArgs(call);
       if (TAKES_NOTIFIER_RE.test(name) && args[0]) {
         const { root, fields } = fieldChain(args[0]);
-        const struct = root && structOf(fn.types.get(root.text));
+        const struct = root && structName(fn.types.get(root.text));
         if (struct && fields.length) this.holder(struct, lineOf(call));
       }
       // An ops table passed at registration must be one of ours, or its callbacks are unseen.
@@ -312,5 +310,5 @@ function inHolder(g: PinGroup, facts: FileFacts, model: NotifierModel): Reason |
 
 function chainRootStruct(e: Node, fn: FnInfo): string | undefined {
   const { root } = fieldChain(e);
-  return root ? structOf(fn.types.get(root.text)) : undefined;
+  return root ? structName(fn.types.get(root.text)) : undefined;
 }

@@ -5,7 +5,7 @@
  * copy that is followed on its own — or anything else, which may reach the data.
  */
 import type { Node } from '../parse/kernel-c.ts';
-import { PASS_THROUGH } from './api.ts';
+import { ARRAY_FREES, PASS_THROUGH } from './api.ts';
 import { callArgs, callName } from './ast.ts';
 import type { FnInfo } from './dataflow.ts';
 
@@ -27,8 +27,6 @@ const METADATA_FIELDS = new Set(['mapping', 'index', 'flags', 'private']);
 const TO_NUMBER = new Set(['page_to_pfn']);
 /** Calls that only test a value (conditions, assertions). */
 const TESTS = new Set(['WARN_ON', 'WARN_ON_ONCE', 'BUG_ON', 'likely', 'unlikely', 'IS_ERR', 'IS_ERR_OR_NULL']);
-/** Frees of the page-pointer array itself, not of the pages. */
-const ARRAY_FREES = new Set(['kfree', 'kvfree', 'vfree']);
 
 export const isMetadataCall = (name: string) => METADATA_CALLS.has(name) || METADATA_TEST.test(name);
 

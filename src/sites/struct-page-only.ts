@@ -11,7 +11,7 @@
  */
 import type { Node } from '../parse/kernel-c.ts';
 import { ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE, COMBINATORS, PASS_THROUGH } from './api.ts';
-import { callArgs, callName, lineOf } from './ast.ts';
+import { callArgs, callName, isStaticDecl, lineOf } from './ast.ts';
 import type { FileFacts, FnInfo } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { PinGroup } from './groups.ts';
@@ -81,7 +81,7 @@ export function structPageOnly(g: PinGroup, facts: FileFacts): Diagnostic[] {
 function staticLocals(fn: FnInfo): Set<string> {
   const out = new Set<string>();
   for (const decl of fn.body.descendantsOfType('declaration')) {
-    if (!decl.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static')) continue;
+    if (!isStaticDecl(decl)) continue;
     for (const d of decl.childrenForFieldName('declarator')) {
       const name = baseName(d);
       if (name) out.add(name);

@@ -34,9 +34,6 @@ interface Guard {
 
 const MAX_DEPTH = 4;
 
-/** Only a static function's callers are all in the file. */
-const isStatic = (fn: FnInfo) => fn.node.children.some((c) => c.type === 'storage_class_specifier' && c.text === 'static');
-
 /** The tags of the released page that can reach `release` past the test it is under. */
 export function guardedTags(facts: FileFacts, r: ReleaseCall, page: Node, tags: string[], pageTag: RegExp): string[] {
   const guards = guardsOf(facts, r);
@@ -59,7 +56,7 @@ function guardsOf(facts: FileFacts, r: ReleaseCall): Array<{ guard: Guard; fn: F
   const own = guardOf(r.call);
   if (own) return [{ guard: own, fn: r.fn }];
   const fn = r.fn;
-  if (fn.callers === 0 || fn.addressTaken || !isStatic(fn)) return undefined;
+  if (fn.callers === 0 || fn.addressTaken || !fn.isStatic) return undefined;
   const out: Array<{ guard: Guard; fn: FnInfo }> = [];
   for (const c of facts.localCalls) {
     if (c.callee !== fn.name) continue;
@@ -238,7 +235,7 @@ function pairOf(facts: FileFacts, fn: FnInfo, flag: string | { known: boolean | 
   const pageParam = p.type === 'identifier' ? fn.params.indexOf(p.text) : -1;
   if (flagParam < 0 && pageParam < 0) return [{ flag: known, tags: tagsOf(page, fn) }];
   // A parameter holds what the callers pass: all of them must be in the file.
-  if (depth >= MAX_DEPTH || fn.callers === 0 || fn.addressTaken || !isStatic(fn)) return undefined;
+  if (depth >= MAX_DEPTH || fn.callers === 0 || fn.addressTaken || !fn.isStatic) return undefined;
   const out: Pairing[] = [];
   for (const c of facts.localCalls) {
     if (c.callee !== fn.name) continue;

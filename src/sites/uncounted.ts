@@ -6,7 +6,8 @@
  * conversion keeps it as it is: reported as a finding, not a reason to refuse.
  */
 import type { Node } from '../parse/kernel-c.ts';
-import { enclosingLoop, isLoopStep, lineOf, norm } from './ast.ts';
+import { MAY_RELEASE_RE } from './api.ts';
+import { counterBumps, enclosingLoop, lineOf } from './ast.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { AcquireCall, FileFacts } from './dataflow.ts';
 
@@ -18,17 +19,17 @@ export function uncountedPins(acquires: readonly AcquireCall[], facts: FileFacts
     // A loop that pins one page per iteration (a chunk's count is counted otherwise).
     const loop = enclosingLoop(a.call);
     if (!loop || loop.kind === 'macro' || a.args[a.layout.count]?.text.trim() !== '1') continue;
-    const bump = counterBump(loop.body, a.call);
+    const bump = counterBumps(loop.body, a.call)[0]?.bump;
     if (!bump) continue;
-    const result = resultName(a.call);
     const leaks: Node[] = [];
     for (const exit of loop.body.descendantsOfType(EXITS)) {
       if (exit.startIndex < a.call.endIndex || exit.startIndex > bump.startIndex) continue;
       const test = enclosingIf(exit, loop.body);
-      // Leaving because the pin failed: nothing was pinned.
       const cond = test?.childForFieldName('condition');
-      if (!cond || (result && norm(cond.text).includes(result)) || cond.startIndex <= a.call.startIndex) continue;
-      if (!releasesBefore(facts, test!, exit)) leaks.push(exit);
+      // Leaving because the pin failed (the test is of its result, or the call itself): nothing
+      // was pinned.
+      if (!test || !cond || cond.startIndex <= a.call.startIndex || testsResult(facts, cond, a)) continue;
+      if (!releasesBefore(facts, test, exit)) leaks.push(exit);
     }
     if (!leaks.length) continue;
     const at = leaks.map(lineOf);
@@ -41,21 +42,9 @@ export function uncountedPins(acquires: readonly AcquireCall[], facts: FileFacts
   return out;
 }
 
-/** The first `n++` / `n += 1` after the acquire in the loop's body (not an inner loop's step). */
-function counterBump(body: Node, call: Node): Node | undefined {
-  return body.descendantsOfType(['update_expression', 'assignment_expression']).find((n) => {
-    if (n.startIndex < call.endIndex || isLoopStep(n)) return false;
-    if (n.type === 'update_expression') return n.text.includes('++');
-    return n.childForFieldName('operator')?.text === '+=' && n.childForFieldName('right')?.text.trim() === '1';
-  });
-}
-
-/** `ret` in `ret = get_user_pages…(…)` (or `iter.nr_pages`): what a failure test names. */
-function resultName(call: Node): string | undefined {
-  let p = call.parent;
-  while (p?.type === 'parenthesized_expression' || p?.type === 'cast_expression') p = p.parent;
-  const lhs = p?.type === 'assignment_expression' ? p.childForFieldName('left') : undefined;
-  return lhs ? norm(lhs.text) : undefined;
+/** Does `cond` read the acquire's result (`ret`, `iter.nr_pages`)? */
+function testsResult(facts: FileFacts, cond: Node, a: AcquireCall): boolean {
+  return !!a.resultKey && cond.descendantsOfType(['identifier', 'field_expression']).some((e) => facts.keyOf(e, a.fn) === a.resultKey);
 }
 
 function enclosingIf(node: Node, within: Node): Node | undefined {
@@ -63,8 +52,8 @@ function enclosingIf(node: Node, within: Node): Node | undefined {
   return undefined;
 }
 
-/** Does the branch leading to `exit` release a page before it? */
+/** Does the branch leading to `exit` release a page before it (itself, or through a helper)? */
 function releasesBefore(facts: FileFacts, test: Node, exit: Node): boolean {
-  return facts.releases.some((r) => r.call.startIndex > test.startIndex && r.call.startIndex < exit.startIndex)
-    || facts.localCalls.some((c) => c.call.startIndex > test.startIndex && c.call.startIndex < exit.startIndex && /put|free|release|unpin/.test(c.callee));
+  const between = (n: Node) => n.startIndex > test.startIndex && n.startIndex < exit.startIndex;
+  return facts.releases.some((r) => between(r.call)) || facts.localCalls.some((c) => between(c.call) && MAY_RELEASE_RE.test(c.callee));
 }

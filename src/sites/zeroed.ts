@@ -10,12 +10,11 @@
  * those. What it cannot see (a caller outside the file, a callee given the array) disproves it.
  */
 import type { Node } from '../parse/kernel-c.ts';
-import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, PAGE_COPIES, RELEASE_APIS, acquireLayout, zeroingAllocation } from './api.ts';
+import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ARRAY_FREES, PAGE_COPIES, RELEASE_APIS, acquireLayout, zeroingAllocation } from './api.ts';
 import { callArgs, callName, descendants, lineOf, unparen } from './ast.ts';
 import type { FileFacts, FnInfo } from './dataflow.ts';
 
-/** Calls that free the array or only read it. */
-const FREES = new Set(['kfree', 'kvfree', 'vfree', 'kfree_sensitive', 'devm_kfree', 'free_page', 'free_pages']);
+/** Calls that only read the array (besides the frees, ARRAY_FREES). */
 const READERS = new Set(['vmap', 'vm_map_ram']);
 
 const isNull = (e: Node): boolean => {
@@ -229,7 +228,7 @@ function callWrites(facts: FileFacts, fn: FnInfo, call: Node, keys: Set<string>)
     return args.some((a, i) => i !== layout?.pages && mine(a)) ? `the array is passed to ${name}() as another argument` : undefined;
   }
   if (name === 'memset') return mine(args[0]) && !(args[1] && isNull(args[1])) ? `memset() fills '${args[0].text}' with '${args[1]?.text}'` : undefined;
-  if (FREES.has(name) || READERS.has(name) || name in RELEASE_APIS || facts.functions.has(name)) return undefined;
+  if (ARRAY_FREES.has(name) || READERS.has(name) || name in RELEASE_APIS || facts.functions.has(name)) return undefined;
   const copy = PAGE_COPIES[name];
   const to = args.findIndex((a, i) => mine(a) && (!copy || i === copy[0]));
   if (to < 0) return undefined;
