@@ -43,6 +43,43 @@ export interface Divergence {
 
 export type SimVerdict = 'equivalent' | 'intended' | 'not-equivalent' | 'unverifiable';
 
+/** Why a group is unverifiable: the first word of its reason, for scripts and the refusal. */
+export const UNVERIFIABLE_CODES = {
+  'not-reached': 'an edited statement, or a GUP outcome, was not reached by any scenario',
+  'model-fault': 'before and after both fault at corresponding calls: the model, not the code, stops there',
+  unmodelled: 'the runs go through code the simulator does not model',
+  'no-entry': 'no entry point of the file reaches the code',
+} as const;
+
+export type UnverifiableCode = keyof typeof UNVERIFIABLE_CODES;
+
+/** One edited statement (removed in before, added in after) and how many scenarios ran it. */
+export interface StatementCoverage {
+  side: 'before' | 'after';
+  line: number;
+  /** The statement's first line, trimmed. */
+  text: string;
+  runs: number;
+}
+
+/** GUP results a conversion must be checked against: a short pin, 0 pages, an -errno. */
+export type GupOutcome = 'short' | 'zero' | 'errno';
+
+export interface OutcomeCoverage {
+  outcome: GupOutcome;
+  /** Scenarios where an acquire returned that and the before run went on to its end. */
+  runs: number;
+  /** Why the outcome cannot happen here (an acquire of one page is never short). */
+  impossible?: string;
+}
+
+/** What the scenarios of one group executed: the proof is only as good as this. */
+export interface Coverage {
+  statements: StatementCoverage[];
+  /** Empty for a group without an acquire in the file. */
+  outcomes: OutcomeCoverage[];
+}
+
 export interface GroupVerification {
   /** Pin group id in the before file (FileAnalysis.groups[].id). */
   group: number;
@@ -57,4 +94,8 @@ export interface GroupVerification {
   divergence?: Divergence;
   /** Why the group could not be simulated (verdict 'unverifiable'). */
   reason?: string;
+  /** The class of that reason (verdict 'unverifiable'). */
+  code?: UnverifiableCode;
+  /** Every scenario's reach into the edited code, both sides. */
+  coverage?: Coverage;
 }
