@@ -49,8 +49,6 @@ export interface RunOptions {
   core?: boolean;
   /** Simulate every conversion and refuse those that are not equivalent: on by default. */
   verify?: boolean;
-  /** Refuse converted groups the simulator cannot model too (a series takes proven ones only). */
-  requireProof?: boolean;
   /** `verify`: plan without the simulator, then report its verdict on each changed group. */
   check?: { explain: boolean };
   /** Threads working on files (1: all in this thread). */
@@ -233,7 +231,6 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
     analyze: analyzeText,
     policy: (display) => ({ core: !options.core && CORE_DIR_RE.test(display), file: display }),
     verify: options.verify ?? true,
-    requireProof: options.requireProof,
     check: options.check,
     api,
     bytes: (path) => {
@@ -272,7 +269,7 @@ function processCandidate(path: string, display: string, text: string, { api, op
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display), file: display };
     const verify = !options.check && (options.verify ?? true);
-    const { plan, verification, analysis } = processText(text, api, policy, { verify, requireProof: options.requireProof });
+    const { plan, verification, analysis } = processText(text, api, policy, { verify });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
     // Core kernel code converts only on request: its helpers (mm/gup.c's own API) are not linked.
@@ -295,9 +292,9 @@ export function processText(
   text: string,
   api: TargetApi,
   policy: Policy = { core: false },
-  options: { verify?: boolean; requireProof?: boolean } = {},
+  options: { verify?: boolean } = {},
 ): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
   const analysis = analyzeText(text);
-  if (options.verify) return { ...timed('verify', () => planVerified(analysis, api, policy, options.requireProof)), analysis };
+  if (options.verify) return { ...timed('verify', () => planVerified(analysis, api, policy)), analysis };
   return { plan: timed('plan', () => planFile(analysis, api, policy)), verification: new Map(), analysis };
 }

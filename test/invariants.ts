@@ -80,8 +80,19 @@ export function checkConversion(original: string, output: string, edits: Readonl
 export const programShape = (funcs: ReadonlyMap<string, Func>) =>
   JSON.stringify([...funcs.values()], (key, value) => {
     if (key === 'callee') return value?.name;
-    if (key === 'global' || key === 'line') return undefined;
+    if (key === 'global' || key === 'line' || key === 'end') return undefined;
     return value instanceof Map ? [...value] : value;
+  });
+
+/**
+ * Where a function's statements are, as data: the lines coverage counts in. A function a
+ * conversion left as it was keeps the original's lines (it is the same lowering), so this is
+ * compared for the changed ones.
+ */
+export const spanShape = (f: Func) =>
+  JSON.stringify(f.body, (key, value) => {
+    if (key === 'callee' || key === 'global' || key === 'e' || key === 'c' || key === 'u' || key === 'vars' || key === 'args' || key === 'cases') return undefined;
+    return value instanceof Map ? undefined : value;
   });
 
 /**

@@ -55,7 +55,6 @@ export interface LinkContext {
   analyze: (text: string, parts: readonly Part[]) => FileAnalysis;
   policy: (display: string) => Policy;
   verify: boolean;
-  requireProof?: boolean;
   check?: { explain: boolean };
   api: Parameters<typeof planFile>[1];
   /** A file's bytes for a first byte search (undefined: unreadable; it is not linked). */
@@ -389,7 +388,7 @@ function processUnit<R extends LinkedResult>(
 }
 
 function planUnit(analysis: FileAnalysis, ctx: LinkContext, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
-  if (ctx.verify && !ctx.check) return planVerified(analysis, ctx.api, policy, ctx.requireProof);
+  if (ctx.verify && !ctx.check) return planVerified(analysis, ctx.api, policy);
   return { plan: timed('plan', () => planFile(analysis, ctx.api, policy)), verification: new Map() };
 }
 

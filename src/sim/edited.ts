@@ -11,7 +11,7 @@ import { applyEdits } from '../plan/plan.ts';
 import { functionName } from '../sites/dataflow.ts';
 import { hasRealError, type FileAnalysis } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
-import { LoweredFile, type Definition } from './lower.ts';
+import { LoweredFile, type Definition, type LineMap } from './lower.ts';
 
 const lowered = new WeakMap<object, LoweredFile>();
 
@@ -40,6 +40,7 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
     else touched.set(def, [e]);
   }
   const replaced = new Map<string, Definition>();
+  const shift = lineShift(analysis.text, edits);
   for (const [def, es] of touched) {
     // A definition tree-sitter read inside another (after a macro it could not read) is lowered
     // on its own too: only a whole parse gives both their edited versions.
@@ -47,12 +48,37 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
     const name = functionName(def);
     // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
     if (!name || before.definitions.get(name) !== def) continue;
-    const edited = editedStatements(analysis.text, def, es) ?? editedDefinition(analysis.text, def, es, name);
+    const edited = editedStatements(analysis.text, def, es, shift) ?? editedDefinition(analysis.text, def, es, name, shift);
     if (!edited) return undefined;
     replaced.set(name, edited);
   }
   return before.withDefinitions(replaced);
 }
+
+/**
+ * Lines the edits add before a position of the original text: a node there sits that much
+ * lower in the converted text. An edit counts once it starts before the position and ends by it.
+ */
+function lineShift(text: string, edits: readonly Edit[]): (index: number) => number {
+  const deltas = edits.map((e) => ({ start: e.start, end: e.end, delta: newlines(e.text) - newlines(text.slice(e.start, e.end)) })).filter((d) => d.delta);
+  return (index) => {
+    let n = 0;
+    for (const d of deltas) if (d.start < index && d.end <= index) n += d.delta;
+    return n;
+  };
+}
+
+function newlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** Lines of the original's nodes in the converted text. */
+const shiftedLines = (shift: (index: number) => number): LineMap => ({
+  start: (n) => n.startPosition.row + 1 + shift(n.startIndex),
+  end: (n) => n.endPosition.row + 1 + shift(n.endIndex),
+});
 
 /** `edits` applied to the text of `node`. */
 function editedText(text: string, node: Node, edits: readonly Edit[]): string {
@@ -60,11 +86,13 @@ function editedText(text: string, node: Node, edits: readonly Edit[]): string {
 }
 
 /** The whole edited definition, parsed on its own. */
-function editedDefinition(text: string, def: Node, edits: readonly Edit[], name: string): Definition | undefined {
+function editedDefinition(text: string, def: Node, edits: readonly Edit[], name: string, shift: (index: number) => number): Definition | undefined {
   const root = timed('parse', () => parseC(editedText(text, def, edits))).rootNode;
   const parsed = root.descendantsOfType('function_definition');
   if (hasRealError(root) || parsed.length !== 1 || functionName(parsed[0]) !== name) return undefined;
-  return { node: parsed[0] };
+  // The definition's text starts its first line.
+  const first = shiftedLines(shift).start(def);
+  return { node: parsed[0], lines: { start: (n) => first + n.startPosition.row, end: (n) => first + n.endPosition.row } };
 }
 
 /**
@@ -72,7 +100,7 @@ function editedDefinition(text: string, def: Node, edits: readonly Edit[], name:
  * or undefined when an edit is not inside a statement of a block (the signature, an iterator
  * macro's header, a `for` initialiser) or an edited statement is not one statement on its own.
  */
-function editedStatements(text: string, def: Node, edits: readonly Edit[]): Definition | undefined {
+function editedStatements(text: string, def: Node, edits: readonly Edit[], shift: (index: number) => number): Definition | undefined {
   const body = def.childForFieldName('body');
   const statements: Node[] = [];
   for (const e of edits) {
@@ -83,14 +111,22 @@ function editedStatements(text: string, def: Node, edits: readonly Edit[]): Defi
   // An edit inside a statement another edit's statement holds is part of the outer one.
   const outer = statements.filter((s) => !statements.some((o) => o !== s && o.startIndex <= s.startIndex && s.endIndex <= o.endIndex && (o.startIndex < s.startIndex || s.endIndex < o.endIndex)));
   const substitutes = new Map<Node, Node | null>();
+  const original = shiftedLines(shift);
+  // Per parsed statement, what to add to its rows to get lines of the converted text.
+  const offsets = new Map<object, number>();
   for (const s of new Set(outer)) {
     const mine = edits.filter((e) => s.startIndex <= e.start && e.end <= s.endIndex);
     const replacement = statementAlone(editedText(text, s, mine));
     if (replacement === undefined) return undefined;
     substitutes.set(s, replacement);
+    if (replacement) offsets.set(replacement.tree, original.start(s) - SNIPPET_ROWS);
   }
+  const lines: LineMap = {
+    start: (n) => (n.tree === def.tree ? original.start(n) : offsets.get(n.tree)! + n.startPosition.row),
+    end: (n) => (n.tree === def.tree ? original.end(n) : offsets.get(n.tree)! + n.endPosition.row),
+  };
   // As a parse of the edited definition would read it (annotations blanked).
-  return { node: def, text: tolerate(editedText(text, def, edits)), substitutes };
+  return { node: def, text: tolerate(editedText(text, def, edits)), substitutes, lines };
 }
 
 /**
@@ -120,6 +156,8 @@ const STRUCTURAL = new Set([
 ]);
 
 const SNIPPET_HEAD = 'void __gup2pin_statement(void)\n{\n';
+/** Rows of SNIPPET_HEAD: the statement starts on row 2 of its parse. */
+const SNIPPET_ROWS = 2;
 
 /**
  * `text` parsed as the statements of a function body: its one statement, null for none, or

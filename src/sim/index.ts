@@ -24,10 +24,11 @@ function refusalFor(v: GroupVerification): Diagnostic {
 }
 
 /**
- * Plan, simulate, and re-plan without every converted group that fails; with `requireProof`
- * (a patch series) a group the simulator cannot model fails too.
+ * Plan, simulate, and re-plan without every converted group that is not proven equivalent: one
+ * that diverges, and one the simulator could not judge (unmodelled code, edited statements no
+ * scenario ran). Without proof a conversion is not made: `--no-verify` makes it unproven.
  */
-export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy, requireProof = false): { plan: FilePlan; verification: Map<number, GroupVerification> } {
+export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Policy): { plan: FilePlan; verification: Map<number, GroupVerification> } {
   let plan = timed('plan', () => planFile(analysis, api, policy));
   const verification = new Map<number, GroupVerification>();
   const forced = new Map(policy.forced ?? []);
@@ -35,7 +36,7 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
     const results = verifyTexts({ text: analysis.text, analysis }, { text: plan.output, edits: plan.edits }, api);
     for (const r of results) verification.set(r.group, r);
-    const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (requireProof && r.verdict === 'unverifiable')));
+    const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || r.verdict === 'unverifiable'));
     if (!failing.length) break;
     for (const r of failing) forced.set(r.group, [refusalFor(r)]);
     plan = timed('plan', () => planFile(analysis, api, { ...policy, forced }));

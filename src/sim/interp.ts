@@ -245,6 +245,10 @@ export class Machine {
   /** Every heap object, for the memory comparison. */
   readonly heap: Obj[] = [];
   readonly gupCounts: Val[] = [];
+  /** What each acquire call was asked for and returned: the outcomes a run covered. */
+  readonly gupResults: Array<{ asked: number; got: number }> = [];
+  /** Every statement the run executed (coverage of the edited ones). */
+  readonly executed = new Set<Stmt>();
   /** Names of the file's functions the run entered. */
   readonly entered = new Set<string>();
   /** The function running now. */
@@ -407,6 +411,7 @@ export class Machine {
 
   private exec(s: Stmt): Completion {
     this.tick();
+    this.executed.add(s);
     switch (s.t) {
       case 'nop':
         return undefined;

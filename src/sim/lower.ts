@@ -51,9 +51,20 @@ export interface VarDecl {
   slot: number;
 }
 
-export type Stmt =
+/**
+ * Where a statement is: its first and last line in the text of its version (the converted text
+ * for a converted file's statements). Coverage asks which edited statements a run executed.
+ */
+export interface Span {
+  line: number;
+  end: number;
+}
+
+export type Stmt = Span & StmtKind;
+
+type StmtKind =
   | { t: 'decl'; vars: VarDecl[] }
-  | { t: 'expr'; e: Expr; line: number }
+  | { t: 'expr'; e: Expr }
   | { t: 'block'; body: Stmt[]; labels: Map<string, number> }
   | { t: 'if'; c: Expr; a: Stmt; b?: Stmt }
   | { t: 'for'; init?: Stmt; c?: Expr; u?: Expr; body: Stmt }
@@ -65,7 +76,7 @@ export type Stmt =
   | { t: 'goto'; label: string }
   | { t: 'label'; name: string; s: Stmt }
   | { t: 'switch'; c: Expr; body: Block; cases: Array<{ at: number; v?: Expr }> }
-  | { t: 'macroloop'; name: string; args: Expr[]; body: Stmt; line: number }
+  | { t: 'macroloop'; name: string; args: Expr[]; body: Stmt }
   | { t: 'nop' };
 
 export type Block = Extract<Stmt, { t: 'block' }>;
@@ -193,15 +204,27 @@ function uniformExpr<E extends Expr>(e: E): E {
   return all as unknown as E;
 }
 
-/** The same for statements. */
-function uniformStmt<S extends Stmt>(s: S): S {
+/** The same for statements, placed at `span`. */
+function uniformStmt<S extends StmtKind>(s: S, span: Span): S & Span {
   const x: Record<string, unknown> = s;
   const all = {
-    t: x.t, vars: x.vars, e: x.e, line: x.line, body: x.body, labels: x.labels, c: x.c, a: x.a, b: x.b, init: x.init,
+    t: x.t, vars: x.vars, e: x.e, line: span.line, end: span.end, body: x.body, labels: x.labels, c: x.c, a: x.a, b: x.b, init: x.init,
     u: x.u, label: x.label, name: x.name, s: x.s, cases: x.cases, args: x.args,
   };
-  return all as unknown as S;
+  return all as unknown as S & Span;
 }
+
+/** How lines are counted for the definition being lowered (set by LoweredFile). */
+export interface LineMap {
+  start(n: Node): number;
+  end(n: Node): number;
+}
+
+const TREE_LINES: LineMap = { start: (n) => n.startPosition.row + 1, end: (n) => n.endPosition.row + 1 };
+
+let lines = TREE_LINES;
+
+const spanOf = (n: Node): Span => ({ line: lines.start(n), end: lines.end(n) });
 
 /** The declared name and whether the declarator makes it a pointer/array. */
 function declarator(d: Node): { name?: string; pointer: number; array?: Node | null; isArray: boolean } {
@@ -221,7 +244,7 @@ function declarator(d: Node): { name?: string; pointer: number; array?: Node | n
   return { name: n?.text, pointer, array, isArray };
 }
 
-function lowerDecl(n: Node): Stmt {
+function lowerDecl(n: Node): StmtKind {
   const type = field(n, 'type')?.text ?? '';
   const byValue = /^(struct|union)\s/.test(type);
   const vars: VarDecl[] = [];
@@ -248,16 +271,16 @@ function lowerDecl(n: Node): Stmt {
 const zeroList = (list: Node) => list.namedChildren.every((c) => c.type === 'comment' || /^(0|NULL)$/.test(c.text.trim()));
 
 /** A block of statements, with where each label (a `goto` target) sits in it. */
-function block(body: Stmt[]): Block {
+function block(body: Stmt[], span: Span): Block {
   const labels = new Map<string, number>();
   body.forEach((s, i) => {
-    for (let l = s; l.t === 'label'; l = l.s) labels.set(l.name, i);
+    for (let l: Stmt = s; l.t === 'label'; l = l.s) labels.set(l.name, i);
   });
-  return uniformStmt({ t: 'block', body, labels });
+  return uniformStmt({ t: 'block', body, labels }, span);
 }
 
 /** Statements of a block, with iterator-macro headers joined to their bodies. */
-function lowerBlock(children: Node[]): Block {
+function lowerBlock(children: Node[], span: Span): Block {
   const body: Stmt[] = [];
   const named = children.filter((c) => c.type !== 'comment' && c.isNamed);
   for (let i = 0; i < named.length; i++) {
@@ -266,18 +289,22 @@ function lowerBlock(children: Node[]): Block {
     if (substitutes.get(c) === null) continue;
     const loop = macroLoopAt(c);
     if (loop && named[i + 1]?.id === loop.body.id) {
-      body.push(uniformStmt({ t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body), line: c.startPosition.row + 1 }));
+      const args = callArgs(loop.call).map(lowerExpr);
+      body.push(uniformStmt({ t: 'macroloop', name: loop.name, args, body: lowerStmt(loop.body) }, { line: lines.start(c), end: lines.end(loop.body) }));
       i++;
       continue;
     }
     body.push(lowerStmt(c));
   }
-  return block(body);
+  return block(body, span);
 }
+
+const NOWHERE: Span = { line: 0, end: 0 };
 
 function lowerStmt(n: Node | null | undefined): Stmt {
   const swapped = n && substitutes.get(n);
-  return uniformStmt(stmtNode(swapped === undefined ? n : swapped));
+  const node = swapped === undefined ? n : swapped;
+  return uniformStmt(stmtNode(node), node ? spanOf(node) : NOWHERE);
 }
 
 /** A function's definition, as lowering takes it. */
@@ -287,6 +314,8 @@ export interface Definition {
   text?: string;
   /** Statements of the definition lowered as other statements (null: as none). */
   substitutes?: ReadonlyMap<Node, Node | null>;
+  /** Lines in the text this version's statements belong to, when not the node's own tree's. */
+  lines?: LineMap;
 }
 
 const NO_SUBSTITUTES: ReadonlyMap<Node, Node | null> = new Map();
@@ -294,16 +323,16 @@ const NO_SUBSTITUTES: ReadonlyMap<Node, Node | null> = new Map();
 /** The statements swapped in the definition being lowered (set by LoweredFile). */
 let substitutes = NO_SUBSTITUTES;
 
-function stmtNode(n: Node | null | undefined): Stmt {
+function stmtNode(n: Node | null | undefined): StmtKind {
   if (!n) return { t: 'nop' };
   switch (n.type) {
     case 'compound_statement':
-      return lowerBlock(n.namedChildren);
+      return lowerBlock(n.namedChildren, spanOf(n));
     case 'declaration':
       return lowerDecl(n);
     case 'expression_statement': {
       const e = n.namedChildren.find((c) => c.type !== 'comment');
-      return e ? { t: 'expr', e: lowerExpr(e), line: n.startPosition.row + 1 } : { t: 'nop' };
+      return e ? { t: 'expr', e: lowerExpr(e) } : { t: 'nop' };
     }
     case 'if_statement': {
       const alt = field(n, 'alternative');
@@ -318,7 +347,7 @@ function stmtNode(n: Node | null | undefined): Stmt {
       const init = field(n, 'initializer');
       return {
         t: 'for',
-        init: init ? uniformStmt(init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init), line: 0 }) : undefined,
+        init: init ? uniformStmt(init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init) }, spanOf(init)) : undefined,
         c: field(n, 'condition') ? lowerExpr(field(n, 'condition')) : undefined,
         u: field(n, 'update') ? lowerExpr(field(n, 'update')) : undefined,
         body: lowerStmt(field(n, 'body')),
@@ -353,15 +382,15 @@ function stmtNode(n: Node | null | undefined): Stmt {
         }
         const value = field(arm, 'value');
         cases.push({ at: body.length, v: value ? lowerExpr(value) : undefined });
-        body.push(...lowerBlock(arm.namedChildren.filter((c) => c.type !== 'comment' && c.id !== value?.id)).body);
+        body.push(...lowerBlock(arm.namedChildren.filter((c) => c.type !== 'comment' && c.id !== value?.id), spanOf(arm)).body);
       }
-      return { t: 'switch', c: lowerExpr(field(n, 'condition')), body: block(body), cases };
+      return { t: 'switch', c: lowerExpr(field(n, 'condition')), body: block(body, spanOf(n)), cases };
     }
     case 'preproc_if':
     case 'preproc_ifdef': {
       // Simulate the configuration where the guarded code is built; the #else arm is ignored.
       const alt = field(n, 'alternative');
-      return lowerBlock(n.namedChildren.filter((c) => c.id !== alt?.id && c.id !== field(n, 'name')?.id && c.id !== field(n, 'condition')?.id));
+      return lowerBlock(n.namedChildren.filter((c) => c.id !== alt?.id && c.id !== field(n, 'name')?.id && c.id !== field(n, 'condition')?.id), spanOf(n));
     }
     case ';':
     case 'comment':
@@ -371,7 +400,7 @@ function stmtNode(n: Node | null | undefined): Stmt {
       return { t: 'nop' };
     default:
       // Preprocessor lines, inline asm, nested function-like oddities: not simulated.
-      return { t: 'expr', e: uniformExpr({ t: 'opaque', text: n.text }), line: n.startPosition.row + 1 };
+      return { t: 'expr', e: uniformExpr({ t: 'opaque', text: n.text }) };
   }
 }
 
@@ -518,17 +547,21 @@ export class LoweredFile {
     embeddedArrays = this.arrays;
     fileNames = this.names;
     const uses = new Map<string, Array<IdExpr | CallExpr>>();
-    for (const [name, { node: def, text, substitutes: swapped }] of defs) {
+    for (const [name, { node: def, text, substitutes: swapped, lines: counted }] of defs) {
       const { returnType, params } = signature(def);
       current = { decls: [], uses: [] };
       substitutes = swapped ?? NO_SUBSTITUTES;
+      lines = counted ?? TREE_LINES;
       let body: Stmt;
+      let line: number;
       try {
         body = lowerStmt(field(def, 'body')!);
+        line = lines.start(def);
       } finally {
         substitutes = NO_SUBSTITUTES;
+        lines = TREE_LINES;
       }
-      this.funcs.set(name, { name, returnType, params, body, text: text ?? def.text, line: def.startPosition.row + 1, locals: numberLocals(params, current) });
+      this.funcs.set(name, { name, returnType, params, body, text: text ?? def.text, line, locals: numberLocals(params, current) });
       this.definitions.set(name, def);
       uses.set(name, current.uses);
     }

@@ -51,6 +51,7 @@ function gup(name: string): Builtin {
     const index = ++m.gupCalls;
     let k = n === 0 ? 0 : n < 0 ? -ERRNO.EINVAL : m.cfg.gup(index, n);
     if (layout.variant.includes('fast_only') && k < 0) k = 0;
+    m.gupResults.push({ asked: n, got: k });
     const base = baseOf(args[layout.pages], pagesArg);
     const got: string[] = [];
     for (let i = 0; i < k; i++) {

@@ -4,7 +4,7 @@
  */
 import type { Facts } from './facts.ts';
 import { Machine, type RunConfig } from './interp.ts';
-import type { Func } from './lower.ts';
+import type { Func, Stmt } from './lower.ts';
 import { Fault, Obj, Ptr, Sym, show, type Val } from './memory.ts';
 import { Page, type DirtyEvent, type SimError } from './pages.ts';
 import type { DivergenceReason, IntendedDifference } from './verdict.ts';
@@ -38,6 +38,8 @@ export interface Outcome {
   acquireAt?: number;
   gupCalls: number;
   gupCounts: Val[];
+  gupResults: ReadonlyArray<{ asked: number; got: number }>;
+  executed: ReadonlySet<Stmt>;
   usedPins: boolean;
 }
 
@@ -91,6 +93,8 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
     acquireAt: cfg.oracle.acquireAt,
     gupCalls: m.gupCalls,
     gupCounts: m.gupCounts,
+    gupResults: m.gupResults,
+    executed: m.executed,
     usedPins: m.usedPins,
   };
 }

@@ -13,11 +13,12 @@ import { timed } from '../timing.ts';
 import { EMITTED_NAMES } from '../sites/api.ts';
 import { analyze, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 import type { TargetApi } from '../target.ts';
+import { CoverageCounter, editedHunks, linesOf, statementsOn, type EditedHunk, type EditedStatement } from './coverage.ts';
 import { lowerAnalysed, loweredEdits } from './edited.ts';
 import { lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, worldOf, type Scenario } from './scenarios.ts';
-import type { DivergenceReason, GroupVerification, IntendedDifference } from './verdict.ts';
+import type { DivergenceReason, GroupVerification, IntendedDifference, UnverifiableCode } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
 
@@ -66,6 +67,10 @@ interface Unit {
   what: string;
   sessions: string[][];
   acquireName: string;
+  /** The file's functions the sessions can run. */
+  reached: ReadonlySet<string>;
+  /** The statements of the conversion this unit vouches for (set once units are known). */
+  edited: EditedStatement[];
 }
 
 /** Struct types a function takes (and, with `returned`, gives back). */
@@ -114,7 +119,9 @@ function groupUnit(p: Program, g: PinGroup): Unit {
   }
   const names = [...new Set(g.acquires.map((a) => `${a.name}()`))].join(', ') || 'no acquire';
   const what = `${names} with ${g.releases.length} release${g.releases.length === 1 ? '' : 's'}`;
-  return { group: g, line: g.line, what, sessions: sessions.slice(0, MAX_SESSIONS), acquireName: g.acquires[0]?.name ?? 'GUP' };
+  const kept = sessions.slice(0, MAX_SESSIONS);
+  const reached = new Set(kept.flat().flatMap((r) => [...p.reach(r)]));
+  return { group: g, line: g.line, what, sessions: kept, acquireName: g.acquires[0]?.name ?? 'GUP', reached, edited: [] };
 }
 
 /** A converted text, with the edits that made it from the original when they are known. */
@@ -177,20 +184,60 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   const covered = new Set<string>();
   for (const g of analysis.groups) {
     const unit = groupUnit(program, g);
-    const reached = new Set(unit.sessions.flat().flatMap((r) => [...program.reach(r)]));
-    if (![...changed].some((c) => reached.has(c))) continue;
-    for (const f of reached) covered.add(f);
+    if (![...changed].some((c) => unit.reached.has(c))) continue;
+    for (const f of unit.reached) covered.add(f);
     units.push(unit);
   }
   const rest = [...changed].filter((c) => !covered.has(c) && beforeFuncs.has(c));
   if (rest.length) {
-    const roots = program.rootsReaching(new Set(rest));
-    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.slice(0, MAX_SESSIONS).map((r) => [r]), acquireName: 'GUP' });
+    const roots = program.rootsReaching(new Set(rest)).slice(0, MAX_SESSIONS);
+    const reached = new Set(roots.flatMap((r) => [...program.reach(r)]));
+    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.map((r) => [r]), acquireName: 'GUP', reached, edited: [] });
+  }
+  // Edited statements are in changed functions; an unchanged one of the converted version is
+  // the original's lowering, on the original's lines.
+  const onlyChanged = (funcs: ReadonlyMap<string, Func>) => new Map([...funcs].filter(([n]) => changed.has(n)));
+  const [changedBefore, changedAfter] = [onlyChanged(beforeFuncs), onlyChanged(afterFuncs)];
+  for (const [unit, hunks] of hunksByUnit(editedHunks(b.text, a.text, a.edits), units, beforeFuncs)) {
+    unit.edited = [
+      ...statementsOn(changedBefore, linesOf(hunks, 'before'), b.text, 'before'),
+      ...statementsOn(changedAfter, linesOf(hunks, 'after'), a.text, 'after'),
+    ];
   }
   // The after run of a before run that entered no changed function would repeat it step by step.
   const repeats = (b: Outcome) => lowered.sharesUnedited && ![...b.entered].some((f) => changed.has(f));
   const untouched = new Set([...afterFuncs.keys()].filter((f) => !changed.has(f)));
   return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
+}
+
+/** Lines of the original a group's acquires and releases take. */
+function siteLines(g: PinGroup): Array<[number, number]> {
+  return [...g.acquires, ...g.releases].map((c) => [c.call.startPosition.row + 1, c.call.endPosition.row + 1]);
+}
+
+/**
+ * Which unit vouches for each change: the group whose acquire or release it touches; else the
+ * groups with a site in the function it is in (a loop counter's declaration deleted); else the
+ * units that run that function at all. A change no unit runs is vouched for by none (it sits
+ * outside every function, or in code nothing reaches: "no entry point" says so already).
+ */
+function hunksByUnit(hunks: EditedHunk[], units: Unit[], funcs: ReadonlyMap<string, Func>): Map<Unit, EditedHunk[]> {
+  const out = new Map<Unit, EditedHunk[]>();
+  const functionAt = (line: number) => [...funcs.values()].find((f) => f.line <= line && line <= f.body.end)?.name;
+  const sitesIn = (u: Unit, name: string) => !!u.group && [...u.group.acquires, ...u.group.releases].some((c) => c.fn.name === name);
+  for (const h of hunks) {
+    const [from, to] = h.before ?? [h.anchor, h.anchor];
+    let owners = units.filter((u) => u.group && siteLines(u.group).some(([a, b]) => a <= to && from <= b));
+    const fn = functionAt(h.anchor);
+    if (!owners.length && fn) owners = units.filter((u) => sitesIn(u, fn));
+    if (!owners.length && fn) owners = units.filter((u) => u.reached.has(fn));
+    for (const u of owners) {
+      const list = out.get(u);
+      if (list) list.push(h);
+      else out.set(u, [h]);
+    }
+  }
+  return out;
 }
 
 /**
@@ -237,14 +284,17 @@ function verifyUnit(
   untouched: ReadonlySet<string>,
 ): GroupVerification {
   const result: GroupVerification = { group: unit.group?.id ?? -1, line: unit.line, what: unit.what, verdict: 'equivalent', differences: [], scenarios: 0 };
-  const unverifiable = (reason: string) => ({ ...result, verdict: 'unverifiable' as const, reason });
-  if (!unit.sessions.length) return unverifiable('no entry point of the file reaches this code');
+  const unverifiable = (code: UnverifiableCode, reason: string): GroupVerification => ({ ...result, verdict: 'unverifiable', code, reason: `${code}: ${reason}` });
+  if (!unit.sessions.length) return unverifiable('no-entry', 'no entry point of the file reaches this code');
+  const acquires = unit.group?.acquires ?? [];
+  const coverage = new CoverageCounter(unit.edited, acquires.length > 0, acquires.length > 0 && acquires.every((x) => x.name.includes('fast_only')));
+  const entered = { before: new Map<string, number>(), after: new Map<string, number>() };
   const differences = new Set<IntendedDifference>();
   let reachedAcquire = false;
   let worst: GroupVerification | undefined;
   for (const steps of unit.sessions) {
     const missing = steps.find((s) => !afterFuncs.has(s));
-    if (missing) return unverifiable(`${missing}() is gone in the new version`);
+    if (missing) return unverifiable('no-entry', `${missing}() is gone in the new version`);
     const plan = planScenarios(beforeFuncs, steps, api, unit.acquireName);
     if (!plan.noAcquire) reachedAcquire = true;
     const compared = new Set<string>();
@@ -257,7 +307,9 @@ function verifyUnit(
       compared.add(id);
       const a = repeats(b) ? b : runAfter(afterFuncs, steps, s, api, b, untouched);
       const c = compare(b, a);
-      if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
+      if (c.unsupported) return unverifiable('unmodelled', `the simulator does not model ${c.unsupported}`);
+      coverage.add(b, a);
+      for (const [side, run] of [['before', b], ['after', a]] as const) for (const f of run.entered) entered[side].set(f, (entered[side].get(f) ?? 0) + 1);
       for (const d of c.differences) differences.add(d);
       // Keep looking: a divergence on pages the run knows names the mistake better than one
       // on pages of unknown origin.
@@ -275,9 +327,12 @@ function verifyUnit(
       }
     }
   }
-  if (worst) return { ...worst, scenarios: result.scenarios };
+  result.coverage = coverage.result();
+  if (worst) return { ...worst, scenarios: result.scenarios, coverage: result.coverage };
   if (unit.group?.acquires.length && !reachedAcquire)
-    return unverifiable(`no scenario reaches ${unit.acquireName}() from an entry point of the file`);
+    return unverifiable('not-reached', `no scenario reaches ${unit.acquireName}() from an entry point of the file`);
+  const gaps = coverage.gaps((fn, side) => entered[side].get(fn) ?? 0);
+  if (gaps) return unverifiable('not-reached', gaps);
   result.differences = [...differences].sort();
   if (differences.size) result.verdict = 'intended';
   return result;

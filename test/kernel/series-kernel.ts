@@ -31,7 +31,7 @@ const paths = process.argv.slice(3);
 async function convertTree(): Promise<{ files: ConvertedFile[]; candidates: number }> {
   const api = resolveTarget('auto', [tree]);
   const targets = paths.length ? paths.map((p) => resolve(tree, p)) : [tree];
-  const { files, problems } = await run(targets, api, tree, { requireProof: true, jobs: defaultJobs() });
+  const { files, problems } = await run(targets, api, tree, { jobs: defaultJobs() });
   for (const p of problems) console.error(`${p.path}: ${p.reason}`);
   return { files: files.map((f) => convertedFileFromReport(f)), candidates: files.length };
 }
