@@ -154,6 +154,8 @@ function verificationJson(v: GroupVerification | undefined) {
     differences: v.differences,
     divergence: v.divergence ? { reason: v.divergence.reason, detail: v.divergence.detail, scenario: v.divergence.scenario } : null,
     reason: v.reason ?? null,
+    code: v.code ?? null,
+    coverage: v.coverage ?? null,
   };
 }
 

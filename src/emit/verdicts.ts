@@ -1,4 +1,5 @@
 /** Verify output: one line per pin group with the simulator's verdict, the divergence spelled out. */
+import { coverageLine } from '../sim/coverage.ts';
 import { INTENDED_DIFFERENCES, type GroupVerification } from '../sim/verdict.ts';
 import type { Story } from '../sim/verify.ts';
 
@@ -33,20 +34,21 @@ const traceLines = (before: string[], after: string[]) => [
   ...after.map((l) => `      ${l.trim()}`),
 ];
 
-/** `file:line: verdict …` plus, for a divergence, the scenario and both traces. */
+/** `file:line: verdict …`, the coverage of its scenarios, and for a divergence the scenario and both traces. */
 export function verdictLines(display: string, v: GroupVerification): string[] {
   const at = `${display}:${v.line}:`;
   const n = `${v.scenarios} scenario${v.scenarios === 1 ? '' : 's'}`;
+  const coverage = v.coverage ? [`    ${coverageLine(v.coverage)}`] : [];
   switch (v.verdict) {
     case 'equivalent':
-      return [`${at} equivalent: ${v.what}, ${n}`];
+      return [`${at} equivalent: ${v.what}, ${n}`, ...coverage];
     case 'intended':
-      return [`${at} equivalent with intended differences: ${v.what}, ${n}; ${differenceText(v)}`];
+      return [`${at} equivalent with intended differences: ${v.what}, ${n}; ${differenceText(v)}`, ...coverage];
     case 'unverifiable':
-      return [`${at} unverifiable: ${v.what}: ${v.reason}`];
+      return [`${at} unverifiable: ${v.what}: ${v.reason}`, ...coverage];
     case 'not-equivalent': {
       const d = v.divergence!;
-      return [`${at} NOT EQUIVALENT ${d.reason}: ${v.what}: ${d.detail}`, `    scenario: ${d.scenario}`, ...traceLines(d.before, d.after)];
+      return [`${at} NOT EQUIVALENT ${d.reason}: ${v.what}: ${d.detail}`, ...coverage, `    scenario: ${d.scenario}`, ...traceLines(d.before, d.after)];
     }
   }
 }

@@ -133,13 +133,11 @@ export function statementsOn(funcs: ReadonlyMap<string, Func>, lines: number[], 
       let innermost: Stmt | undefined;
       visit(fn.body, (s) => {
         if (s.line > line || s.end < line) return false;
-        if (s.t !== 'block' && s.t !== 'nop') {
-          if (s.line === line) found.add(s);
-          innermost = s;
-        }
+        if (s.line === line && s.t !== 'block' && s.t !== 'nop') found.add(s);
+        innermost = s;
         return true;
       });
-      if (!found.size && innermost) found.add(innermost);
+      if (!found.size && innermost && innermost.t !== 'block' && innermost.t !== 'nop') found.add(innermost);
       for (const s of found)
         if (!out.has(s)) out.set(s, { side, stmt: s, fn: name, line: s.line, text: (textLines[s.line - 1] ?? '').trim() });
     }
@@ -158,7 +156,7 @@ function visit(s: Stmt, enter: (s: Stmt) => boolean): void {
       if (s.b) visit(s.b, enter);
       return;
     case 'for':
-      if (s.init) visit(s.init, enter);
+      // Its initialiser is part of its header line.
       visit(s.body, enter);
       return;
     case 'while':
@@ -262,12 +260,15 @@ export const OUTCOME_TEXT: Record<GupOutcome, string> = {
   errno: 'an -errno acquire',
 };
 
-/** `coverage: 4/4 edited statements ran (before 2/2, after 2/2); short pin 6, zero 3, -errno 3`. */
+/**
+ * `coverage: 6/6 edited statements ran (before 4/4, after 2/2); run on past a short pin 4, 0 pages 1,
+ * -errno 5` (scenarios each).
+ */
 export function coverageLine(c: Coverage): string {
   const ran = (xs: StatementCoverage[]) => `${xs.filter((s) => s.runs > 0).length}/${xs.length}`;
   const side = (k: 'before' | 'after') => c.statements.filter((s) => s.side === k);
   const parts = [`${ran(c.statements)} edited statements ran (before ${ran(side('before'))}, after ${ran(side('after'))})`];
-  const label: Record<GupOutcome, string> = { short: 'short pin', zero: 'zero', errno: '-errno' };
-  if (c.outcomes.length) parts.push(c.outcomes.map((o) => `${label[o.outcome]} ${o.impossible ? 'impossible' : o.runs}`).join(', '));
+  const label: Record<GupOutcome, string> = { short: 'a short pin', zero: '0 pages', errno: '-errno' };
+  if (c.outcomes.length) parts.push(`run on past ${c.outcomes.map((o) => `${label[o.outcome]} ${o.impossible ? '(impossible)' : o.runs}`).join(', ')}`);
   return `coverage: ${parts.join('; ')}`;
 }
