@@ -155,6 +155,8 @@ function exprNode(n: Node | null | undefined): Expr {
     case 'cast_expression':
       return { t: 'cast', type: field(n, 'type')?.text ?? '', e: lowerExpr(field(n, 'value')) };
     case 'sizeof_expression':
+    // A member's offset is a constant of the build, like a size: no page depends on its value.
+    case 'offsetof_expression':
       return { t: 'sizeof', text: n.text };
     case 'pointer_expression': {
       const op = field(n, 'operator')!.text;
