@@ -622,3 +622,95 @@ void xa_unmap(struct xa_ring *r)
     ]);
   });
 });
+
+describe('releases at the edges follow mm/gup.c and mm/swap.c of the target', () => {
+  /** One call in a function of its own, run on `version`: what it faults with and logs. */
+  const edge = (call: string, version: string) => {
+    const funcs = lowerFile(parseC(`int edge(void)\n{\n\t${call};\n\treturn 0;\n}\n`).rootNode);
+    const o = runSession(funcs, ['edge'], configFor(scenario([]), apiFor(parseVersion(version)), new Oracle()));
+    return { fault: o.fault, errors: o.errors, log: o.log.slice(1) };
+  };
+  const none = (log: string[]) => ({ fault: undefined, errors: [], log });
+  const huge = (op: string, n: number) => {
+    const fault = `${op}() with the negative count ${n}: a huge unsigned loop`;
+    return { fault, errors: [], log: [`  !! ${fault}`] };
+  };
+
+  it('a release of 0 pages never reads the array, NULL or not', () => {
+    expect(edge('release_pages(NULL, 0)', '6.1')).toEqual(none(['release_pages(0, 0)']));
+    expect(edge('unpin_user_pages(NULL, 0)', '6.1')).toEqual(none(['unpin_user_pages(0, 0)']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, 0, true)', '6.12')).toEqual(none(['unpin_user_pages_dirty_lock(0, 0, dirty)']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, 0, false)', '5.6')).toEqual(none(['unpin_user_pages_dirty_lock(0, 0)']));
+    expect(edge('unpin_user_page_range_dirty_lock(NULL, 0, true)', '6.1')).toEqual(none([]));
+    expect(edge('put_user_pages(NULL, 0)', '5.3')).toEqual(none(['put_user_pages(0, 0)']));
+    expect(edge('put_user_pages_dirty_lock(NULL, 0)', '5.3')).toEqual(none(['put_user_pages_dirty_lock(0, 0, dirty)']));
+    expect(edge('put_user_pages_dirty_lock(NULL, 0, true)', '5.4')).toEqual(none(['put_user_pages_dirty_lock(0, 0, dirty)']));
+  });
+
+  it('but one page of a NULL array is a NULL dereference', () => {
+    expect(edge('unpin_user_pages(NULL, 1)', '6.1')).toEqual({ fault: 'NULL dereference (unpin_user_pages)', errors: [], log: ['  !! NULL dereference (unpin_user_pages)'] });
+    expect(edge('release_pages(NULL, 1)', '6.12')).toEqual({ fault: 'NULL dereference (release_pages)', errors: [], log: ['  !! NULL dereference (release_pages)'] });
+  });
+
+  it("release_pages()' `int nr` loops zero times when negative", () => {
+    expect(edge('release_pages(NULL, -14)', '6.1')).toEqual(none(['release_pages(0, -14)']));
+    expect(edge('release_pages(NULL, -14)', '5.3')).toEqual(none(['release_pages(0, -14)']));
+  });
+
+  it("unpin_user_pages() WARNs and returns on a -errno count (5.10 on: 6.1, 6.12), runs off the array before", () => {
+    expect(edge('unpin_user_pages(NULL, -14)', '6.1')).toEqual(none(['unpin_user_pages(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages(NULL, -14)', '6.12')).toEqual(none(['unpin_user_pages(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, false)', '6.1')).toEqual(none(['unpin_user_pages_dirty_lock(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages(NULL, -14)', '5.6')).toEqual(huge('unpin_user_pages', -14));
+    // IS_ERR_VALUE() is the top 4095 values only.
+    expect(edge('unpin_user_pages(NULL, -5000)', '6.1')).toEqual(huge('unpin_user_pages', -5000));
+  });
+
+  it('the other `unsigned long npages` releases take a negative count as a huge loop bound', () => {
+    // make_dirty skips the hand-over to unpin_user_pages() and its guard, in 6.1 and 6.12 alike.
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, true)', '6.1')).toEqual(huge('unpin_user_pages_dirty_lock', -14));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, true)', '6.12')).toEqual(huge('unpin_user_pages_dirty_lock', -14));
+    expect(edge('unpin_user_page_range_dirty_lock(NULL, -14, true)', '6.1')).toEqual(huge('unpin_user_page_range_dirty_lock', -14));
+    expect(edge('put_user_pages(NULL, -14)', '5.3')).toEqual(huge('put_user_pages', -14));
+    expect(edge('put_user_pages_dirty_lock(NULL, -14, false)', '5.4')).toEqual(huge('put_user_pages_dirty_lock', -14));
+  });
+
+  // privcmd's shape: the error path before the array is allocated releases (NULL, 0).
+  const DM_OP = `
+static void dm_unlock(struct page **pages, unsigned int n)
+{
+	put_user_pages_dirty_lock(pages, n, true);
+}
+
+long dm_op(unsigned long uaddr, unsigned int n)
+{
+	struct page **pages = NULL;
+	unsigned int pinned = 0;
+	long rc;
+
+	if (dm_check(uaddr)) {
+		rc = -EFAULT;
+		goto out;
+	}
+	pages = kcalloc(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+	if (rc <= 0)
+		goto out;
+	pinned = rc;
+	rc = dm_call(pages, pinned);
+out:
+	dm_unlock(pages, pinned);
+	kfree(pages);
+	return rc;
+}
+`;
+
+  it('so an error path releasing (NULL, 0) on both sides converts equivalent', () => {
+    const after = rewrite(DM_OP, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['put_user_pages_dirty_lock(', 'unpin_user_pages_dirty_lock(']);
+    expect(verdicts(DM_OP, after)).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+  });
+});
