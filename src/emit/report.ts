@@ -154,6 +154,9 @@ function verificationJson(v: GroupVerification | undefined) {
     differences: v.differences,
     divergence: v.divergence ? { reason: v.divergence.reason, detail: v.divergence.detail, scenario: v.divergence.scenario } : null,
     reason: v.reason ?? null,
+    code: v.code ?? null,
+    // A model-fault's scenario and both runs' last lines, as the text output prints them.
+    faults: v.faults ?? null,
   };
 }
 

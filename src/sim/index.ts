@@ -14,7 +14,8 @@ import { explain, verifyTexts, type AfterText, type Story, type VerifyInput } fr
 const MAX_ROUNDS = 3;
 
 function refusalFor(v: GroupVerification): Diagnostic {
-  if (v.verdict === 'unverifiable') return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}` };
+  if (v.verdict === 'unverifiable')
+    return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}${v.faults ? `; scenario: ${v.faults.scenario}` : ''}` };
   const d = v.divergence!;
   return {
     code: 'not-equivalent',
@@ -35,7 +36,9 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
     const results = verifyTexts({ text: analysis.text, analysis }, { text: plan.output, edits: plan.edits }, api);
     for (const r of results) verification.set(r.group, r);
-    const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (requireProof && r.verdict === 'unverifiable')));
+    // A model-fault is refused even without requireProof: it replaces a not-equivalent `fault`,
+    // and the scenario both runs stopped in is exactly the one nobody compared.
+    const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || (r.verdict === 'unverifiable' && (requireProof || r.code === 'model-fault'))));
     if (!failing.length) break;
     for (const r of failing) forced.set(r.group, [refusalFor(r)]);
     plan = timed('plan', () => planFile(analysis, api, { ...policy, forced }));

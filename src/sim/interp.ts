@@ -832,7 +832,16 @@ export class Machine {
     }
     if (e.callee && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
     const b = modelOf(e);
-    if (b) return b(this, this.evalAll(e.args), e);
+    if (b) {
+      const args = this.evalAll(e.args);
+      try {
+        return b(this, args, e);
+      } catch (x) {
+        // Said once, where it happened: a model-fault needs the call on both sides.
+        if (x instanceof Fault) x.call ??= name;
+        throw x;
+      }
+    }
     return this.opaque(name, this.evalAll(e.args));
   }
 

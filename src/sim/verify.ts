@@ -242,6 +242,7 @@ function verifyUnit(
   const differences = new Set<IntendedDifference>();
   let reachedAcquire = false;
   let worst: GroupVerification | undefined;
+  let faulted: ModelFault | undefined;
   for (const steps of unit.sessions) {
     const missing = steps.find((s) => !afterFuncs.has(s));
     if (missing) return unverifiable(`${missing}() is gone in the new version`);
@@ -259,6 +260,7 @@ function verifyUnit(
       const c = compare(b, a);
       if (c.unsupported) return unverifiable(`the simulator does not model ${c.unsupported}`);
       for (const d of c.differences) differences.add(d);
+      if (c.modelFault) faulted ??= { detail: c.modelFault, scenario: `${steps.join('() then ')}(): ${s.label}`, before: b.log.slice(-TRACE_LINES), after: a.log.slice(-TRACE_LINES) };
       // Keep looking: a divergence on pages the run knows names the mistake better than one
       // on pages of unknown origin.
       if (c.divergence && (!worst || PRIORITY[c.divergence.reason] < PRIORITY[worst.divergence!.reason])) {
@@ -278,9 +280,26 @@ function verifyUnit(
   if (worst) return { ...worst, scenarios: result.scenarios };
   if (unit.group?.acquires.length && !reachedAcquire)
     return unverifiable(`no scenario reaches ${unit.acquireName}() from an entry point of the file`);
+  if (faulted) return modelFaulted(result, faulted);
   result.differences = [...differences].sort();
   if (differences.size) result.verdict = 'intended';
   return result;
+}
+
+interface ModelFault {
+  detail: string;
+  scenario: string;
+  before: string[];
+  after: string[];
+}
+
+/**
+ * Nothing diverged, but in one scenario both runs stopped at corresponding calls: what came after
+ * was never compared, so the group is not proven. Both traces go to the reader.
+ */
+function modelFaulted(result: GroupVerification, f: ModelFault): GroupVerification {
+  const { detail, ...faults } = f;
+  return { ...result, verdict: 'unverifiable', code: 'model-fault', reason: `model-fault: ${detail}`, faults };
 }
 
 /** The motivating story for one group: file-backed pages written back while the device writes. */
