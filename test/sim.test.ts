@@ -676,6 +676,20 @@ describe('releases at the edges follow mm/gup.c and mm/swap.c of the target', ()
     expect(edge('put_user_pages_dirty_lock(NULL, -14, false)', '5.4')).toEqual(huge('put_user_pages_dirty_lock', -14));
   });
 
+  it('a page property of a NULL page oopses where the kernel reads the struct page', () => {
+    expect(edge('PageHuge(NULL)', '6.5')).toEqual({ fault: 'NULL page passed to PageHuge()', errors: [], log: ['  !! NULL page passed to PageHuge()'] });
+    expect(edge('page_size(NULL)', '6.5').fault).toBe('NULL page passed to page_size()');
+  });
+
+  it("so uncounted-pin-leak's `gup_rc < 0` (nitro_enclaves' test) verifies: a 0 result oopses in the page check on both sides", () => {
+    const before = read('uncounted-pin-leak', 'before.c');
+    expect(before).toContain('if (gup_rc < 0) {');
+    for (const target of ['5.3', '5.4', '6.5']) {
+      const v = verifyTexts(before, read('uncounted-pin-leak', `after.${target}.c`), apiFor(parseVersion(target)));
+      expect(v.map((g) => [g.verdict, g.code, g.divergence])).toEqual([['equivalent', undefined, undefined]]);
+    }
+  });
+
   // privcmd's shape: the error path before the array is allocated releases (NULL, 0).
   const DM_OP = `
 static void dm_unlock(struct page **pages, unsigned int n)

@@ -185,6 +185,16 @@ function pageOp(name: string, f: (m: Machine, p: Page) => Val): Builtin {
   };
 }
 
+/**
+ * A page property the simulator has no value for: an opaque call as before, but these read the
+ * struct page, so on NULL they oops as in the kernel (a gup that returned 0 leaves the slot NULL,
+ * and nitro_enclaves checks it before counting it).
+ */
+const pageQuery = (name: string): Builtin => (m, args) => {
+  m.page(args[0], name);
+  return m.opaque(name, args);
+};
+
 // ---- builtins ------------------------------------------------------------------------------
 
 const truthy = (m: Machine, v: Val) => m.truth(v, false);
@@ -572,6 +582,8 @@ function sgFromPages(m: Machine, a: Val[]): Val {
 }
 
 for (const name of ACQUIRE_NAMES) BUILTINS[name] = gup(name);
+for (const name of ['PageHuge', 'PageCompound', 'PageTransHuge', 'PageHead', 'PageTail', 'PageAnon', 'page_size', 'page_to_nid', 'compound_order'])
+  BUILTINS[name] = pageQuery(name);
 for (const name of ARRAY_ALLOCATORS) BUILTINS[name] ??= allocator(name);
 for (const name of ['virt_to_page', 'kmap_to_page']) BUILTINS[name] = pageOfAddress(name);
 for (const name of RVALUE_SOURCES) BUILTINS[name] ??= pageSource(name);
