@@ -237,10 +237,10 @@ describe('gup2pin verify', () => {
     expect(out.code).toBe(0);
     expect(out.stdout.split('\n').filter(Boolean)).toEqual([
       'drivers/umem/umem.c:140: equivalent with intended differences: get_user_pages() with 1 release, 50 scenarios; pages already dirty are not dirtied again',
-      '    coverage: 6/6 edited statements ran (before 4/4, after 2/2); run on past a short pin 4, 0 pages 1, -errno 5',
+      '    coverage: 6/6 edited statements ran (before 4/4, after 2/2); run on past a short pin 4, a return of 0 (impossible), -errno 5',
       'drivers/vfio/vfio.c:76: equivalent with intended differences: get_user_pages_remote() with 1 release, 61 scenarios; SetPageDirty() → mapping-aware dirtying (set_page_dirty semantics, under the page lock)',
-      // vfio pins one page at a time: never short.
-      '    coverage: 6/6 edited statements ran (before 4/4, after 2/2); run on past a short pin (impossible), 0 pages 9, -errno 3',
+      // vfio pins one page at a time: never short, never 0.
+      '    coverage: 6/6 edited statements ran (before 4/4, after 2/2); run on past a short pin (impossible), a return of 0 (impossible), -errno 3',
     ]);
     expect(out.stderr).toMatch(/^0 equivalent, 2 equivalent with intended differences, 0 not equivalent, 0 unverifiable \(111 scenarios\), 2 files, \d+ ms\n$/);
   });

@@ -4,7 +4,8 @@ import { parseC } from '../src/parse/kernel-c.ts';
 import type { Relation } from '../src/sim/facts.ts';
 import { Oracle } from '../src/sim/interp.ts';
 import { lowerFile } from '../src/sim/lower.ts';
-import { runSession } from '../src/sim/outcome.ts';
+import { compare, runSession } from '../src/sim/outcome.ts';
+import { verdictLines } from '../src/emit/verdicts.ts';
 import { BeforeRuns, configFor, type Scenario } from '../src/sim/scenarios.ts';
 import { loweredEdits } from '../src/sim/edited.ts';
 import { verifyTexts } from '../src/sim/verify.ts';
@@ -626,5 +627,229 @@ void xa_unmap(struct xa_ring *r)
     expect(verdicts(before, pinned(before, '\tif (r->dirty)\n\t\tSetPageDirty(r->page);\n\tunpin_user_page(r->page);'))).toEqual([
       { verdict: 'equivalent', scenario: undefined },
     ]);
+  });
+});
+
+describe('releases at the edges follow mm/gup.c and mm/swap.c of the target', () => {
+  /** One call in a function of its own, run on `version`: what it faults with and logs. */
+  const edge = (call: string, version: string) => {
+    const funcs = lowerFile(parseC(`int edge(void)\n{\n\t${call};\n\treturn 0;\n}\n`).rootNode);
+    const o = runSession(funcs, ['edge'], configFor(scenario([]), apiFor(parseVersion(version)), new Oracle()));
+    return { fault: o.fault, errors: o.errors, log: o.log.slice(1) };
+  };
+  const none = (log: string[]) => ({ fault: undefined, errors: [], log });
+  const huge = (op: string, n: number) => {
+    const fault = `${op}() with the negative count ${n}: a huge unsigned loop`;
+    return { fault, errors: [], log: [`  !! ${fault}`] };
+  };
+
+  it('a release of 0 pages never reads the array, NULL or not', () => {
+    expect(edge('release_pages(NULL, 0)', '6.1')).toEqual(none(['release_pages(0, 0)']));
+    expect(edge('unpin_user_pages(NULL, 0)', '6.1')).toEqual(none(['unpin_user_pages(0, 0)']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, 0, true)', '6.12')).toEqual(none(['unpin_user_pages_dirty_lock(0, 0, dirty)']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, 0, false)', '5.6')).toEqual(none(['unpin_user_pages_dirty_lock(0, 0)']));
+    expect(edge('unpin_user_page_range_dirty_lock(NULL, 0, true)', '6.1')).toEqual(none([]));
+    expect(edge('put_user_pages(NULL, 0)', '5.3')).toEqual(none(['put_user_pages(0, 0)']));
+    expect(edge('put_user_pages_dirty_lock(NULL, 0)', '5.3')).toEqual(none(['put_user_pages_dirty_lock(0, 0, dirty)']));
+    expect(edge('put_user_pages_dirty_lock(NULL, 0, true)', '5.4')).toEqual(none(['put_user_pages_dirty_lock(0, 0, dirty)']));
+  });
+
+  it('but one page of a NULL array is a NULL dereference', () => {
+    expect(edge('unpin_user_pages(NULL, 1)', '6.1')).toEqual({ fault: 'NULL dereference (unpin_user_pages)', errors: [], log: ['  !! NULL dereference (unpin_user_pages)'] });
+    expect(edge('release_pages(NULL, 1)', '6.12')).toEqual({ fault: 'NULL dereference (release_pages)', errors: [], log: ['  !! NULL dereference (release_pages)'] });
+  });
+
+  it("release_pages()' `int nr` loops zero times when negative", () => {
+    expect(edge('release_pages(NULL, -14)', '6.1')).toEqual(none(['release_pages(0, -14)']));
+    expect(edge('release_pages(NULL, -14)', '5.3')).toEqual(none(['release_pages(0, -14)']));
+  });
+
+  it("unpin_user_pages() WARNs and returns on a -errno count (5.10 on: 6.1, 6.12), runs off the array before", () => {
+    expect(edge('unpin_user_pages(NULL, -14)', '6.1')).toEqual(none(['unpin_user_pages(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages(NULL, -14)', '6.12')).toEqual(none(['unpin_user_pages(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, false)', '6.1')).toEqual(none(['unpin_user_pages_dirty_lock(-14): WARN, nothing released']));
+    expect(edge('unpin_user_pages(NULL, -14)', '5.6')).toEqual(huge('unpin_user_pages', -14));
+    // IS_ERR_VALUE() is the top 4095 values only.
+    expect(edge('unpin_user_pages(NULL, -5000)', '6.1')).toEqual(huge('unpin_user_pages', -5000));
+  });
+
+  it('the other `unsigned long npages` releases take a negative count as a huge loop bound', () => {
+    // make_dirty skips the hand-over to unpin_user_pages() and its guard, in 6.1 and 6.12 alike.
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, true)', '6.1')).toEqual(huge('unpin_user_pages_dirty_lock', -14));
+    expect(edge('unpin_user_pages_dirty_lock(NULL, -14, true)', '6.12')).toEqual(huge('unpin_user_pages_dirty_lock', -14));
+    expect(edge('unpin_user_page_range_dirty_lock(NULL, -14, true)', '6.1')).toEqual(huge('unpin_user_page_range_dirty_lock', -14));
+    expect(edge('put_user_pages(NULL, -14)', '5.3')).toEqual(huge('put_user_pages', -14));
+    expect(edge('put_user_pages_dirty_lock(NULL, -14, false)', '5.4')).toEqual(huge('put_user_pages_dirty_lock', -14));
+  });
+
+  it('a page property of a NULL page oopses where the kernel reads the struct page', () => {
+    expect(edge('PageHuge(NULL)', '6.5')).toEqual({ fault: 'NULL page passed to PageHuge()', errors: [], log: ['  !! NULL page passed to PageHuge()'] });
+    expect(edge('page_size(NULL)', '6.5').fault).toBe('NULL page passed to page_size()');
+  });
+
+  it("so uncounted-pin-leak's `gup_rc < 0` (nitro_enclaves' test) verifies: a 0 result oopses in the page check on both sides", () => {
+    const before = read('uncounted-pin-leak', 'before.c');
+    expect(before).toContain('if (gup_rc < 0) {');
+    for (const target of ['5.3', '5.4', '6.5']) {
+      const v = verifyTexts(before, read('uncounted-pin-leak', `after.${target}.c`), apiFor(parseVersion(target)));
+      expect(v.map((g) => [g.verdict, g.code, g.divergence])).toEqual([['equivalent', undefined, undefined]]);
+    }
+  });
+
+  // privcmd's shape: the error path before the array is allocated releases (NULL, 0).
+  const DM_OP = `
+static void dm_unlock(struct page **pages, unsigned int n)
+{
+	put_user_pages_dirty_lock(pages, n, true);
+}
+
+long dm_op(unsigned long uaddr, unsigned int n)
+{
+	struct page **pages = NULL;
+	unsigned int pinned = 0;
+	long rc;
+
+	if (dm_check(uaddr)) {
+		rc = -EFAULT;
+		goto out;
+	}
+	pages = kcalloc(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+	if (rc <= 0)
+		goto out;
+	pinned = rc;
+	rc = dm_call(pages, pinned);
+out:
+	dm_unlock(pages, pinned);
+	kfree(pages);
+	return rc;
+}
+`;
+
+  it('so an error path releasing (NULL, 0) on both sides converts equivalent', () => {
+    const after = rewrite(DM_OP, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['put_user_pages_dirty_lock(', 'unpin_user_pages_dirty_lock(']);
+    expect(verdicts(DM_OP, after)).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+  });
+});
+
+describe('both runs faulting at corresponding calls (model-fault)', () => {
+  /** The run of one function body on 6.5. */
+  const body = (text: string) => {
+    const funcs = lowerFile(parseC(`int mf(void)\n{\n${text}\treturn 0;\n}\n`).rootNode);
+    return runSession(funcs, ['mf'], configFor(scenario([]), API_6_5, new Oracle()));
+  };
+  const compared = (before: string, after: string) => {
+    const c = compare(body(before), body(after));
+    return { divergence: c.divergence, modelFault: c.modelFault };
+  };
+
+  it('are a call and its converted counterpart failing alike, after the same calls', () => {
+    expect(compared('\tmf_prepare();\n\trelease_pages(NULL, 1);\n', '\tmf_prepare();\n\tunpin_user_pages(NULL, 1);\n')).toEqual({
+      divergence: undefined,
+      modelFault: 'before and after both fault at corresponding calls: before NULL dereference (release_pages), after NULL dereference (unpin_user_pages)',
+    });
+  });
+
+  it('not faults of different kinds', () => {
+    expect(compared('\trelease_pages(NULL, 1);\n', '\tunpin_user_pages(NULL, -5000);\n')).toEqual({
+      divergence: { reason: 'fault', detail: 'after: unpin_user_pages() with the negative count -5000: a huge unsigned loop (before: NULL dereference (release_pages))' },
+      modelFault: undefined,
+    });
+  });
+
+  it('not faults after a different number of calls', () => {
+    expect(compared('\trelease_pages(NULL, 1);\n', '\tmf_prepare();\n\tunpin_user_pages(NULL, 1);\n').divergence?.reason).toBe('fault');
+  });
+
+  it('not a release against a call that is none', () => {
+    // The pin family is no counterpart of the older interim one in reverse, nor is kfree() of anything.
+    expect(compared('\tunpin_user_pages(NULL, 1);\n', '\tput_user_pages(NULL, 1);\n').divergence?.reason).toBe('fault');
+    expect(compared('\trelease_pages(NULL, 1);\n', '\tkfree(mf_obj);\n\tkfree(mf_obj);\n').divergence?.reason).toBe('fault');
+  });
+
+  it('not a fault in the simulated code against one in a kernel call', () => {
+    // pages[0] of a NULL array is the loop's own dereference, not put_page()'s.
+    expect(compared('\tstruct page **pages = NULL;\n\tput_page(pages[0]);\n', '\tstruct page **pages = NULL;\n\tunpin_user_pages(pages, 1);\n')).toEqual({
+      divergence: { reason: 'fault', detail: 'after: NULL dereference (unpin_user_pages) (before: NULL dereference (index))' },
+      modelFault: undefined,
+    });
+  });
+
+  // An error path that counts pages it never pinned releases (NULL, n): a bug on both sides.
+  const XB = `
+int xb_map(unsigned long uaddr, int n)
+{
+	struct page **pages = NULL;
+	int got = 0;
+
+	if (xb_check(uaddr)) {
+		got = n;
+		goto out;
+	}
+	pages = kcalloc(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	got = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+	if (got <= 0)
+		return got ? got : -EFAULT;
+	xb_go(pages, got);
+out:
+	RELEASE;
+	kfree(pages);
+	return 0;
+}
+`;
+  const xb = (release: string) => XB.replace('RELEASE', release);
+  const pinned = (release: string) => xb(release).replace('get_user_pages_fast(', 'pin_user_pages_fast(');
+  const scenarioOf = 'xb_map(): 3 pages, get_user_pages_fast() gets every page, with `xb_check()#1` taken the other way';
+
+  it('make the group unverifiable, with both traces, when nothing diverges', () => {
+    const [v] = verifyTexts(xb('release_pages(pages, got)'), pinned('unpin_user_pages(pages, got)'), API_6_5);
+    expect(v).toMatchObject({
+      verdict: 'unverifiable',
+      code: 'model-fault',
+      reason: 'model-fault: before and after both fault at corresponding calls: before NULL dereference (release_pages), after NULL dereference (unpin_user_pages)',
+      faults: { scenario: scenarioOf, before: ['xb_map():', '  !! NULL dereference (release_pages)'], after: ['xb_map():', '  !! NULL dereference (unpin_user_pages)'] },
+    });
+    expect(v.divergence).toBeUndefined();
+    expect(verdictLines('xb.c', v)).toEqual([
+      'xb.c:14: unverifiable: get_user_pages_fast() with 1 release: model-fault: before and after both fault at corresponding calls: before NULL dereference (release_pages), after NULL dereference (unpin_user_pages)',
+      '    coverage: 4/4 edited statements ran (before 2/2, after 2/2); run on past a short pin 2, a return of 0 2, -errno 1',
+      `    scenario: ${scenarioOf}`,
+      '    before:',
+      '      xb_map():',
+      '      !! NULL dereference (release_pages)',
+      '    after:',
+      '      xb_map():',
+      '      !! NULL dereference (unpin_user_pages)',
+    ]);
+  });
+
+  it('and the pipeline refuses it under that code', () => {
+    const { plan: p } = processText(xb('release_pages(pages, got)'), API_6_5, { core: false }, { verify: true });
+    expect(p.output).toBe(xb('release_pages(pages, got)'));
+    expect(p.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([
+      ['refused', [{
+        code: 'unverified',
+        line: 14,
+        message: `not proven equivalent: model-fault: before and after both fault at corresponding calls: before NULL dereference (release_pages), after NULL dereference (unpin_user_pages); scenario: ${scenarioOf}`,
+      }]],
+    ]);
+  });
+
+  it('a fault in after where before runs on stays not equivalent', () => {
+    expect(verdicts(xb('if (pages)\n\t\trelease_pages(pages, got)'), pinned('unpin_user_pages(pages, got)'))).toEqual([
+      { verdict: 'not-equivalent/fault: after: NULL dereference (unpin_user_pages)', scenario: 'xb_map()' },
+    ]);
+  });
+
+  it('a divergence in another scenario wins over the model-fault', () => {
+    // The acquire left on FOLL_GET: every scenario that pins unpins a page that holds a reference.
+    const [v] = verifyTexts(xb('release_pages(pages, got)'), xb('unpin_user_pages(pages, got)'), API_6_5);
+    expect([v.verdict, v.divergence?.reason, v.code, v.faults]).toEqual(['not-equivalent', 'unpin-not-pinned', undefined, undefined]);
   });
 });

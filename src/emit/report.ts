@@ -156,6 +156,8 @@ function verificationJson(v: GroupVerification | undefined) {
     reason: v.reason ?? null,
     code: v.code ?? null,
     coverage: v.coverage ?? null,
+    // A model-fault's scenario and both runs' last lines, as the text output prints them.
+    faults: v.faults ?? null,
   };
 }
 

@@ -34,7 +34,7 @@ const traceLines = (before: string[], after: string[]) => [
   ...after.map((l) => `      ${l.trim()}`),
 ];
 
-/** `file:line: verdict …`, the coverage of its scenarios, and for a divergence the scenario and both traces. */
+/** `file:line: verdict …`, the coverage of its scenarios, and for a divergence or a model-fault the scenario and both traces. */
 export function verdictLines(display: string, v: GroupVerification): string[] {
   const at = `${display}:${v.line}:`;
   const n = `${v.scenarios} scenario${v.scenarios === 1 ? '' : 's'}`;
@@ -44,8 +44,10 @@ export function verdictLines(display: string, v: GroupVerification): string[] {
       return [`${at} equivalent: ${v.what}, ${n}`, ...coverage];
     case 'intended':
       return [`${at} equivalent with intended differences: ${v.what}, ${n}; ${differenceText(v)}`, ...coverage];
-    case 'unverifiable':
-      return [`${at} unverifiable: ${v.what}: ${v.reason}`, ...coverage];
+    case 'unverifiable': {
+      const f = v.faults;
+      return [`${at} unverifiable: ${v.what}: ${v.reason}`, ...coverage, ...(f ? [`    scenario: ${f.scenario}`, ...traceLines(f.before, f.after)] : [])];
+    }
     case 'not-equivalent': {
       const d = v.divergence!;
       return [`${at} NOT EQUIVALENT ${d.reason}: ${v.what}: ${d.detail}`, ...coverage, `    scenario: ${d.scenario}`, ...traceLines(d.before, d.after)];

@@ -7,6 +7,7 @@
  */
 import { diffLines } from 'diff';
 import type { Edit } from '../../transforms/index.ts';
+import type { GupResultLog } from './interp.ts';
 import type { Func, Stmt } from './lower.ts';
 import type { Outcome } from './outcome.ts';
 import type { Coverage, GupOutcome, OutcomeCoverage, StatementCoverage } from './verdict.ts';
@@ -186,10 +187,10 @@ export function linesOf(hunks: readonly EditedHunk[], side: 'before' | 'after'):
 const OUTCOMES: GupOutcome[] = ['short', 'zero', 'errno'];
 
 /** What one acquire result was, of the outcomes coverage asks for. */
-function outcomeOf(r: { asked: number; got: number }): GupOutcome | undefined {
+function outcomeOf(r: GupResultLog): GupOutcome | undefined {
   if (r.got < 0) return 'errno';
-  if (r.got === 0 && r.asked > 0) return 'zero';
-  if (r.got > 0 && r.got < r.asked) return 'short';
+  if (r.got === 0) return 'zero';
+  if (r.got < r.asked) return 'short';
   return undefined;
 }
 
@@ -198,17 +199,17 @@ export class CoverageCounter {
   private readonly runs = new Map<EditedStatement, number>();
   private readonly outcomeRuns = new Map<GupOutcome, number>(OUTCOMES.map((o) => [o, 0]));
   private asked = 0;
-  private errnoPossible = false;
+  /** Some acquire was asked for 0 pages, or for a count the scenario could not bind. */
+  private countVaries = false;
 
   constructor(
     private readonly statements: readonly EditedStatement[],
     /** The group acquires in this file: the outcomes of its acquire count. */
     private readonly acquires: boolean,
-    /** Every acquire of the group only drops to 0 pages on failure (`*_fast_only`). */
-    private readonly neverErrno: boolean,
+    /** Every acquire of the group is a `*_fast_only` one: it fails with 0, never an -errno. */
+    private readonly fastOnly: boolean,
   ) {
     for (const s of statements) this.runs.set(s, 0);
-    this.errnoPossible = !neverErrno;
   }
 
   /** One compared pair of runs. */
@@ -218,6 +219,7 @@ export class CoverageCounter {
     const seen = new Set<GupOutcome>();
     for (const r of before.gupResults) {
       this.asked = Math.max(this.asked, r.asked);
+      if (!r.fixed || r.asked === 0) this.countVaries = true;
       const o = outcomeOf(r);
       if (o) seen.add(o);
     }
@@ -226,14 +228,26 @@ export class CoverageCounter {
     for (const o of seen) this.outcomeRuns.set(o, this.outcomeRuns.get(o)! + 1);
   }
 
+  /**
+   * Outcomes follow GUP's contract (mm/gup.c): 0 pages asked → 0; none pinned → -errno; some →
+   * how many. So 0 comes of a count that can be 0, or of a `*_fast_only` failure; a count of one
+   * is never short; `*_fast_only` returns no -errno.
+   */
+  private impossible(outcome: GupOutcome): string | undefined {
+    if (outcome === 'short' && this.asked <= 1) return 'the acquire asks for one page at most';
+    if (outcome === 'zero' && !this.fastOnly && !this.countVaries) return 'the acquire is never asked for 0 pages, and none pinned is an -errno';
+    if (outcome === 'errno' && this.fastOnly) return 'the acquire returns 0, not an error, when it fails';
+    return undefined;
+  }
+
   result(): Coverage {
     const statements: StatementCoverage[] = this.statements.map((s) => ({ side: s.side, line: s.line, text: s.text, runs: this.runs.get(s)! }));
     const outcomes: OutcomeCoverage[] = !this.acquires
       ? []
       : OUTCOMES.map((outcome) => {
           const c: OutcomeCoverage = { outcome, runs: this.outcomeRuns.get(outcome)! };
-          if (outcome === 'short' && this.asked <= 1) c.impossible = 'the acquire asks for one page at most';
-          if (outcome === 'errno' && !this.errnoPossible) c.impossible = 'the acquire returns 0, not an error, when it fails';
+          const impossible = this.impossible(outcome);
+          if (impossible) c.impossible = impossible;
           return c;
         });
     return { statements, outcomes };
@@ -247,8 +261,7 @@ export class CoverageCounter {
       const why = n ? `${s.fn}() ran in ${n} scenario${n === 1 ? '' : 's'}, this statement in none` : `no scenario enters ${s.fn}()`;
       return `${s.side} line ${s.line} \`${s.text}\`: ${why}`;
     });
-    const result = this.result();
-    for (const o of result.outcomes)
+    for (const o of this.result().outcomes)
       if (!o.runs && !o.impossible) parts.push(`no scenario runs the code after ${OUTCOME_TEXT[o.outcome]} to its end`);
     return parts.length ? parts.join('; ') : undefined;
   }
@@ -256,7 +269,7 @@ export class CoverageCounter {
 
 export const OUTCOME_TEXT: Record<GupOutcome, string> = {
   short: 'a short pin (0 < ret < n)',
-  zero: 'an acquire of 0 pages',
+  zero: 'an acquire that returned 0',
   errno: 'an -errno acquire',
 };
 
@@ -268,7 +281,7 @@ export function coverageLine(c: Coverage): string {
   const ran = (xs: StatementCoverage[]) => `${xs.filter((s) => s.runs > 0).length}/${xs.length}`;
   const side = (k: 'before' | 'after') => c.statements.filter((s) => s.side === k);
   const parts = [`${ran(c.statements)} edited statements ran (before ${ran(side('before'))}, after ${ran(side('after'))})`];
-  const label: Record<GupOutcome, string> = { short: 'a short pin', zero: '0 pages', errno: '-errno' };
+  const label: Record<GupOutcome, string> = { short: 'a short pin', zero: 'a return of 0', errno: '-errno' };
   if (c.outcomes.length) parts.push(`run on past ${c.outcomes.map((o) => `${label[o.outcome]} ${o.impossible ? '(impossible)' : o.runs}`).join(', ')}`);
   return `coverage: ${parts.join('; ')}`;
 }

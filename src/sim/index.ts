@@ -14,7 +14,8 @@ import { explain, verifyTexts, type AfterText, type Story, type VerifyInput } fr
 const MAX_ROUNDS = 3;
 
 function refusalFor(v: GroupVerification): Diagnostic {
-  if (v.verdict === 'unverifiable') return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}` };
+  if (v.verdict === 'unverifiable')
+    return { code: 'unverified', line: v.line, message: `not proven equivalent: ${v.reason}${v.faults ? `; scenario: ${v.faults.scenario}` : ''}` };
   const d = v.divergence!;
   return {
     code: 'not-equivalent',
@@ -36,6 +37,8 @@ export function planVerified(analysis: FileAnalysis, api: TargetApi, policy: Pol
     const converted = new Set(plan.groups.filter((g) => g.verdict === 'converted').map((g) => g.group.id));
     const results = verifyTexts({ text: analysis.text, analysis }, { text: plan.output, edits: plan.edits }, api);
     for (const r of results) verification.set(r.group, r);
+    // Unproven is refused like not equivalent: not-reached, unmodelled, no-entry and model-fault
+    // (whose scenario, where both runs stopped, is exactly the one nobody compared).
     const failing = results.filter((r) => converted.has(r.group) && (r.verdict === 'not-equivalent' || r.verdict === 'unverifiable'));
     if (!failing.length) break;
     for (const r of failing) forced.set(r.group, [refusalFor(r)]);

@@ -102,6 +102,16 @@ export class Oracle {
   }
 }
 
+/**
+ * One acquire call: what it asked for (`fixed`: as a constant of the code, not an input), and
+ * what it returned.
+ */
+export interface GupResultLog {
+  asked: number;
+  fixed: boolean;
+  got: number;
+}
+
 /** What the GUP model returns for the i-th acquire call asked for `n` pages. */
 export type GupResult = (call: number, n: number) => number;
 
@@ -246,7 +256,7 @@ export class Machine {
   readonly heap: Obj[] = [];
   readonly gupCounts: Val[] = [];
   /** What each acquire call was asked for and returned: the outcomes a run covered. */
-  readonly gupResults: Array<{ asked: number; got: number }> = [];
+  readonly gupResults: GupResultLog[] = [];
   /** Every statement the run executed (coverage of the edited ones). */
   readonly executed = new Set<Stmt>();
   /** Names of the file's functions the run entered. */
@@ -837,7 +847,16 @@ export class Machine {
     }
     if (e.callee && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
     const b = modelOf(e);
-    if (b) return b(this, this.evalAll(e.args), e);
+    if (b) {
+      const args = this.evalAll(e.args);
+      try {
+        return b(this, args, e);
+      } catch (x) {
+        // Said once, where it happened: a model-fault needs the call on both sides.
+        if (x instanceof Fault) x.call ??= name;
+        throw x;
+      }
+    }
     return this.opaque(name, this.evalAll(e.args));
   }
 

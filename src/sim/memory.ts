@@ -7,6 +7,9 @@ import type { Comparison } from './facts.ts';
 
 /** Something that went wrong in the simulated program itself (NULL dereference, runaway loop). */
 export class Fault extends Error {
+  /** The modelled kernel call that faulted, if it was one (not the simulated code around it). */
+  call?: string;
+
   constructor(message: string) {
     // A verdict on the simulated code, not a bug here: its stack trace is never wanted, and
     // capturing one for every run that stops early is a noticeable cost.

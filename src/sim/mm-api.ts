@@ -11,6 +11,7 @@ import { StopRun, type Machine } from './interp.ts';
 import type { Expr } from './lower.ts';
 import { Fault, FieldCell, Ptr, Sym, baseOf, element, objectOf, show, symOf, type Obj, type Val } from './memory.ts';
 import { Page, PageAddress } from './pages.ts';
+import { versionAtLeast } from '../target.ts';
 
 type Call = Extract<Expr, { t: 'call' }>;
 export type Builtin = (m: Machine, args: Val[], call: Call) => Val;
@@ -51,7 +52,7 @@ function gup(name: string): Builtin {
     const index = ++m.gupCalls;
     let k = n === 0 ? 0 : n < 0 ? -ERRNO.EINVAL : m.cfg.gup(index, n);
     if (layout.variant.includes('fast_only') && k < 0) k = 0;
-    m.gupResults.push({ asked: n, got: k });
+    m.gupResults.push({ asked: n, fixed: typeof countArg === 'number', got: k });
     const base = baseOf(args[layout.pages], pagesArg);
     const got: string[] = [];
     for (let i = 0; i < k; i++) {
@@ -109,32 +110,53 @@ function dirtyUnlessDirty(m: Machine, v: Val, op: string, locked: boolean) {
 
 const OPAQUE_COUNT_LIMIT = 64;
 const MAX_GUP_PAGES = 1024;
+/** IS_ERR_VALUE(): the top 4095 values of an unsigned long are -errno codes. */
+const MAX_ERRNO = 4095;
+
+/**
+ * How a release call takes its count: release_pages() an `int nr` (a negative one loops zero
+ * times), the put_user_pages*() and unpin_*() family an `unsigned long npages` (a negative one is
+ * a huge loop bound the walk runs off the array with).
+ */
+type CountType = 'int' | 'unsigned long';
 
 /**
  * Walk `count` entries. An opaque count is walked exactly like `for (i = 0; i < count; i++)`
- * would be — same decisions — so a loop and the bulk call replacing it agree.
+ * would be — same decisions — so a loop and the bulk call replacing it agree. The array is only
+ * read for an entry: a walk of zero entries never dereferences it (`release_pages(NULL, 0)`).
  */
-function arrayRelease(m: Machine, arr: Val, count: Val, op: string, each: (v: Val) => void, opts: { skipNull?: boolean } = {}) {
-  if (typeof count === 'number' && count < 0) throw new Fault(`${op}() with the negative count ${count}: a huge unsigned loop`);
+function arrayRelease(m: Machine, arr: Val, count: Val, op: string, type: CountType, each: (v: Val) => void, opts: { skipNull?: boolean } = {}) {
+  if (typeof count === 'number' && count < 0) {
+    if (type === 'int') return;
+    throw new Fault(`${op}() with the negative count ${count}: a huge unsigned loop`);
+  }
   const more = (i: number) => (typeof count === 'number' ? i < count : i < OPAQUE_COUNT_LIMIT && m.truth(m.binary('<', i, count), false));
-  const base = baseOf(arr, op);
+  let base: { obj: Obj; off: number } | undefined;
   for (let i = 0; more(i); i++) {
     m.tick();
+    base ??= baseOf(arr, op);
     const v = m.load({ obj: base.obj, slot: base.off + i });
     if (v === 0 && opts.skipNull) continue;
     each(v);
   }
 }
 
+/**
+ * unpin_user_pages() returns early, with a WARN, on a count that looks like a -errno (5.10 on;
+ * present in 6.1 and 6.12, absent from the 5.6 placeholder). unpin_user_pages_dirty_lock() only
+ * has the guard when it hands over to unpin_user_pages(), i.e. without make_dirty.
+ */
+const unpinGuardsErrno = (m: Machine, count: Val) =>
+  typeof count === 'number' && count < 0 && count >= -MAX_ERRNO && versionAtLeast(m.cfg.api.version, 5, 10);
+
 function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string) {
   m.usedPins = true;
-  // Like 6.1: a count that looks like a negative errno is warned about and ignored (no dirty).
-  if (!dirty && typeof count === 'number' && count < 0) {
+  if (!dirty && unpinGuardsErrno(m, count)) {
     m.pages.note(`${op}(${count}): WARN, nothing released`);
     return;
   }
   // It sleeps where it takes a page lock: on a page not yet dirty (dirtyUnlessDirty).
-  arrayRelease(m, arr, count, op, (v) => {
+  arrayRelease(m, arr, count, op, 'unsigned long', (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, true);
     releaseOne(m, v, 'unpin', op);
   });
@@ -142,10 +164,11 @@ function unpinPages(m: Machine, arr: Val, count: Val, dirty: boolean, op: string
 }
 
 function putPages(m: Machine, arr: Val, count: Val, op: string, dirty?: 'lock' | 'nolock') {
-  arrayRelease(m, arr, count, op, (v) => {
+  const release = op === 'release_pages';
+  arrayRelease(m, arr, count, op, release ? 'int' : 'unsigned long', (v) => {
     if (dirty) dirtyUnlessDirty(m, v, op, dirty === 'lock');
     releaseOne(m, v, 'put', op);
-  }, { skipNull: op === 'release_pages' });
+  }, { skipNull: release });
   m.pages.note(`${op}(${show(arr)}, ${show(count)}${dirty ? ', dirty' : ''})`);
 }
 
@@ -162,6 +185,16 @@ function pageOp(name: string, f: (m: Machine, p: Page) => Val): Builtin {
     return m.opaque(name, args);
   };
 }
+
+/**
+ * A page property the simulator has no value for: an opaque call as before, but these read the
+ * struct page, so on NULL they oops as in the kernel (a gup that returned 0 leaves the slot NULL,
+ * and nitro_enclaves checks it before counting it).
+ */
+const pageQuery = (name: string): Builtin => (m, args) => {
+  m.page(args[0], name);
+  return m.opaque(name, args);
+};
 
 // ---- builtins ------------------------------------------------------------------------------
 
@@ -372,8 +405,11 @@ const BUILTINS: Record<string, Builtin> = {
   unpin_user_pages_dirty_lock: (m, a) => (unpinPages(m, a[0], a[1], truthy(m, a[2]), 'unpin_user_pages_dirty_lock'), 0),
   unpin_user_page_range_dirty_lock: (m, a) => {
     m.usedPins = true;
-    const first = m.page(a[0], 'unpin_user_page_range_dirty_lock');
     const n = typeof a[1] === 'number' ? a[1] : undefined;
+    // `unsigned long npages`: nothing to walk at 0 (the page is never looked at), a huge walk below.
+    if (n === 0) return 0;
+    if (n !== undefined && n < 0) throw new Fault(`unpin_user_page_range_dirty_lock() with the negative count ${n}: a huge unsigned loop`);
+    const first = m.page(a[0], 'unpin_user_page_range_dirty_lock');
     const dirty = truthy(m, a[2]);
     if (!first || n === undefined) {
       m.unknownReleases.push(`unpin_user_page_range_dirty_lock(${show(a[0])}, ${show(a[1])})`);
@@ -547,6 +583,8 @@ function sgFromPages(m: Machine, a: Val[]): Val {
 }
 
 for (const name of ACQUIRE_NAMES) BUILTINS[name] = gup(name);
+for (const name of ['PageHuge', 'PageCompound', 'PageTransHuge', 'PageHead', 'PageTail', 'PageAnon', 'page_size', 'page_to_nid', 'compound_order'])
+  BUILTINS[name] = pageQuery(name);
 for (const name of ARRAY_ALLOCATORS) BUILTINS[name] ??= allocator(name);
 for (const name of ['virt_to_page', 'kmap_to_page']) BUILTINS[name] = pageOfAddress(name);
 for (const name of RVALUE_SOURCES) BUILTINS[name] ??= pageSource(name);

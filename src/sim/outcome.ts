@@ -3,10 +3,11 @@
  * what it leaves behind; and the comparison of a before run with an after run.
  */
 import type { Facts } from './facts.ts';
-import { Machine, type RunConfig } from './interp.ts';
+import { Machine, type GupResultLog, type RunConfig } from './interp.ts';
 import type { Func, Stmt } from './lower.ts';
 import { Fault, Obj, Ptr, Sym, show, type Val } from './memory.ts';
 import { Page, type DirtyEvent, type SimError } from './pages.ts';
+import { ACQUIRE_NAMES, RELEASE_APIS } from '../sites/api.ts';
 import type { DivergenceReason, IntendedDifference } from './verdict.ts';
 
 export interface FolioState {
@@ -18,6 +19,8 @@ export interface FolioState {
 
 export interface Outcome {
   fault?: string;
+  /** The modelled kernel call the fault happened in, if any. */
+  faultCall?: string;
   errors: SimError[];
   events: string[];
   unknownReleases: string[];
@@ -38,7 +41,7 @@ export interface Outcome {
   acquireAt?: number;
   gupCalls: number;
   gupCounts: Val[];
-  gupResults: ReadonlyArray<{ asked: number; got: number }>;
+  gupResults: readonly GupResultLog[];
   executed: ReadonlySet<Stmt>;
   usedPins: boolean;
 }
@@ -47,6 +50,7 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
   const m = new Machine(funcs, cfg);
   const returns: string[] = [];
   let fault: string | undefined;
+  let faultCall: string | undefined;
   try {
     for (const [i, name] of steps.entries()) {
       const fn = funcs.get(name);
@@ -71,10 +75,12 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
   } catch (e) {
     if (!(e instanceof Fault)) throw e;
     fault = e.message;
+    faultCall = e.call;
     m.pages.note(`  !! ${e.message}`);
   }
   return {
     fault,
+    faultCall,
     errors: m.pages.errors,
     events: m.events,
     unknownReleases: m.unknownReleases,
@@ -133,6 +139,11 @@ export interface Comparison {
   divergence?: { reason: DivergenceReason; detail: string };
   differences: Set<IntendedDifference>;
   unsupported?: string;
+  /**
+   * Both runs fault at corresponding calls and agree on everything up to there: the model stops
+   * both, so nothing past it is compared (verdict `unverifiable`, code `model-fault`).
+   */
+  modelFault?: string;
 }
 
 const countBy = (xs: string[]) => {
@@ -152,7 +163,8 @@ export function compare(b: Outcome, a: Outcome): Comparison {
   if (a.fault && a.fault === b.fault && /step limit/.test(a.fault)) return { differences };
   // One run against itself: only what it says of itself can be wrong.
   if (a === b) return notPinned(a, differences);
-  if (a.fault && a.fault !== b.fault) return diverge('fault', `after: ${a.fault}${b.fault ? ` (before: ${b.fault})` : ''}`);
+  const modelFault = a.fault && b.fault && a.fault !== b.fault ? correspondingFaults(b, a) : undefined;
+  if (a.fault && a.fault !== b.fault && !modelFault) return diverge('fault', `after: ${a.fault}${b.fault ? ` (before: ${b.fault})` : ''}`);
   if (b.fault && !a.fault) return diverge('fault', `before faults (${b.fault}) but after does not: the runs took different paths`);
 
   // Errors the after run makes that the before run did not.
@@ -202,7 +214,39 @@ export function compare(b: Outcome, a: Outcome): Comparison {
     const line = am.find((l) => !bs.has(l)) ?? bm.find((l) => !am.includes(l))!;
     return diverge('memory', `memory differs: ${line}`);
   }
-  return notPinned(a, differences);
+  const pinned = notPinned(a, differences);
+  return pinned.divergence || !modelFault ? pinned : { differences, modelFault };
+}
+
+const FAMILY_RANK = { get: 0, interim: 1, pin: 2 } as const;
+
+/**
+ * A call and what the conversion may have made of it: itself, an acquire for an acquire, a release
+ * for a release of the same family or an older one (put_page() loop → unpin_user_pages()).
+ */
+function counterparts(before: string, after: string): boolean {
+  if (before === after) return true;
+  if (ACQUIRE_NAMES.has(before) && ACQUIRE_NAMES.has(after)) return true;
+  const b = Object.hasOwn(RELEASE_APIS, before) ? RELEASE_APIS[before] : undefined;
+  const a = Object.hasOwn(RELEASE_APIS, after) ? RELEASE_APIS[after] : undefined;
+  return !!a && !!b && FAMILY_RANK[a.family] >= FAMILY_RANK[b.family];
+}
+
+/** The fault message with its call's name taken out: what kind of fault it is. */
+const faultKind = (fault: string, call: string) => fault.replace(new RegExp(`\\b${call}\\b`, 'g'), '<call>');
+
+/**
+ * Both runs fault at the same point: after the same number of calls the simulator records, in a
+ * call and its converted counterpart, with the same kind of fault (`NULL dereference` of the
+ * array, the same negative count). Not a fault in code the simulator runs itself (a NULL
+ * struct pointer): that is the code's, and comparing the messages says whether it changed.
+ */
+function correspondingFaults(b: Outcome, a: Outcome): string | undefined {
+  if (!a.fault || !b.fault || !a.faultCall || !b.faultCall) return undefined;
+  if (a.events.length !== b.events.length || a.returns.length !== b.returns.length) return undefined;
+  if (!counterparts(b.faultCall, a.faultCall)) return undefined;
+  if (faultKind(b.fault, b.faultCall) !== faultKind(a.fault, a.faultCall)) return undefined;
+  return `before and after both fault at corresponding calls: before ${b.fault}, after ${a.fault}`;
 }
 
 function notPinned(a: Outcome, differences: Set<IntendedDifference>): Comparison {

@@ -98,4 +98,6 @@ export interface GroupVerification {
   code?: UnverifiableCode;
   /** Every scenario's reach into the edited code, both sides. */
   coverage?: Coverage;
+  /** Code `model-fault`: the scenario where both runs fault at corresponding calls, and their traces. */
+  faults?: { scenario: string; before: string[]; after: string[] };
 }

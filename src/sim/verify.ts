@@ -292,6 +292,7 @@ function verifyUnit(
   const differences = new Set<IntendedDifference>();
   let reachedAcquire = false;
   let worst: GroupVerification | undefined;
+  let faulted: ModelFault | undefined;
   for (const steps of unit.sessions) {
     const missing = steps.find((s) => !afterFuncs.has(s));
     if (missing) return unverifiable('no-entry', `${missing}() is gone in the new version`);
@@ -311,6 +312,7 @@ function verifyUnit(
       coverage.add(b, a);
       for (const [side, run] of [['before', b], ['after', a]] as const) for (const f of run.entered) entered[side].set(f, (entered[side].get(f) ?? 0) + 1);
       for (const d of c.differences) differences.add(d);
+      if (c.modelFault) faulted ??= { detail: c.modelFault, scenario: `${steps.join('() then ')}(): ${s.label}`, before: b.log.slice(-TRACE_LINES), after: a.log.slice(-TRACE_LINES) };
       // Keep looking: a divergence on pages the run knows names the mistake better than one
       // on pages of unknown origin.
       if (c.divergence && (!worst || PRIORITY[c.divergence.reason] < PRIORITY[worst.divergence!.reason])) {
@@ -331,11 +333,29 @@ function verifyUnit(
   if (worst) return { ...worst, scenarios: result.scenarios, coverage: result.coverage };
   if (unit.group?.acquires.length && !reachedAcquire)
     return unverifiable('not-reached', `no scenario reaches ${unit.acquireName}() from an entry point of the file`);
+  // Where both runs stopped at corresponding calls, the code after was compared in no run.
+  if (faulted) return modelFaulted(result, faulted);
   const gaps = coverage.gaps((fn, side) => entered[side].get(fn) ?? 0);
   if (gaps) return unverifiable('not-reached', gaps);
   result.differences = [...differences].sort();
   if (differences.size) result.verdict = 'intended';
   return result;
+}
+
+interface ModelFault {
+  detail: string;
+  scenario: string;
+  before: string[];
+  after: string[];
+}
+
+/**
+ * Nothing diverged, but in one scenario both runs stopped at corresponding calls: what came after
+ * was never compared, so the group is not proven. Both traces go to the reader.
+ */
+function modelFaulted(result: GroupVerification, f: ModelFault): GroupVerification {
+  const { detail, ...faults } = f;
+  return { ...result, verdict: 'unverifiable', code: 'model-fault', reason: `model-fault: ${detail}`, faults };
 }
 
 /** The motivating story for one group: file-backed pages written back while the device writes. */
