@@ -252,6 +252,20 @@ describe('mutation operators', () => {
     expect(kinds.length, `${name}: ${kinds.join(', ')}`).toBeGreaterThanOrEqual(MIN_KINDS);
   });
 
+  // The shapes issue 17 names, each with the fixture that has it: the kinds must keep applying.
+  it.each([
+    ['drop-null-check', 'null-skip-via', 'the NULL-checking release loop `if (NULL != (page = vsg->pages[i]))` over a kcalloc()ed array'],
+    ['drop-null-check', 'null-skip-loop', '`if (!page) continue;` and `if (buf->pages[i])` over a kvcalloc()ed array'],
+    ['leave-release-kind', 'free-page-error-path', 'an error path that freed the pages with __free_page()'],
+    ['requested-count', 'state-switch-teardown', 'a short pin accepted, released by npinned, not nr_pages'],
+    ['notifier-unpin', 'notifier-side-group', 'a group an MMU notifier manages beside a converted one'],
+    ['notifier-unpin', 'neg-odp', 'a file whose only group an MMU notifier manages'],
+    ['switch-release-only', 'state-switch-teardown', 'a release reached only by falling through a state switch'],
+  ] as const)('%s applies to %s (%s)', (kind, fixture, _shape) => {
+    const op = OPERATORS.find((o) => o.kind === kind)!;
+    expect(mutantsOf(op, fixture).length).toBeGreaterThan(0);
+  });
+
   it.each(EQUIVALENT)('$fixture $kind line $line is generated (equivalent mutant, not scored)', (e) => {
     const after = read(e.fixture, 'after.6.5.c');
     const op = OPERATORS.find((o) => o.kind === e.kind)!;
