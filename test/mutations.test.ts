@@ -54,15 +54,17 @@ const INTENDED: Record<string, IntendedDifference[]> = {
   'phys-then-map': ['already-dirty-skipped'],
   qib: ['already-dirty-skipped'],
   'remote-tsk': ['already-dirty-skipped'],
+  'state-switch-teardown': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],
   vfio: ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
   'pfn-guard': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
 };
 
 /**
- * convert-anyway, decided per negative fixture: which left-alone put_page()/release_pages() sites
- * (line in after.6.5.c, which is also the before.c line for all of them) are converted, and for
- * what reason the simulator must reject that. Only the release is converted — the acquire stays
+ * convert-anyway, per negative fixture: every left-alone put_page()/release_pages() site (line in
+ * after.6.5.c, which is also the before.c line for all of them) is converted, one mutant each, and
+ * each is scored: the reasons the simulator must reject it for. A site it cannot reject yet is a
+ * survivor (mutation-survivors.txt), not left out. Only the release is converted — the acquire stays
  * get_user_pages*() (or whatever non-GUP source the pages come from) — so every one is an unpin of
  * pages that carry no FOLL_PIN.
  */
@@ -84,17 +86,21 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     note: 'get_user_pages_fast() pages, dropped here on the error path and by the library at teardown',
   },
   'neg-extra-ref': {
-    sites: { 154: ['unpin-not-pinned'] },
+    sites: {
+      65: ['unpin-not-pinned', 'over-release'],
+      87: ['unpin-not-pinned', 'over-release'],
+      100: ['unpin-not-pinned', 'over-release'],
+      154: ['unpin-not-pinned'],
+    },
     note:
-      'the transmit release of the get_user_pages_fast() pages; the tap puts (65, 87, 100) drop the ' +
-      "tap's own get_page() references to pages taken from a ring filled by earlier sends, which no " +
-      'single run of the file reaches with known pages',
+      'the transmit release of the get_user_pages_fast() pages (154); the tap puts (65, 87, 100) drop ' +
+      "the tap's own get_page() references to pages of a ring filled by earlier sends",
   },
   'neg-field-untyped': {
-    sites: { 94: ['unpin-not-pinned'] },
+    sites: { 87: ['unpin-not-pinned'], 94: ['unpin-not-pinned'] },
     note:
       'the doorbell release (94) of get_user_pages_fast() pages; the entry drop (87) puts a page found ' +
-      'through a header helper, which no run of the file reaches with known pages',
+      'through a header helper',
   },
   'neg-iov-iter': {
     // iov_iter_get_pages2() is an iov_iter primitive: a simulator that does not model it may see
@@ -107,11 +113,10 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     note: 'the helper releases alloc_page() coalesce pages and get_user_pages_fast() pages alike',
   },
   'neg-name-clash': {
-    sites: { 103: ['unpin-not-pinned'], 120: ['unpin-not-pinned'] },
+    sites: { 40: ['unpin-not-pinned'], 103: ['unpin-not-pinned'], 120: ['unpin-not-pinned'] },
     note:
-      'get_user_pages_fast() pages, on the error path (103) and at unregister (120). Site 40 is ' +
-      "left out: it is the file's own exported put_user_pages(), which nothing in the file calls, " +
-      'so no run reaches it with known pages',
+      'get_user_pages_fast() pages, on the error path (103) and at unregister (120); 40 is the ' +
+      "file's own exported put_user_pages(), which nothing in the file calls",
   },
   'neg-null-skip': {
     // The slots past a short pin hold whatever kmalloc_array() left: a page of unknown origin,
@@ -124,14 +129,15 @@ const CONVERT_ANYWAY: Record<string, { sites: Record<number, DivergenceReason[]>
     // on purpose. Once its releases are unpins, a simulator may first notice that the device
     // uses pages page_maybe_dma_pinned() does not report.
     sites: {
+      49: ['unpin-not-pinned'],
       114: ['unpin-not-pinned', 'not-pinned'],
       119: ['unpin-not-pinned', 'not-pinned'],
       139: ['unpin-not-pinned', 'not-pinned'],
     },
     note:
       'get_user_pages_remote() pages: dropped on the retry path (114), replaced by a later fault ' +
-      '(119), released at teardown (139). Site 49 is left out: it is the MMU-notifier invalidate ' +
-      'callback, called by the mm and never from this file, so no run reaches it with known pages',
+      '(119), released at teardown (139), and by the MMU-notifier invalidate callback (49), which the ' +
+      'mm calls, never this file',
   },
   'neg-pfn-unguarded': {
     sites: { 36: ['unpin-not-pinned'] },
@@ -229,7 +235,12 @@ describe('mutation operators', () => {
         expect(parseProblems(m), `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(base);
         // Reverting an acquire or a release can touch two places: a multi-line call whose middle
         // line did not change, or the loop counter declaration the conversion had deleted.
-        const maxHunks = op.kind === 'release-not-acquire' || op.kind === 'acquire-not-release' ? 2 : 1;
+        // switch-release-only is before.c with one release converted: it differs from after.6.5.c
+        // wherever the conversion changed anything else. notifier-unpin converts a group's releases.
+        const maxHunks =
+          op.kind === 'switch-release-only' ? hunks(read(name, 'before.c'), after).length
+          : op.kind === 'notifier-unpin' ? Infinity // every release of the group at once
+          : op.kind === 'release-not-acquire' || op.kind === 'acquire-not-release' ? 2 : 1;
         expect(hunks(after, m).length, `${op.kind}: ${changedLine(after, m)}`).toBeLessThanOrEqual(maxHunks);
       }
     }
@@ -241,17 +252,32 @@ describe('mutation operators', () => {
     expect(kinds.length, `${name}: ${kinds.join(', ')}`).toBeGreaterThanOrEqual(MIN_KINDS);
   });
 
+  // The shapes issue 17 names, each with the fixture that has it: the kinds must keep applying.
+  it.each([
+    ['drop-null-check', 'null-skip-via', 'the NULL-checking release loop `if (NULL != (page = vsg->pages[i]))` over a kcalloc()ed array'],
+    ['drop-null-check', 'null-skip-loop', '`if (!page) continue;` and `if (buf->pages[i])` over a kvcalloc()ed array'],
+    ['leave-release-kind', 'free-page-error-path', 'an error path that freed the pages with __free_page()'],
+    ['requested-count', 'state-switch-teardown', 'a short pin accepted, released by npinned, not nr_pages'],
+    ['notifier-unpin', 'notifier-side-group', 'a group an MMU notifier manages beside a converted one'],
+    ['notifier-unpin', 'neg-odp', 'a file whose only group an MMU notifier manages'],
+    ['switch-release-only', 'state-switch-teardown', 'a release reached only by falling through a state switch'],
+  ] as const)('%s applies to %s (%s)', (kind, fixture, _shape) => {
+    const op = OPERATORS.find((o) => o.kind === kind)!;
+    expect(mutantsOf(op, fixture).length).toBeGreaterThan(0);
+  });
+
   it.each(EQUIVALENT)('$fixture $kind line $line is generated (equivalent mutant, not scored)', (e) => {
     const after = read(e.fixture, 'after.6.5.c');
     const op = OPERATORS.find((o) => o.kind === e.kind)!;
     expect(mutantsOf(op, e.fixture).some((m) => isEquivalent(e.fixture, e.kind, after, m))).toBe(true);
   });
 
-  it.each(negatives)('%s: convert-anyway covers the chosen sites', (name) => {
+  // Every convert-anyway mutant is scored: the sites listed are exactly the ones generated.
+  it.each(negatives)('%s: convert-anyway generates exactly the listed sites', (name) => {
     const after = read(name, 'after.6.5.c');
     const ms = mutantsOf(convertAnyway, name);
-    const lines = ms.map((m) => changedLineNumber(after, m));
-    for (const site of Object.keys(CONVERT_ANYWAY[name].sites).map(Number)) expect(lines).toContain(site);
+    const lines = [...new Set(ms.map((m) => changedLineNumber(after, m)))].sort((x, y) => x - y);
+    expect(lines).toEqual(Object.keys(CONVERT_ANYWAY[name].sites).map(Number).sort((x, y) => x - y));
   });
 });
 
@@ -336,13 +362,21 @@ describe('simulator: mutants are not equivalent, for the right reason', () => {
       const survivors: string[] = [];
       for (const m of convertAnyway.apply(before, after)) {
         const line = changedLineNumber(after, m);
-        const reasons = sites[line];
-        if (!reasons) continue;
+        const reasons = sites[line] ?? [];
         const o = judge(name, 'convert-anyway', reasons, before, after, m);
         if (!o.killed && !KNOWN_SURVIVORS.has(survivorKey(o))) survivors.push(`${o.change} ⇒ ${o.verdicts} (expected ${reasons.join('|')})`);
       }
       expect(survivors).toEqual([]);
     });
+    // A negative fixture whose refused group an MMU notifier manages (neg-odp) converts none of
+    // its releases: notifier-unpin, all of them at once, is scored here.
+    const notifier = OPERATORS.find((op) => op.kind === 'notifier-unpin')!;
+    const ms = after === before ? notifier.apply(before, after) : [];
+    if (ms.length)
+      it('notifier-unpin', { timeout: 600_000 }, () => {
+        const survivors = ms.map((m) => judge(name, notifier.kind, notifier.reasons, before, after, m)).filter((o) => !o.killed && !KNOWN_SURVIVORS.has(survivorKey(o)));
+        expect(survivors.map((o) => `${o.change} ⇒ ${o.verdicts}`), `expected ${notifier.reasons.join('|')}`).toEqual([]);
+      });
   });
 
   it('the surviving mutants are exactly the known gaps in test/mutation-survivors.txt', () => {

@@ -43,6 +43,9 @@ export const KINDS = [
   'drop-release',
   'leave-release-kind',
   'drop-null-check',
+  'requested-count',
+  'notifier-unpin',
+  'switch-release-only',
 ] as const;
 
 export type MutationKind = (typeof KINDS)[number] | 'convert-anyway';
@@ -442,19 +445,22 @@ const offByOne: MutationOperator = {
   },
 };
 
-/** put_page()/release_pages() statements the conversion left alone (pages not from GUP), each converted to an unpin. */
-function unchangedPutSites(a: Analysis): string[] {
-  const out: string[] = [];
+/** put_page()/release_pages() calls the conversion left alone (pages not from GUP), each with its unpin. */
+function unchangedPutCalls(a: Analysis): Array<{ call: Node; replacement: string }> {
+  const out: Array<{ call: Node; replacement: string }> = [];
   for (const c of a.calls) {
     const name = callName(c);
     if ((name !== 'put_page' && name !== 'release_pages') || a.added.has(c.startPosition.row)) continue;
     const args = callArgs(c);
     const replacement =
       name === 'put_page' ? `unpin_user_page(${src(a.after, args[0])})` : `unpin_user_pages(${args.map((x) => src(a.after, x)).join(', ')})`;
-    out.push(replaceNode(a.after, c, replacement));
+    out.push({ call: c, replacement });
   }
   return out;
 }
+
+/** The left-alone puts, each converted to an unpin: one mutant per site. */
+const unchangedPutSites = (a: Analysis): string[] => unchangedPutCalls(a).map((s) => replaceNode(a.after, s.call, s.replacement));
 
 const unpinNeverPinned: MutationOperator = {
   kind: 'unpin-never-pinned',
@@ -847,6 +853,137 @@ const dropNullCheck: MutationOperator = {
   },
 };
 
+
+/**
+ * Each converted acquire whose result is stored (`n = pin_…(…)`, `int n = pin_…(…)`): the pinned
+ * count's text, the requested count's text and the function it is in.
+ */
+function pinnedCounts(a: Analysis): Array<{ pinned: string; requested: string; fn: Fn; at: number }> {
+  const out: Array<{ pinned: string; requested: string; fn: Fn; at: number }> = [];
+  for (const acq of a.acquires) {
+    const fn = a.fns.find((f) => f.node.startIndex <= acq.startIndex && acq.endIndex <= f.node.endIndex);
+    const p = acq.parent;
+    const v =
+      p?.type === 'assignment_expression' && p.childForFieldName('operator')?.text !== '+='
+        ? p.childForFieldName('left')
+        : p?.type === 'init_declarator'
+          ? p.childForFieldName('declarator')
+          : undefined;
+    const layout = acquireLayout(callName(acq)!, callArgs(acq));
+    const requested = layout && callArgs(acq)[layout.count];
+    if (!fn || !v || !requested) continue;
+    const pinned = norm(src(a.after, v));
+    if (pinned !== norm(src(a.after, requested))) out.push({ pinned, requested: src(a.after, requested).trim(), fn, at: acq.startIndex });
+  }
+  return out;
+}
+
+const requestedCount: MutationOperator = {
+  kind: 'requested-count',
+  describe:
+    'bound a release by the count asked of the acquire instead of the count it pinned: ' +
+    '`unpin_user_pages(p, got)` → `unpin_user_pages(p, nr_pages)`, `i < got` → `i < nr_pages` in a release loop',
+  // After a short pin the release walks slots the pin never filled: NULL in a zeroed array
+  // (unpin-not-pinned, or a fault where the page is tested or dirtied first), a page of unknown
+  // origin in an uninitialised one (over-release), or a slot an earlier error path released.
+  reasons: ['over-release', 'unpin-not-pinned', 'fault', 'use-after-release'],
+  apply(before, after) {
+    const a = analyzePair(before, after);
+    const counts = pinnedCounts(a);
+    // Locals are the acquiring function's; `buf->npinned` and `buf->npages` mean the same in
+    // every function that names the object `buf` (a teardown helper).
+    const field = (t: string) => /^([A-Za-z_]\w*)(->|\.)\w+$/.exec(t)?.[1];
+    const inScope = (n: Node, fn: Fn, pinned: string, requested: string) =>
+      (fn.node.startIndex <= n.startIndex && n.endIndex <= fn.node.endIndex) || (!!field(pinned) && field(pinned) === field(norm(requested)));
+    // The acquire a count at `n` was stored by: the last one before it in its function that
+    // stores to that name (one `retval` serves two pins in turn), else one in another function.
+    const requestedFor = (n: Node, text: string) => {
+      const cs = counts.filter((c) => c.pinned === norm(text) && inScope(n, c.fn, c.pinned, c.requested));
+      const local = cs.filter((c) => c.fn.node.startIndex <= n.startIndex && n.endIndex <= c.fn.node.endIndex && c.at < n.startIndex);
+      return (local.at(-1) ?? cs.find((c) => !(c.fn.node.startIndex <= n.startIndex && n.endIndex <= c.fn.node.endIndex)))?.requested;
+    };
+    const out: string[] = [];
+    for (const u of a.units) {
+      // A converted release's count, or the argument of a release helper that passes it.
+      const args = u.converted ? [releaseArgs(u.call).count] : callArgs(u.call);
+      for (const x of args) {
+        const requested = x && requestedFor(u.call, src(after, x));
+        if (requested) out.push(replaceNode(after, x!, requested));
+      }
+    }
+    for (const l of releaseLoopBounds(a)) {
+      const requested = requestedFor(l.cond, src(after, l.right));
+      if (requested) out.push(replaceNode(after, l.right, requested));
+    }
+    // The short-pin release unpin-never-pinned already bounds by the requested count is its mutant.
+    const taken = new Set(unpinNeverPinned.apply(before, after));
+    return uniq(after, out).filter((m) => !taken.has(m));
+  },
+};
+
+/** Does the file hand the mm an MMU-notifier callback (`.invalidate = fn` in its ops)? */
+const NOTIFIER_OPS_RE = /\bstruct\s+mmu_(?:interval_)?notifier_ops\b[^;]*?\{[^}]*\.invalidate(?:_range_start)?\s*=/s;
+
+const notifierUnpin: MutationOperator = {
+  kind: 'notifier-unpin',
+  describe:
+    'unpin the pages of the group an MMU notifier manages: every put_page()/release_pages() the ' +
+    'conversion left alone in a file with notifier ops → unpin_user_page()/unpin_user_pages(), its acquire kept',
+  // Those pages were taken with FOLL_GET (get_user_pages_remote()): each unpin drops 1024 from a
+  // page that holds one reference. A simulator may first see the device use pages
+  // page_maybe_dma_pinned() does not report, once the run unpins.
+  reasons: ['unpin-not-pinned', 'not-pinned'],
+  apply(before, after) {
+    if (!NOTIFIER_OPS_RE.test(after)) return [];
+    const a = analyzePair(before, after);
+    // All of them at once: the whole release side of the group, as a wrong conversion of it would be.
+    const sites = unchangedPutCalls(a);
+    if (!sites.length) return [];
+    let m = after;
+    for (const s of [...sites].sort((x, y) => y.call.startIndex - x.call.startIndex)) m = replaceNode(m, s.call, s.replacement);
+    return uniq(after, [m]);
+  },
+};
+
+/** Is `stmt`'s `case` reached by falling through from the case before it (no break/return/goto)? */
+function fallsInto(caseNode: Node): boolean {
+  const sw = caseNode.parent;
+  if (!sw) return false;
+  const cases = sw.namedChildren.filter((c) => c.type === 'case_statement');
+  const i = cases.findIndex((c) => c.id === caseNode.id);
+  if (i <= 0) return false;
+  const body = cases[i - 1].namedChildren.filter((c) => c.type !== 'comment' && c.id !== cases[i - 1].childForFieldName('value')?.id);
+  const last = body.at(-1);
+  return !!last && !leaves(last);
+}
+
+const switchReleaseOnly: MutationOperator = {
+  kind: 'switch-release-only',
+  describe:
+    'convert only a release that sits in a `switch` case reached by fall-through: before.c with that ' +
+    'release converted, its acquire (and every other release) left as they were',
+  // The release now unpins pages taken with FOLL_GET, on whichever path reaches it: the case
+  // itself, or the cases above it falling through.
+  reasons: ['unpin-not-pinned'],
+  apply(before, after) {
+    const a = analyzePair(before, after);
+    const out: string[] = [];
+    for (const c of a.releases) {
+      let k: Node | null = c.parent;
+      while (k && k.type !== 'case_statement' && k.type !== 'function_definition') k = k.parent;
+      if (!k || k.type !== 'case_statement' || !fallsInto(k)) continue;
+      // The hunk that wrote the release, applied to before.c alone.
+      const h = a.hunks.find((x) => x.aFrom <= c.startPosition.row && c.startPosition.row < x.aTo);
+      if (!h || a.acquires.some((q) => q.startPosition.row >= h.aFrom && q.startPosition.row < h.aTo)) continue;
+      const o = lineOffsets(before);
+      out.push(splice(before, o[h.bFrom], o[h.bTo], linesText(after, h.aFrom, h.aTo)));
+    }
+    // Where the acquire is the only other change, this is release-not-acquire's mutant.
+    const taken = new Set(releaseNotAcquire.apply(before, after));
+    return uniq(after, out).filter((m) => !taken.has(m));
+  },
+};
+
 export const OPERATORS: MutationOperator[] = [
   dropDirty,
   forceDirty,
@@ -863,6 +1000,9 @@ export const OPERATORS: MutationOperator[] = [
   dropRelease,
   leaveReleaseKind,
   dropNullCheck,
+  requestedCount,
+  notifierUnpin,
+  switchReleaseOnly,
 ];
 
 /**

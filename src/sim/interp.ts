@@ -322,6 +322,12 @@ export class Machine {
     return this.atom(`param:${name}`);
   }
 
+  /** The session's object of `type` (`struct foo *`), if a step already has one. */
+  sessionObject(type: string): Val | undefined {
+    const t = structPointer(type);
+    return t ? this.byType.get(t) : undefined;
+  }
+
   /** An object built or returned as `type` is what later steps taking that type get. */
   remember(type: string, v: Val) {
     const t = structPointer(type);
@@ -830,6 +836,8 @@ export class Machine {
       if (isRelation(op)) return arith(op, l.off, r.off);
     }
     if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
+    // The same opaque value on both sides: `(max(a, b) - b)` once b won.
+    if (l instanceof Sym && r instanceof Sym && l.key === r.key && op === '-') return 0;
     // x + 0, x - 0, x * 1, x << 0 are x: keep keys of equal values equal.
     if (r === 0 && ZERO_IS_IDENTITY.has(op)) return l;
     if (r === 1 && (op === '*' || op === '/')) return l;

@@ -293,10 +293,29 @@ function listOf(head: Val): Obj[] {
   return (objectOf(head, 'list head').list ??= []);
 }
 
-function containerOf(v: Val): Val {
+function containerOf(v: Val, m?: Machine, type?: string): Val {
   // An embedded member's parent is its struct (a FieldCell's is its owner).
   if (v instanceof Ptr && !v.off && v.obj.parent) return new Ptr(v.obj.parent, 0);
+  // A callback's argument nothing here contains (the notifier an MMU-notifier callback is
+  // handed, a work item): the member of the session's object of that type, which an earlier
+  // entry point registered.
+  const owner = m && type && v instanceof Ptr && !v.off && v.obj.label.startsWith('arg(') ? m.sessionObject(`${type} *`) : undefined;
+  if (owner instanceof Ptr && v instanceof Ptr && owner.obj !== v.obj) return owner;
   return v instanceof Sym || typeof v === 'number' ? symOf(`container_of(${show(v)})`, v) : v;
+}
+
+/**
+ * min()/max() of two opaque values: which one wins is a decision (an MMU-notifier range that
+ * starts before the region or inside it), so the result is one of them, not a third value.
+ */
+function extreme(name: 'min' | 'max', skip = 0): Builtin {
+  const numeric = combine(name, name === 'min' ? Math.min : Math.max, skip);
+  return (m, args, call) => {
+    const [a, b] = args.slice(skip);
+    if (args.length - skip !== 2 || !(a instanceof Sym) || !(b instanceof Sym)) return numeric(m, args, call);
+    const bWins = m.truth(m.binary(name === 'max' ? '<' : '>', a, b), false);
+    return bWins ? b : a;
+  };
 }
 
 const listAdd = (tail: boolean): Builtin => (m, args) => {
@@ -500,15 +519,16 @@ const BUILTINS: Record<string, Builtin> = {
     const first = listOf(a[0])[0];
     return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
   },
-  container_of: (m, a) => containerOf(a[0]),
+  // The parser reads the type argument as one identifier (`struct_odx_umem`).
+  container_of: (m, a, call) => containerOf(a[0], m, call.texts[1]?.trim().replace(/^(struct|union)_+/, '$1 ')),
   list_entry: (m, a) => containerOf(a[0]),
   // allocation
   kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
   memset,
   // counting macros
-  min: combine('min', Math.min),
-  max: combine('max', Math.max),
+  min: extreme('min'),
+  max: extreme('max'),
   min_t: combine('min', Math.min, 1),
   max_t: combine('max', Math.max, 1),
   clamp: combine('clamp', (x, lo, hi) => Math.min(Math.max(x, lo), hi)),

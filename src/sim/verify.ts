@@ -190,9 +190,24 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   }
   const rest = [...changed].filter((c) => !covered.has(c) && beforeFuncs.has(c));
   if (rest.length) {
-    const roots = program.rootsReaching(new Set(rest)).slice(0, MAX_SESSIONS);
-    const reached = new Set(roots.flatMap((r) => [...program.reach(r)]));
-    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: roots.map((r) => [r]), acquireName: 'GUP', reached, edited: [] });
+    const roots = program.rootsReaching(new Set(rest));
+    // A callback (its address handed to the kernel: an MMU notifier's invalidate, a work item)
+    // runs on what an acquiring entry point set up, after it: each such session too.
+    const setups = new Map<string, string[]>();
+    for (const g of analysis.groups)
+      for (const s of groupUnit(program, g).sessions) {
+        // The steps up to the acquire: the constructors and the acquiring entry point.
+        const upTo = s.slice(0, g.acquires.length ? s.findIndex((r) => g.acquires.some((a) => program.reach(r).has(a.fn.name))) + 1 : 0);
+        if (upTo.length) setups.set(upTo.join(), upTo);
+      }
+    const acquirers = [...setups.values()];
+    const sessions = roots.flatMap((r) =>
+      analysis.facts.functions.get(r)?.addressTaken ? [[r], ...acquirers.filter((s) => !s.includes(r)).map((s) => [...s, r])] : [[r]],
+    );
+    const acquireName = acquirers.length ? (analysis.groups.find((g) => g.acquires.length)?.acquires[0].name ?? 'GUP') : 'GUP';
+    const kept = sessions.slice(0, MAX_SESSIONS);
+    const reached = new Set(kept.flat().flatMap((r) => [...program.reach(r)]));
+    units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: kept, acquireName, reached, edited: [] });
   }
   // Edited statements are in changed functions; an unchanged one of the converted version is
   // the original's lowering, on the original's lines.
