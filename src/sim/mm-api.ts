@@ -259,11 +259,29 @@ function listOf(head: Val): Obj[] {
   return (objectOf(head, 'list head').list ??= []);
 }
 
-function containerOf(v: Val): Val {
-  // An embedded member's parent is its struct (a FieldCell's is its owner).
-  if (v instanceof Ptr && !v.off && v.obj.parent) return new Ptr(v.obj.parent, 0);
+function containerOf(v: Val, member?: string): Val {
+  // An embedded member's parent is its struct (a FieldCell's is its owner); a member path
+  // (`dwork.work`, the work item inside a delayed work) climbs one level per field.
+  const levels = member ? member.split(/\.|->/).length : 1;
+  let at = v;
+  for (let i = 0; i < levels && at instanceof Ptr && !at.off && at.obj.parent; i++) at = new Ptr(at.obj.parent, 0);
+  if (at !== v) return at;
   return v instanceof Sym || typeof v === 'number' ? symOf(`container_of(${show(v)})`, v) : v;
 }
+
+/**
+ * Setting up or queueing a deferred callback (work item, timer): a later step of the session
+ * taking its type (the work function or timer callback, an entry point of its own) is handed
+ * this one, so that its container_of() finds the driver's struct the acquiring entry filled
+ * (ioctl → workqueue function). Otherwise the call is opaque as before.
+ */
+const deferred = (at: number, type: string, inner?: string): Builtin => (m, args, call) => {
+  let v = args[at];
+  // A delayed work's callback gets `&dwork->work`.
+  if (inner && v instanceof Ptr && !v.off) v = new Ptr(v.obj.cell(inner), 0);
+  m.remember(type, v);
+  return m.opaque(call.name!, args);
+};
 
 const listAdd = (tail: boolean): Builtin => (m, args) => {
   const node = objectOf(args[0], 'list node');
@@ -463,8 +481,20 @@ const BUILTINS: Record<string, Builtin> = {
     const first = listOf(a[0])[0];
     return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
   },
-  container_of: (m, a) => containerOf(a[0]),
-  list_entry: (m, a) => containerOf(a[0]),
+  container_of: (m, a, call) => containerOf(a[0], call.texts[2]),
+  list_entry: (m, a, call) => containerOf(a[0], call.texts[2]),
+  from_timer: (m, a, call) => containerOf(a[1], call.texts[2]),
+  // deferred callbacks
+  INIT_WORK: deferred(0, 'struct work_struct *'),
+  schedule_work: deferred(0, 'struct work_struct *'),
+  queue_work: deferred(1, 'struct work_struct *'),
+  queue_work_on: deferred(2, 'struct work_struct *'),
+  INIT_DELAYED_WORK: deferred(0, 'struct work_struct *', 'work'),
+  schedule_delayed_work: deferred(0, 'struct work_struct *', 'work'),
+  queue_delayed_work: deferred(1, 'struct work_struct *', 'work'),
+  mod_delayed_work: deferred(1, 'struct work_struct *', 'work'),
+  timer_setup: deferred(0, 'struct timer_list *'),
+  mod_timer: deferred(0, 'struct timer_list *'),
   // allocation
   kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
