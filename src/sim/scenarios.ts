@@ -126,14 +126,20 @@ function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: Targe
   if (typeof count === 'number') return count === n ? new Map() : undefined;
   if (!(count instanceof Sym)) return undefined;
   const atoms = count.atoms.slice(0, 3);
-  const candidates = [n, n * 4096, 0x10000000, 0x10000000 + n * 4096];
-  const combos = (i: number): Array<Map<string, number>> => {
+  const combos = (candidates: number[], i: number): Array<Map<string, number>> => {
     if (i === atoms.length) return [new Map()];
-    return combos(i + 1).flatMap((rest) => candidates.map((c) => new Map([[atoms[i], c], ...rest])));
+    return combos(candidates, i + 1).flatMap((rest) => candidates.map((c) => new Map([[atoms[i], c], ...rest])));
   };
-  for (const bindings of combos(0)) {
-    const out = runBefore(funcs, steps, base(n, 'full', { flips, bindings }), api, true);
-    if (out.gupCounts[0] === n || (n === 0 && out.gupCalls === 0 && !out.fault)) return bindings;
+  const common = [n, n * 4096, 0x10000000, 0x10000000 + n * 4096];
+  // Then a size that is a product, `lines * stride` (via's blits): one factor a page, the other
+  // the count. Tried only when nothing simpler binds, so that what binds today stays bound alike;
+  // without it a short pin of an unbound count reads as a full pin of fewer pages.
+  for (const candidates of [common, [...common, 4096, 1]]) {
+    for (const bindings of combos(candidates, 0)) {
+      if (candidates !== common && [...bindings.values()].every((v) => common.includes(v))) continue;
+      const out = runBefore(funcs, steps, base(n, 'full', { flips, bindings }), api, true);
+      if (out.gupCounts[0] === n || (n === 0 && out.gupCalls === 0 && !out.fault)) return bindings;
+    }
   }
   return undefined;
 }
