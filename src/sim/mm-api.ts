@@ -484,6 +484,7 @@ const BUILTINS: Record<string, Builtin> = {
   container_of: (m, a, call) => containerOf(a[0], call.texts[2]),
   list_entry: (m, a, call) => containerOf(a[0], call.texts[2]),
   from_timer: (m, a, call) => containerOf(a[1], call.texts[2]),
+  to_delayed_work: (m, a) => containerOf(a[0]),
   // deferred callbacks
   INIT_WORK: deferred(0, 'struct work_struct *'),
   schedule_work: deferred(0, 'struct work_struct *'),
