@@ -178,7 +178,25 @@ function combine(name: string, f: (...xs: number[]) => number, skip = 0): Builti
 const flexibleSizes = new WeakMap<Sym, { member: string; count: Val }>();
 
 /** An element count, if the value is one (a number or an opaque count, not an address). */
-const elementCount = (v: Val | undefined) => (v instanceof Ptr ? undefined : v);
+const elementCount = (v: Val | undefined): number | Sym | undefined => (v instanceof Ptr ? undefined : v);
+
+/**
+ * The element count of a size in bytes written as a product with a sizeof,
+ * `array_size(sizeof(struct page *), n)` or `n * sizeof(*p)`: n. sizeof is not modelled (it reads
+ * as 8), so the count cannot be had by dividing the size; without it a loop one past the end of
+ * a vzalloc()'d page array reads a NULL slot instead of faulting.
+ */
+function countOfSize(m: Machine, e: Expr | undefined): number | Sym | undefined {
+  if (e?.t === 'call' && e.name === 'array_size' && e.args.length === 2) return productCount(m, e.args[0], e.args[1]);
+  if (e?.t === 'bin' && e.op === '*') return productCount(m, e.l, e.r);
+  return undefined;
+}
+
+function productCount(m: Machine, a: Expr, b: Expr): number | Sym | undefined {
+  if (a.t === 'sizeof' && b.t !== 'sizeof') return elementCount(m.eval(b));
+  if (b.t === 'sizeof' && a.t !== 'sizeof') return elementCount(m.eval(a));
+  return undefined;
+}
 
 function allocator(name: string): Builtin {
   const counted = /calloc|_array/.test(name);
@@ -190,7 +208,7 @@ function allocator(name: string): Builtin {
     if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
     const size = args[first];
     // kzalloc, vzalloc, the calloc family, __GFP_ZERO: a short pin leaves NULL slots (H5).
-    const p = m.alloc(name, zeroingAllocation(name, call.texts), counted ? elementCount(size) : undefined);
+    const p = m.alloc(name, zeroingAllocation(name, call.texts), counted ? elementCount(size) : countOfSize(m, call.args[first]));
     const flexible = size instanceof Sym ? flexibleSizes.get(size) : undefined;
     if (flexible) {
       const member = p.obj.cell(flexible.member);
