@@ -212,7 +212,25 @@ function combine(name: string, f: (...xs: number[]) => number, skip = 0): Builti
 const flexibleSizes = new WeakMap<Sym, { member: string; count: Val }>();
 
 /** An element count, if the value is one (a number or an opaque count, not an address). */
-const elementCount = (v: Val | undefined) => (v instanceof Ptr ? undefined : v);
+const elementCount = (v: Val | undefined): number | Sym | undefined => (v instanceof Ptr ? undefined : v);
+
+/**
+ * The element count of a size in bytes written as a product with a sizeof,
+ * `array_size(sizeof(struct page *), n)` or `n * sizeof(*p)`: n. sizeof is not modelled (it reads
+ * as 8), so the count cannot be had by dividing the size; without it a loop one past the end of
+ * a vzalloc()'d page array reads a NULL slot instead of faulting.
+ */
+function countOfSize(m: Machine, e: Expr | undefined): number | Sym | undefined {
+  if (e?.t === 'call' && e.name === 'array_size' && e.args.length === 2) return productCount(m, e.args[0], e.args[1]);
+  if (e?.t === 'bin' && e.op === '*') return productCount(m, e.l, e.r);
+  return undefined;
+}
+
+function productCount(m: Machine, a: Expr, b: Expr): number | Sym | undefined {
+  if (a.t === 'sizeof' && b.t !== 'sizeof') return elementCount(m.eval(b));
+  if (b.t === 'sizeof' && a.t !== 'sizeof') return elementCount(m.eval(a));
+  return undefined;
+}
 
 function allocator(name: string): Builtin {
   const counted = /calloc|_array/.test(name);
@@ -224,7 +242,7 @@ function allocator(name: string): Builtin {
     if (m.truth(m.atom(`${name}()#${m.count(name)} fails`), false)) return 0;
     const size = args[first];
     // kzalloc, vzalloc, the calloc family, __GFP_ZERO: a short pin leaves NULL slots (H5).
-    const p = m.alloc(name, zeroingAllocation(name, call.texts), counted ? elementCount(size) : undefined);
+    const p = m.alloc(name, zeroingAllocation(name, call.texts), counted ? elementCount(size) : countOfSize(m, call.args[first]));
     const flexible = size instanceof Sym ? flexibleSizes.get(size) : undefined;
     if (flexible) {
       const member = p.obj.cell(flexible.member);
@@ -293,9 +311,13 @@ function listOf(head: Val): Obj[] {
   return (objectOf(head, 'list head').list ??= []);
 }
 
-function containerOf(v: Val, m?: Machine, type?: string): Val {
-  // An embedded member's parent is its struct (a FieldCell's is its owner).
-  if (v instanceof Ptr && !v.off && v.obj.parent) return new Ptr(v.obj.parent, 0);
+function containerOf(v: Val, member?: string, m?: Machine, type?: string): Val {
+  // An embedded member's parent is its struct (a FieldCell's is its owner); a member path
+  // (`dwork.work`, the work item inside a delayed work) climbs one level per field.
+  const levels = member ? member.split(/\.|->/).length : 1;
+  let at = v;
+  for (let i = 0; i < levels && at instanceof Ptr && !at.off && at.obj.parent; i++) at = new Ptr(at.obj.parent, 0);
+  if (at !== v) return at;
   // A callback's argument nothing here contains (the notifier an MMU-notifier callback is
   // handed, a work item): the member of the session's object of that type, which an earlier
   // entry point registered.
@@ -317,6 +339,20 @@ function extreme(name: 'min' | 'max', skip = 0): Builtin {
     return bWins ? b : a;
   };
 }
+
+/**
+ * Setting up or queueing a deferred callback (work item, timer): a later step of the session
+ * taking its type (the work function or timer callback, an entry point of its own) is handed
+ * this one, so that its container_of() finds the driver's struct the acquiring entry filled
+ * (ioctl → workqueue function). Otherwise the call is opaque as before.
+ */
+const deferred = (at: number, type: string, inner?: string): Builtin => (m, args, call) => {
+  let v = args[at];
+  // A delayed work's callback gets `&dwork->work`.
+  if (inner && v instanceof Ptr && !v.off) v = new Ptr(v.obj.cell(inner), 0);
+  m.remember(type, v);
+  return m.opaque(call.name!, args);
+};
 
 const listAdd = (tail: boolean): Builtin => (m, args) => {
   const node = objectOf(args[0], 'list node');
@@ -520,8 +556,21 @@ const BUILTINS: Record<string, Builtin> = {
     return first ? new Ptr(first, 0) : symOf(`list_first_entry(${show(a[0])})`, a[0]);
   },
   // The parser reads the type argument as one identifier (`struct_odx_umem`).
-  container_of: (m, a, call) => containerOf(a[0], m, call.texts[1]?.trim().replace(/^(struct|union)_+/, '$1 ')),
-  list_entry: (m, a) => containerOf(a[0]),
+  container_of: (m, a, call) => containerOf(a[0], call.texts[2], m, call.texts[1]?.trim().replace(/^(struct|union)_+/, '$1 ')),
+  list_entry: (m, a, call) => containerOf(a[0], call.texts[2]),
+  from_timer: (m, a, call) => containerOf(a[1], call.texts[2]),
+  to_delayed_work: (m, a) => containerOf(a[0]),
+  // deferred callbacks
+  INIT_WORK: deferred(0, 'struct work_struct *'),
+  schedule_work: deferred(0, 'struct work_struct *'),
+  queue_work: deferred(1, 'struct work_struct *'),
+  queue_work_on: deferred(2, 'struct work_struct *'),
+  INIT_DELAYED_WORK: deferred(0, 'struct work_struct *', 'work'),
+  schedule_delayed_work: deferred(0, 'struct work_struct *', 'work'),
+  queue_delayed_work: deferred(1, 'struct work_struct *', 'work'),
+  mod_delayed_work: deferred(1, 'struct work_struct *', 'work'),
+  timer_setup: deferred(0, 'struct timer_list *'),
+  mod_timer: deferred(0, 'struct timer_list *'),
   // allocation
   kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
