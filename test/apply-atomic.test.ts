@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempPath, writeAtomic, WriteRefused } from '../src/emit/apply.ts';
 import { C_FILE_RE, walk } from '../src/discover/walk.ts';
 import { BIN, FIXTURES, fixtureNames, gup2pin, read, scratchDir } from './helpers.ts';
@@ -147,7 +147,9 @@ describe('gup2pin apply, file by file', () => {
  * small files without GUP calls so that the run uses worker threads (2,000+ files); those are
  * never written, so every run shares one directory of them and only the tree is copied. --no-verify
  * keeps each run short (the writes are the same). Every file must hold its original bytes or its
- * converted ones.
+ * converted ones, every file reported `converted` its converted ones, and the exit status must
+ * show the signal arrived (killed by it, or 128 + its number when apply caught it): a signal sent
+ * after the run ended would leave every file converted and prove nothing.
  */
 describe('gup2pin apply, interrupted', () => {
   const COPIES = 6;
@@ -172,19 +174,30 @@ describe('gup2pin apply, interrupted', () => {
   let clean: Run;
   let converted: Map<string, Buffer>;
 
-  const copy = () => {
+  /** This block's directories: removed by its own hook, with time for a loaded machine. */
+  const made: string[] = [];
+  const dirFor = () => {
     const dir = scratchDir();
+    made.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  const copy = () => {
+    const dir = dirFor();
     cpSync(source, dir, { recursive: true });
     return dir;
   };
 
   beforeAll(async () => {
-    source = scratchDir();
+    source = dirFor();
     for (let i = 0; i < COPIES; i++) {
       mkdirSync(join(source, 'drivers', `d${i}`), { recursive: true });
       for (const n of fixtureNames()) cpSync(join(FIXTURES, n, 'before.c'), join(source, 'drivers', `d${i}`, `${n}.c`));
     }
-    others = scratchDir();
+    others = dirFor();
     for (let i = 0; i < OTHERS; i++) writeFileSync(join(others, `f${i}.c`), `int f${i}(void)\n{\n\treturn ${i};\n}\n`);
     original = files(source);
     const dir = copy();
@@ -192,11 +205,13 @@ describe('gup2pin apply, interrupted', () => {
     converted = files(dir);
   }, 60_000);
 
+  /** Files an uninterrupted apply changes. */
+  const toWrite = () => [...original].filter(([rel, bytes]) => !bytes.equals(converted.get(rel)!)).length;
+
   it('converts enough files for the interruptions to land among the writes', () => {
-    expect(clean.code).toBe(0);
-    const toWrite = [...original].filter(([rel, bytes]) => !bytes.equals(converted.get(rel)!)).length;
-    expect(toWrite).toBeGreaterThan(50);
-    expect(clean.stdout.split('\n').filter(Boolean).length).toBe(toWrite);
+    expect({ code: clean.code, signal: clean.signal, sent: clean.sent }).toEqual({ code: 0, signal: null, sent: false });
+    expect(toWrite()).toBeGreaterThan(50);
+    expect(clean.stdout.split('\n').filter(Boolean).length).toBe(toWrite());
   });
 
   interface Run {
@@ -207,6 +222,8 @@ describe('gup2pin apply, interrupted', () => {
     /** Milliseconds from the start to the first `converted` line, and to the exit. */
     firstWrite?: number;
     end: number;
+    /** The signal was sent while the child still ran (its exit status says whether it arrived). */
+    sent: boolean;
   }
 
   /** apply in `dir`, sent `signal` after `delay` ms or, with delay 'first', at its first write. */
@@ -217,25 +234,49 @@ describe('gup2pin apply, interrupted', () => {
       let stdout = '';
       let stderr = '';
       let firstWrite: number | undefined;
+      let sent = false;
+      const send = () => {
+        if (child.exitCode === null && child.signalCode === null) sent = child.kill(signal);
+      };
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk;
         if (firstWrite === undefined && stdout.includes('converted ')) {
           firstWrite = performance.now() - started;
-          if (signal && delay === 'first') child.kill(signal);
+          if (signal && delay === 'first') send();
         }
       });
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const timer = signal && typeof delay === 'number' ? setTimeout(() => child.kill(signal), delay) : undefined;
+      const timer = signal && typeof delay === 'number' ? setTimeout(send, delay) : undefined;
       child.on('error', reject);
       child.on('close', (code, sig) => {
         clearTimeout(timer);
-        resolve({ code, signal: sig, stdout, stderr, firstWrite, end: performance.now() - started });
+        resolve({ code, signal: sig, stdout, stderr, firstWrite, end: performance.now() - started, sent });
       });
     });
   }
 
+  /**
+   * apply in a fresh copy, sent `signal` after a random delay in [from, to) ms. A run that ends
+   * before the delay (this machine was faster than for the clean run) is made again with the
+   * range scaled to its own length, so the signal lands in a running apply.
+   */
+  async function applyInterrupted(signal: NodeJS.Signals, from: number, to: number) {
+    for (let attempt = 1; ; attempt++) {
+      const delay = Math.round(from + Math.random() * (to - from));
+      const dir = copy();
+      const r = await applyAndSignal(dir, signal, delay);
+      if (r.sent || attempt === 5) return { dir, r, what: `${signal} after ${delay} ms (${r.signal ?? `exit ${r.code}`})` };
+      const scale = (0.9 * r.end) / to;
+      from *= scale;
+      to *= scale;
+    }
+  }
+
+  /** Files apply reported as `converted` (relative to the tree). */
+  const reported = (r: Run) => r.stdout.split('\n').filter(Boolean).map((l) => /^converted (\S+)$/.exec(l)![1]);
+
   /** Each file is old or new; the names that are neither are our temp files (`temps` says if allowed). */
-  function checkOldOrNew(dir: string, temps: 'allowed' | 'none', what: string) {
+  function checkOldOrNew(dir: string, temps: 'allowed' | 'none', what: string, r?: Run) {
     const now = files(dir);
     let changed = 0;
     for (const [rel, before] of original) {
@@ -245,6 +286,8 @@ describe('gup2pin apply, interrupted', () => {
       expect(isNew || bytes!.equals(before), `${what}: ${rel} is neither the original nor the converted file`).toBe(true);
       if (isNew && !before.equals(bytes!)) changed++;
     }
+    // A file is reported once written: every one reported is converted on disk.
+    for (const rel of r ? reported(r) : []) expect(now.get(rel)!.equals(converted.get(rel)!), `${what}: ${rel} reported but not converted`).toBe(true);
     const extra = [...now.keys()].filter((rel) => !original.has(rel));
     for (const rel of extra) {
       expect(C_FILE_RE.test(rel), `${what}: ${rel} left behind`).toBe(false);
@@ -258,17 +301,17 @@ describe('gup2pin apply, interrupted', () => {
     // At the first write, then anywhere from the end of the analysis to the end of the writes.
     const first = copy();
     const atFirst = await applyAndSignal(first, 'SIGKILL', 'first');
-    expect(atFirst.signal).toBe('SIGKILL');
-    expect(checkOldOrNew(first, 'allowed', 'SIGKILL at the first write')).toBeGreaterThan(0);
-    const from = clean.firstWrite! * 0.9;
-    for (const delay of [0, 1].map(() => Math.round(from + Math.random() * (clean.end - from)))) {
-      const dir = copy();
-      const r = await applyAndSignal(dir, 'SIGKILL', delay);
-      checkOldOrNew(dir, 'allowed', `SIGKILL after ${delay} ms (${r.signal ?? `exit ${r.code}`})`);
-      }
+    // Killed by the signal, not ended on its own: no exit code.
+    expect({ sent: atFirst.sent, code: atFirst.code, signal: atFirst.signal }).toEqual({ sent: true, code: null, signal: 'SIGKILL' });
+    expect(checkOldOrNew(first, 'allowed', 'SIGKILL at the first write', atFirst)).toBeGreaterThan(0);
+    for (let i = 0; i < 2; i++) {
+      const { dir, r, what } = await applyInterrupted('SIGKILL', clean.firstWrite! * 0.9, clean.end);
+      expect({ sent: r.sent, code: r.code, signal: r.signal }, what).toEqual({ sent: true, code: null, signal: 'SIGKILL' });
+      checkOldOrNew(dir, 'allowed', what, r);
+    }
 
     const again = await applyAndSignal(first);
-    expect(again.code).toBe(0);
+    expect({ code: again.code, signal: again.signal }).toEqual({ code: 0, signal: null });
     checkOldOrNew(first, 'allowed', 'second run');
     for (const [rel, bytes] of converted) expect(readFileSync(join(first, rel)).equals(bytes), rel).toBe(true);
   }, 120_000);
@@ -276,17 +319,27 @@ describe('gup2pin apply, interrupted', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('stops between two files on %s: every file old or new, no temp file left, exit 128+signal', async (signal) => {
     const dir = copy();
     const r = await applyAndSignal(dir, signal, 'first');
-    expect(r.code).toBe(signal === 'SIGINT' ? 130 : 143);
-    expect(r.stderr).toContain(`gup2pin: ${signal}: stopped between two files, `);
-    const changed = checkOldOrNew(dir, 'none', signal);
+    // Caught: apply exits itself, with the shell's status for the signal.
+    expect({ sent: r.sent, code: r.code, signal: r.signal }).toEqual({ sent: true, code: signal === 'SIGINT' ? 130 : 143, signal: null });
+    const changed = checkOldOrNew(dir, 'none', signal, r);
+    expect(r.stderr).toContain(`gup2pin: ${signal}: stopped between two files, ${changed} written; `);
     expect(changed).toBeGreaterThan(0);
-    expect(changed).toBe(r.stdout.split('\n').filter(Boolean).length);
+    expect(changed).toBe(reported(r).length);
   }, 60_000);
 
   it('SIGINT anywhere in the run: before the writes it ends the run with nothing written, during them it stops between two files', async () => {
-    const delay = Math.round(Math.random() * clean.end);
-    const dir = copy();
-    const r = await applyAndSignal(dir, 'SIGINT', delay);
-    checkOldOrNew(dir, 'none', `SIGINT after ${delay} ms (${r.signal ?? `exit ${r.code}`})`);
+    const { dir, r, what } = await applyInterrupted('SIGINT', 0, clean.end);
+    expect(r.sent, what).toBe(true);
+    const changed = checkOldOrNew(dir, 'none', what, r);
+    if (r.signal === 'SIGINT') {
+      // Not caught (the default action): before the writes, nothing is written; after them, all.
+      expect(r.code, what).toBeNull();
+      expect([0, toWrite()], what).toContain(changed);
+    } else {
+      // Caught among the writes: stopped between two files, exit 128 + SIGINT.
+      expect(r.code, what).toBe(130);
+      expect(r.stderr, what).toContain(`gup2pin: SIGINT: stopped between two files, ${changed} written; `);
+      expect(changed, what).toBe(reported(r).length);
+    }
   }, 60_000);
 });

@@ -11,16 +11,27 @@ import { FIXTURES, read } from './support.ts';
 
 export { BIN, FIXTURES, TARGETS, fixtureNames, fixtureTargets, gup2pin, read } from './support.ts';
 
-/** The conversion of a text shown as `file` (its name names a renamed local function). */
+/**
+ * The conversion of a text shown as `file` (its name names a renamed local function), with the
+ * simulator on as the CLI runs by default: a group it finds not equivalent is refused.
+ */
 export function convert(text: string, target: string, file = 'before.c') {
-  return processText(text, apiFor(parseVersion(target)), { core: false, file }).plan;
+  return processed(text, target, file).plan;
 }
 
-/** Scan lines for a fixture's before.c, paths shown as `before.c`. */
+/** Scan lines for a fixture's before.c, paths shown as `before.c`, simulator on (as `scan` runs). */
 export function scanLines(name: string, target: string, file = 'before.c'): string[] {
-  const original = read(name, file);
-  const { plan, verification } = processText(original, apiFor(parseVersion(target)), { core: false, file });
+  const { plan, verification } = processed(read(name, file), target, file);
   return reportLines(fileReport(file, plan, verification));
+}
+
+const results = new Map<string, ReturnType<typeof processText>>();
+/** processText with the simulator on, once per text, target and file name (convert and scan share it). */
+function processed(text: string, target: string, file: string) {
+  const key = `${target}\u0000${file}\u0000${text}`;
+  let r = results.get(key);
+  if (!r) results.set(key, (r = processText(text, apiFor(parseVersion(target)), { core: false, file }, { verify: true })));
+  return r;
 }
 
 /** Expected scan lines: scan.<target>.txt if the fixture has one, else scan.txt. */

@@ -4,8 +4,8 @@
  * For every fixture whose after.6.5.c differs from before.c, each operator of ./mutations.ts
  * produces deliberately wrong conversions; the simulator must report each one `not-equivalent`
  * to before.c, for one of the reasons the operator lists. The correct conversions (all four
- * target levels) must come out `equivalent`, or `intended` with the differences expected for
- * the fixture. The negative fixtures also get `convert-anyway`: the refused release converted
+ * target levels) must give one result per converted group, `equivalent`, or `intended` with
+ * exactly the differences scan names for the group. The negative fixtures also get `convert-anyway`: the refused release converted
  * regardless. The mutation score per kind is printed at the end; the mutants that survive must
  * be exactly those listed in mutation-survivors.txt (the simulator's known gaps).
  */
@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { GroupVerification, DivergenceReason, IntendedDifference } from '../src/sim/verdict.ts';
 import { verifyTexts } from '../src/sim/verify.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { TARGETS, fixtureNames, read } from './helpers.ts';
+import { TARGETS, expectedScan, fixtureNames, read } from './helpers.ts';
 import { KINDS, OPERATORS, convertAnyway, hunks, parseProblems, type MutationKind, type MutationOperator } from './mutations.ts';
 
 const API_6_5 = apiFor(parseVersion('6.5'));
@@ -35,26 +35,34 @@ const negatives = names.filter((n) => n.startsWith('neg-'));
 const MIN_KINDS = 10;
 
 /**
- * Intended differences each correct conversion may show (verdict 'intended').
- * - set_page_dirty_lock() per page → unpin_user_pages_dirty_lock(): pages already dirty are not
- *   dirtied again;
- * - vfio's and null-skip-via's SetPageDirty() → the helper's set_page_dirty_lock(): mapping-aware
- *   dirtying, and again already-dirty pages skipped;
+ * Intended differences of each fixture's correct conversions, all targets together: exactly what
+ * the simulator observes (verdict 'intended'), and what scan names for its groups (asserted both
+ * ways in 'simulator: correct conversions'). A fixture not listed shows none.
+ * - set_page_dirty_lock() per page → unpin_user_pages_dirty_lock(): pages already dirty (the
+ *   user wrote them before the pin) are not dirtied again;
+ * - vfio's, null-skip-via's and pfn-guard's SetPageDirty() → the helper's set_page_dirty_lock():
+ *   mapping-aware dirtying, and again already-dirty pages skipped;
  * - siw-plist and usnic tested !PageDirty() themselves, interim-api used the dirty helper
- *   already: nothing intended.
+ *   already, spinlock-setdirty keeps its set_page_dirty()/SetPageDirty(): nothing intended.
  */
 const INTENDED: Record<string, IntendedDifference[]> = {
   'cond-dirty-clear': ['already-dirty-skipped'],
+  'counted-pins': ['already-dirty-skipped'],
   'dirty-loop': ['already-dirty-skipped'],
   'error-path': ['already-dirty-skipped'],
   hfi1: ['already-dirty-skipped'],
+  'name-clash-rename': ['already-dirty-skipped'],
   'notifier-side-group': ['already-dirty-skipped'],
   'null-skip-loop': ['already-dirty-skipped'],
+  'null-skip-state': ['already-dirty-skipped'],
   'null-skip-via': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
   'phys-then-map': ['already-dirty-skipped'],
   qib: ['already-dirty-skipped'],
+  'release-kinds': ['already-dirty-skipped'],
   'remote-tsk': ['already-dirty-skipped'],
+  'spinlock-dirty-lock': ['already-dirty-skipped'],
   'state-switch-teardown': ['already-dirty-skipped'],
+  'tag-guard-bo-type': ['already-dirty-skipped'],
   umem: ['already-dirty-skipped'],
   vfio: ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
   'pfn-guard': ['SetPageDirty-to-mapping', 'already-dirty-skipped'],
@@ -324,18 +332,79 @@ const KNOWN_SURVIVORS = new Set(
 );
 const survivorKey = (o: Outcome) => `${o.fixture} ${o.kind}: ${o.change}`;
 
+/**
+ * Scan's `intended:` items (src/plan/release-shapes.ts dirtyDifferences(), transforms/page-pair.ts,
+ * src/plan/atomic.ts) as the simulator's IntendedDifference. The "kept" items say the dirtying
+ * stays as it was: no difference at all. An item not listed here fails the test.
+ */
+const SCAN_DIFFERENCES: Array<[RegExp, IntendedDifference | null]> = [
+  [/^already-dirty pages skipped$/, 'already-dirty-skipped'],
+  [/^SetPageDirty → mapping-aware dirtying under the page lock$/, 'SetPageDirty-to-mapping'],
+  [/^(set_page_dirty|SetPageDirty)\(\) kept without the page lock\b/, null],
+];
+
+/** A group scan reports converted: its line in before.c and the differences it promises. */
+interface ScanGroup {
+  line: number;
+  differences: IntendedDifference[];
+}
+
+/** The `converted` lines of a fixture's expected scan for `target` (scan.<target>.txt or scan.txt). */
+function convertedGroups(name: string, target: string): ScanGroup[] {
+  const out: ScanGroup[] = [];
+  for (const l of expectedScan(name, target)) {
+    const m = /^before\.c:(\d+): converted \S+: (.*)$/.exec(l);
+    if (!m) continue;
+    const items = m[2].split('; ').find((part) => part.startsWith('intended: '))?.slice('intended: '.length).split(', ') ?? [];
+    const differences = new Set<IntendedDifference>();
+    for (const item of items) {
+      const known = SCAN_DIFFERENCES.find(([re]) => re.test(item));
+      if (!known) throw new Error(`${name} scan line ${m[1]}: intended difference not in SCAN_DIFFERENCES: ${item}`);
+      if (known[1]) differences.add(known[1]);
+    }
+    out.push({ line: Number(m[1]), differences: [...differences].sort() });
+  }
+  return out;
+}
+
+const verified = new Map<string, GroupVerification[]>();
+/** verifyTexts of before.c → after.<target>.c, once per fixture and target. */
+function verifyFixture(name: string, target: string): GroupVerification[] {
+  const key = `${name} ${target}`;
+  let gs = verified.get(key);
+  if (!gs) verified.set(key, (gs = verifyTexts(read(name, 'before.c'), read(name, `after.${target}.c`), apiFor(parseVersion(target)))));
+  return gs;
+}
+
 describe('simulator: correct conversions', () => {
   describe.each(names)('%s', (name) => {
-    it.each(TARGETS)('after.%s.c has no not-equivalent or unverifiable group', (target) => {
-      const gs = verifyTexts(read(name, 'before.c'), read(name, `after.${target}.c`), apiFor(parseVersion(target)));
-      const allowed = INTENDED[name] ?? [];
-      for (const g of gs) {
-        expect(['equivalent', 'intended'], `${name} ${target}: ${summary(gs)}`).toContain(g.verdict);
-        if (g.verdict === 'intended') {
-          expect(g.differences.length, `${name} ${target}: ${summary(gs)}`).toBeGreaterThan(0);
-          for (const d of g.differences) expect(allowed, `${name} ${target}: intended ${d}`).toContain(d);
-        }
+    /*
+     * How many results verifyTexts gives (src/sim/verify.ts): none when after = before; otherwise
+     * one per pin group of before.c whose entry points reach a function the conversion changed, at
+     * the group's line, plus one (group -1) for changed functions that no group's entry points
+     * reach. A fixture's conversion edits only its converted groups — their acquires, releases,
+     * loop counters, and the calls of a local function it renamed on their paths — so the results
+     * are exactly scan's `converted` lines, in line order, and there is no group -1: a result
+     * missing is a group the simulator never checked, an extra one code changed outside them.
+     */
+    it.each(TARGETS)('after.%s.c: one result per converted group, equivalent or with exactly the differences scan names', (target) => {
+      const expected = convertedGroups(name, target);
+      const gs = verifyFixture(name, target);
+      const where = `${name} ${target}: ${summary(gs)}`;
+      expect(gs.map((g) => g.line), `${where}: results at the converted groups' lines`).toEqual(expected.map((e) => e.line));
+      expect(gs.filter((g) => g.group < 0).map((g) => g.what), where).toEqual([]);
+      for (const [i, g] of gs.entries()) {
+        // Both ways: every difference scan promises is one the simulator observes, and no other.
+        expect({ verdict: g.verdict, differences: g.differences }, `${where}: group at line ${g.line}`).toEqual({
+          verdict: expected[i].differences.length ? 'intended' : 'equivalent',
+          differences: expected[i].differences,
+        });
       }
+    });
+
+    it('INTENDED lists exactly the differences observed on all targets', () => {
+      const seen = new Set(TARGETS.flatMap((t) => verifyFixture(name, t).flatMap((g) => g.differences)));
+      expect([...seen].sort()).toEqual([...(INTENDED[name] ?? [])].sort());
     });
   });
 });

@@ -42,9 +42,19 @@ function verdicts(after: string) {
 }
 
 describe('null-skip-state: a NULL-skipping release behind a state switch', () => {
-  it('the in-place conversion (NULL test kept) is equivalent', () => {
+  it('the in-place conversion (NULL test kept) is equivalent, every edited statement and GUP outcome covered', () => {
     expect(inPlace).toContain(LOOP);
-    expect(verdicts(inPlace)).toEqual([{ verdict: 'equivalent', scenario: undefined }]);
+    expect(verdicts(inPlace)).toEqual([{ verdict: 'intended', scenario: undefined }]);
+    const [g] = verifyTexts(before, inPlace, API);
+    // The dirty-lock unpin skips pages the user had already dirtied (the helper does).
+    expect(g.differences).toEqual(['already-dirty-skipped']);
+    expect(g.coverage!.statements.length).toBeGreaterThan(0);
+    expect(g.coverage!.statements.filter((s) => s.runs === 0)).toEqual([]);
+    expect(g.coverage!.outcomes.map((o) => [o.outcome, o.runs > 0])).toEqual([
+      ['short', true],
+      ['zero', true],
+      ['errno', true],
+    ]);
   });
 
   it('a bulk unpin over the NULL slots a short pin leaves is not equivalent', () => {

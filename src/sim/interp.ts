@@ -122,6 +122,8 @@ export interface RunConfig {
   folioOrder: number;
   mapping: 'anon' | 'file';
   writeback: boolean;
+  /** The user pages are dirty before the acquire: the user wrote them (see Scenario.userDirty). */
+  userDirty?: boolean;
   zeroPage: boolean;
   /** The user pages are not physically contiguous. */
   scattered?: boolean;
@@ -919,7 +921,7 @@ export class Machine {
     if (this.cfg.zeroPage) return this.pages.zeroPage();
     const f = this.openFolio;
     if (f && this.openFolioUsed < f.pages.length) return f.pages[this.openFolioUsed++];
-    this.openFolio = this.pages.newFolio(this.cfg.folioOrder, this.cfg.mapping, this.cfg.writeback);
+    this.openFolio = this.pages.newFolio(this.cfg.folioOrder, this.cfg.mapping, this.cfg.writeback || !!this.cfg.userDirty);
     this.openFolioUsed = 1;
     return this.openFolio.pages[0];
   }

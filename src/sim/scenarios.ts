@@ -23,6 +23,12 @@ export interface Scenario {
   folioOrder: number;
   mapping: 'anon' | 'file';
   writeback: boolean;
+  /**
+   * The user pages are dirty before the acquire: the user wrote them through a shared mapping,
+   * or they went through the swap cache. Per-page set_page_dirty_lock()/SetPageDirty() dirties
+   * them again; the unpin helpers skip them (the 'already-dirty-skipped' difference).
+   */
+  userDirty?: boolean;
   zeroPage: boolean;
   scattered?: boolean;
   flips: string[];
@@ -57,6 +63,7 @@ export function configFor(s: Scenario, api: TargetApi, oracle: Oracle): RunConfi
     folioOrder: s.folioOrder,
     mapping: s.mapping,
     writeback: s.writeback,
+    userDirty: s.userDirty,
     zeroPage: s.zeroPage,
     scattered: s.scattered,
     pagesWhenOpaque: s.n,
@@ -202,7 +209,7 @@ export class BeforeRuns {
 
 /** Everything a scenario fixes besides its flips. */
 export function worldOf(s: Scenario): string {
-  return [s.n, s.mode, s.folioOrder, s.mapping, s.writeback, s.zeroPage, s.scattered, ...s.bindings].join();
+  return [s.n, s.mode, s.folioOrder, s.mapping, s.writeback, s.userDirty, s.zeroPage, s.scattered, ...s.bindings].join();
 }
 
 const MAX_FLIPS = 24;
@@ -258,6 +265,8 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   if (failing) scenarios.push(...flipScenarios(run, failing).slice(0, MAX_FLIPS / 2));
   if (happy)
     for (const u of unflipScenarios(happy)) scenarios.push(u, ...flipScenarios(run, u).slice(0, MAX_FLIPS / 2));
+  const dirtied = scenarios.find((s) => !s.userDirty && run(s).folios.some((f) => f.dirtyLog.length));
+  if (dirtied) scenarios.push({ ...dirtied, userDirty: true, label: `${dirtied.label}, the pages already dirty (the user wrote them)` });
   return { scenarios, noAcquire: false, runs };
 }
 
