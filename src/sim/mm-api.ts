@@ -307,10 +307,15 @@ function pageAddress(name: string): Builtin {
   };
 }
 
-/** virt_to_page() of a page's address is that page; of anything else, a kernel page. */
+/**
+ * virt_to_page() of a page's address is that page; of an address the run cannot see into (a
+ * parameter: what an earlier entry point returned, a field nobody here wrote), a page of unknown
+ * origin — it may be a user page the group pinned, so it is released alike by both (releaseOne);
+ * of anything else, a kernel page.
+ */
 function pageOfAddress(name: string): Builtin {
   const source = pageSource(name);
-  return (m, args, call) => addressedPage(args[0]) ?? source(m, args, call);
+  return (m, args, call) => addressedPage(args[0]) ?? (args[0] instanceof Sym ? symOf(`${name}(${show(args[0])})`, args[0]) : source(m, args, call));
 }
 
 /** Sources that can fail, and how: an ERR_PTR() for the page-cache readers, NULL for the rest. */
@@ -877,5 +882,22 @@ export const ITERATORS: Record<string, Iterator> = {
     const vcpus = Array.from({ length: n }, (_, i) => m.atom(`vcpu #${i} of ${kvm.label}`));
     let i = 0;
     return walkValues(m, args[1], vcpus, 0, () => (m.store(idx, i++), body()));
+  },
+  /**
+   * hash_for_each(slots->id_hash, bkt, memslot, …) if (WARN_ON_ONCE(!memslot->npages)) {} else:
+   * a set of opaque memslots the scenario decides whether there is one of; an empty slot is
+   * skipped; the walk ends with memslot NULL.
+   */
+  kvm_for_each_memslot: (m, args, body) => {
+    const slots = objectOf(m.eval(args[2]), 'kvm_memslots');
+    const n = Math.min(countOf(m, m.atom(`memslots of ${slots.label}`)), OPAQUE_COUNT_LIMIT);
+    const memslots = Array.from({ length: n }, (_, i) => m.atom(`memslot #${i} of ${slots.label}`));
+    const bkt = m.loc(args[1], 'write');
+    let i = 0;
+    return walkValues(m, args[0], memslots, 0, () => {
+      m.store(bkt, i);
+      const empty = m.truth(compared('==', m.load({ obj: objectOf(memslots[i++], 'memslot'), field: 'npages' }), 0), false);
+      return empty ? 'next' : body();
+    });
   },
 };
