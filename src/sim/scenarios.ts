@@ -34,7 +34,9 @@ const EFAULT = -14;
 const GUP_RESULTS: Record<GupMode, GupResult> = {
   full: (_, n) => n,
   short: (call, n) => (call === 1 ? Math.max(1, n - 1) : n),
-  'short-fail': (call, n) => (call === 1 ? n - 1 : EFAULT),
+  // Code that acquires one page per call is short when a later call fails: its first call gets
+  // its page (a first call of 0 pages is the zero mode's).
+  'short-fail': (call, n) => (call === 1 ? (n > 1 ? n - 1 : n) : EFAULT),
   zero: (call) => (call === 1 ? 0 : EFAULT),
   errno: () => EFAULT,
 };
