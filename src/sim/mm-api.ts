@@ -42,6 +42,12 @@ function gup(name: string): Builtin {
     }
     // An opaque count is the scenario's page count: the scenario could not bind it.
     const n = typeof countArg === 'number' ? countArg : m.cfg.pagesWhenOpaque;
+    // What the acquire was asked for, the run's later comparisons of that count agree with: a
+    // release loop over it walks n entries, `ret < count` after a short pin is true.
+    if (countArg instanceof Sym) {
+      const asked = { subject: countArg.key, op: '==' as const, k: n };
+      if (m.cfg.oracle.facts.implied(asked) === undefined) m.cfg.oracle.facts.learn(asked, true);
+    }
     // Scenarios use 0–3 pages; a huge constant count (FOLL_* flags passed as the count) would
     // make every run build that many pages: not a run the simulator can judge.
     if (n > MAX_GUP_PAGES) {

@@ -14,7 +14,7 @@ import type { Func } from './lower.ts';
 import { Sym } from './memory.ts';
 import { runSession, type Outcome } from './outcome.ts';
 
-export type GupMode = 'full' | 'short' | 'short-fail' | 'zero' | 'errno';
+export type GupMode = 'full' | 'short' | 'short-fail' | 'later-short' | 'zero' | 'errno';
 
 export interface Scenario {
   label: string;
@@ -37,6 +37,8 @@ const GUP_RESULTS: Record<GupMode, GupResult> = {
   // Code that acquires one page per call is short when a later call fails: its first call gets
   // its page (a first call of 0 pages is the zero mode's).
   'short-fail': (call, n) => (call === 1 ? (n > 1 ? n - 1 : n) : EFAULT),
+  // The first acquire gets everything, the next one is short (a second buffer, the next page).
+  'later-short': (call, n) => (call === 1 ? n : call === 2 && n > 1 ? n - 1 : EFAULT),
   zero: (call) => (call === 1 ? 0 : EFAULT),
   errno: () => EFAULT,
 };
@@ -45,6 +47,7 @@ const MODE_TEXT: Record<GupMode, string> = {
   full: 'GUP gets every page',
   short: 'GUP first gets one page short, then the rest',
   'short-fail': 'GUP gets one page short, then fails with -EFAULT',
+  'later-short': 'GUP gets every page, then one page short, then fails with -EFAULT',
   zero: 'GUP gets 0 pages, then fails with -EFAULT',
   errno: 'GUP fails with -EFAULT',
 };
@@ -228,6 +231,7 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   add(3, 'full', {}, '');
   add(3, 'short', {}, '');
   add(3, 'short-fail', {}, '');
+  add(3, 'later-short', {}, '');
   add(3, 'zero', {}, '');
   add(3, 'errno', {}, '');
   add(0, 'full', {}, '');
