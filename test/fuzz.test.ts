@@ -50,7 +50,7 @@ describe('fuzz findings', () => {
     expect(o.failure).toBeUndefined();
     expect(o.ms).toBeLessThan(BUDGET_MS);
     const { verification } = processText(swapped, apiFor(parseVersion('5.4')), { core: false }, { verify: true });
-    expect([...verification.values()].map((v) => [v.verdict, v.reason])).toEqual([['unverifiable', 'the simulator does not model get_user_pages() of 65553 pages']]);
+    expect([...verification.values()].map((v) => [v.verdict, v.reason])).toEqual([['unverifiable', 'unmodelled: the simulator does not model get_user_pages() of 65553 pages']]);
   });
 
   // Seen while minimising the first: a bulk release of a huge constant count walked every entry,

@@ -79,7 +79,7 @@ describe('null-skip-state: a NULL-skipping release behind a state switch', () =>
         const run = plan.runs.get(s);
         // The teardown ran, and released the pages the mode pinned: none for zero and -errno.
         const released = run.log.filter((l) => /^put_page\(P\d\)/.test(l.trim())).length;
-        byMode[s.mode] = run.entered.has('xbl_free_sg') && released === { full: 3, short: 2, 'short-fail': 2, zero: 0, errno: 0, 'later-fail': 3 }[s.mode] && !run.fault;
+        byMode[s.mode] = run.entered.has('xbl_free_sg') && released === { full: 3, short: 2, 'short-fail': 2, zero: 0, errno: 0, 'later-fail': 3, 'later-short': 3 }[s.mode] && !run.fault;
       }
       reaches[steps.join(' → ')] = byMode;
     }

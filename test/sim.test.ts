@@ -854,3 +854,280 @@ out:
     expect([v.verdict, v.divergence?.reason, v.code, v.faults]).toEqual(['not-equivalent', 'unpin-not-pinned', undefined, undefined]);
   });
 });
+
+/** One entry point run once: the calls it made (in order), what it returned, what it decided. */
+function walk(src: string, entry: string, flips: string[] = []) {
+  const o = runSession(lowerFile(parseC(src).rootNode), [entry], configFor(scenario(flips), API_6_5, new Oracle(new Set(flips))));
+  return { events: o.events, returns: o.returns, unsupported: o.unsupported, decisions: o.decisionOrder };
+}
+
+describe('iterator macros and the bitmaps they walk', () => {
+  const BITS = `int demo(unsigned long *ubits, int a, int b)
+{
+	unsigned long map[1];
+	unsigned long got[1];
+	int bit;
+
+	memset(map, 0, sizeof(map));
+	__set_bit(3, map);
+	__set_bit(1, map);
+	set_bit(a, map);
+	__set_bit(5, map);
+	__clear_bit(5, map);
+	for_each_set_bit(bit, map, 8)
+		hit(bit);
+	done(bit, test_bit(3, map), test_bit(2, map), test_bit(b, map));
+	if (copy_from_user(got, ubits, sizeof(got)))
+		return -EFAULT;
+	for_each_set_bit(bit, got, 64)
+		user(bit);
+	return bit;
+}
+`;
+
+  it('for_each_set_bit() walks the bits the code set (known ones in order, then opaque ones) and ends at size', () => {
+    expect(walk(BITS, 'demo')).toEqual({
+      events: ['hit(1)', 'hit(3)', 'hit(param:a)', 'done(8, 1, 0, 0)', 'copy_from_user(&demo.got#2, param:ubits, 8)'],
+      returns: ['demo() = 64'],
+      unsupported: [],
+      // Whether two bit numbers are one is the scenario's to say when one of them is opaque.
+      decisions: ['(param:a==5)', '(param:a==2)', '(3==param:b)', '(1==param:b)', '(param:a==param:b)', 'copy_from_user()#1', '(set bits of demo.got#2>0)'],
+    });
+  });
+
+  it('a bitmap copy_from_user() filled holds what the scenario says: one opaque bit when flipped', () => {
+    const w = walk(BITS, 'demo', ['(param:a==param:b)', '(set bits of demo.got#2>0)']);
+    expect(w.events.slice(3)).toEqual(['done(8, 1, 0, 1)', 'copy_from_user(&demo.got#2, param:ubits, 8)', 'user(set bit #0 of demo.got#2)']);
+    expect(w.returns).toEqual(['demo() = 64']);
+  });
+
+  it('a break leaves the cursor on the bit; bitmap_zero() and test_and_set_bit() as bitops.h has them', () => {
+    const src = `int demo(void)
+{
+	unsigned long map[2] = { 0 };
+	int bit, old1, old2;
+
+	old1 = test_and_set_bit(7, map);
+	old2 = __test_and_set_bit(7, map);
+	for_each_set_bit(bit, map, 128)
+		if (bit == 7)
+			break;
+	mark(bit, old1, old2, find_first_bit(map, 128), bitmap_empty(map, 128));
+	bitmap_zero(map, 128);
+	return find_first_bit(map, 128) + bitmap_empty(map, 128);
+}
+`;
+    expect(walk(src, 'demo')).toEqual({ events: ['mark(7, 0, 1, 7, 0)'], returns: ['demo() = 129'], unsupported: [], decisions: [] });
+  });
+
+  const CPUS = `int demo(int cpu0)
+{
+	cpumask_var_t pool;
+	int cpu, n = 0;
+
+	if (!zalloc_cpumask_var(&pool, GFP_KERNEL))
+		return -ENOMEM;
+	cpumask_set_cpu(2, pool);
+	cpumask_set_cpu(cpu0, pool);
+	cpumask_clear_cpu(2, pool);
+	for_each_cpu(cpu, pool)
+		mine(cpu, cpumask_test_cpu(cpu, pool));
+	for_each_cpu(cpu, topology_sibling_cpumask(cpu0))
+		sibling(cpu);
+	for_each_possible_cpu(cpu)
+		possible(cpu);
+	for_each_online_cpu(cpu) {
+		online(cpu);
+		n++;
+	}
+	free_cpumask_var(pool);
+	return n;
+}
+`;
+
+  it('for_each_cpu() walks a cpumask the code filled; a mask it cannot see holds a CPU only if the scenario says so', () => {
+    expect(walk(CPUS, 'demo')).toEqual({
+      events: ['mine(param:cpu0, 1)', 'topology_sibling_cpumask(param:cpu0)', 'possible(boot cpu)', 'online(boot cpu)', 'free_cpumask_var(&zalloc_cpumask_var#1)'],
+      returns: ['demo() = 1'],
+      unsupported: [],
+      decisions: ['zalloc_cpumask_var()#1 fails', '(param:cpu0==2)', '(set bits of topology_sibling_cpumask()#1>0)'],
+    });
+    expect(walk(CPUS, 'demo', ['(set bits of topology_sibling_cpumask()#1>0)']).events[2]).toBe('sibling(set bit #0 of topology_sibling_cpumask()#1)');
+    expect(walk(CPUS, 'demo', ['zalloc_cpumask_var()#1 fails'])).toMatchObject({ events: [], returns: ['demo() = -12'] });
+  });
+
+  it('kvm_for_each_vcpu() walks kvm->online_vcpus vcpus (the scenario decides on one when opaque) and ends with NULL', () => {
+    const src = `int demo(void)
+{
+	struct kvm *kvm = kvm_get(), *other = kvm_get();
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	kvm->online_vcpus = 2;
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		kick(i, vcpu);
+	kvm_for_each_vcpu(i, vcpu, other)
+		poke(i, vcpu);
+	return vcpu == NULL;
+}
+`;
+    expect(walk(src, 'demo')).toEqual({
+      events: ['kvm_get()', 'kvm_get()', 'kick(0, vcpu #0 of kvm_get()#1)', 'kick(1, vcpu #1 of kvm_get()#1)'],
+      returns: ['demo() = 1'],
+      unsupported: [],
+      decisions: ['(kvm_get()#2.online_vcpus>0)'],
+    });
+    expect(walk(src, 'demo', ['(kvm_get()#2.online_vcpus>0)']).events.at(-1)).toBe('poke(0, vcpu #0 of kvm_get()#2)');
+  });
+
+  it('list_for_each_entry_rcu() walks the list as list_for_each_entry() does', () => {
+    const src = `struct item { struct list_head node; int v; };
+int demo(void)
+{
+	struct list_head head;
+	struct item a, b, *it;
+
+	INIT_LIST_HEAD(&head);
+	list_add_tail(&a.node, &head);
+	list_add(&b.node, &head);
+	list_for_each_entry_rcu(it, &head, node)
+		seen(it);
+	return 0;
+}
+`;
+    expect(walk(src, 'demo').events).toEqual(['seen(&demo.b#3)', 'seen(&demo.a#2)']);
+  });
+});
+
+describe('iterator macros: kvm memslots', () => {
+  const SLOTS = `int demo(struct kvm_memslots *slots)
+{
+	struct kvm_memory_slot *memslot;
+	int bkt;
+
+	kvm_for_each_memslot(memslot, bkt, slots)
+		seen(memslot, bkt);
+	return memslot == NULL;
+}
+`;
+
+  it('kvm_for_each_memslot() walks opaque memslots when the scenario has one, skipping an empty one, and ends with NULL', () => {
+    expect(walk(SLOTS, 'demo')).toMatchObject({ events: [], returns: ['demo() = 1'], decisions: ['(memslots of arg(struct kvm_memslots *)#1>0)'] });
+    const one = walk(SLOTS, 'demo', ['(memslots of arg(struct kvm_memslots *)#1>0)']);
+    expect(one).toMatchObject({ events: ['seen(memslot #0 of arg(struct kvm_memslots *)#1, 0)'], returns: ['demo() = 1'] });
+    expect(one.decisions.at(-1)).toBe('(memslot #0 of arg(struct kvm_memslots *)#1.npages==0)');
+    expect(walk(SLOTS, 'demo', ['(memslots of arg(struct kvm_memslots *)#1>0)', '(memslot #0 of arg(struct kvm_memslots *)#1.npages==0)']).events).toEqual([]);
+  });
+});
+
+describe('reaching the release paths of real drivers', () => {
+  const converted = (text: string) => {
+    const { plan, verification } = processText(text, API_6_5, { core: false }, { verify: true });
+    return plan.groups.map((g) => [g.verdict, verification.get(g.group.id)?.verdict, verification.get(g.group.id)?.reason]);
+  };
+
+  it('a page one entry point pins and returns the address of, released by another through virt_to_page() of its parameter, is of unknown origin there: released alike, not a kernel page', () => {
+    // The shape of powerpc's kvmppc_pin_guest_page() / kvmppc_unpin_guest_page(), whose caller
+    // passes the returned address back: the session cannot, so the page is one it cannot see.
+    const before = `void *xg_pin(unsigned long hva)
+{
+	struct page *pages[1];
+
+	if (get_user_pages_fast(hva, 1, FOLL_WRITE, pages) < 1)
+		return NULL;
+	return page_address(pages[0]);
+}
+
+void xg_unpin(void *va)
+{
+	struct page *page = virt_to_page(va);
+
+	put_page(page);
+}
+`;
+    const after = rewrite(before, ['get_user_pages_fast(', 'pin_user_pages_fast('], ['put_page(page);', 'unpin_user_page(page);']);
+    // The acquire's group, and the release the site analysis leaves unlinked (a unit of its own).
+    expect(verdicts(before, after)).toEqual([{ verdict: 'equivalent', scenario: undefined }, { verdict: 'equivalent', scenario: undefined }]);
+  });
+
+  it('two one-page acquires, the second failing after the first got its page: that error path is run (short-then-fail of code that acquires one page per call)', () => {
+    // The shape of s390's adapter_indicators_set().
+    const text = `static struct page *xa_map(struct mm_struct *mm, unsigned long uaddr)
+{
+	struct page *page = NULL;
+
+	mmap_read_lock(mm);
+	get_user_pages_remote(mm, uaddr, 1, FOLL_WRITE, &page, NULL);
+	mmap_read_unlock(mm);
+	return page;
+}
+
+int xa_set(struct mm_struct *mm, struct xa_req *req)
+{
+	struct page *ind, *summary;
+
+	ind = xa_map(mm, req->ind_addr);
+	if (!ind)
+		return -1;
+	summary = xa_map(mm, req->summary_addr);
+	if (!summary) {
+		put_page(ind);
+		return -1;
+	}
+	set_page_dirty_lock(ind);
+	set_page_dirty_lock(summary);
+	put_page(ind);
+	put_page(summary);
+	return 0;
+}
+`;
+    expect(converted(text)).toEqual([['converted', 'equivalent', undefined]]);
+  });
+
+  it('an opaque count is what the acquire was asked for in later comparisons, and a second acquire falls short after a full first one', () => {
+    // The shape of vmci's qp_host_get_user_memory(): each count is a field the code computed.
+    const text = `static void xq_release(struct page **pages, u64 n, bool dirty)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (dirty)
+			set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+		pages[i] = NULL;
+	}
+}
+
+int xq_get(struct xq_pair *qp, u64 puva, u64 cuva)
+{
+	struct xq *p = qp->produce, *c = qp->consume;
+	int ret;
+
+	ret = get_user_pages_fast(puva, p->num_pages, FOLL_WRITE, p->pages);
+	if (ret < (int)p->num_pages) {
+		if (ret > 0)
+			xq_release(p->pages, ret, false);
+		return -ENOMEM;
+	}
+	ret = get_user_pages_fast(cuva, c->num_pages, FOLL_WRITE, c->pages);
+	if (ret < (int)c->num_pages) {
+		if (ret > 0)
+			xq_release(c->pages, ret, false);
+		xq_release(p->pages, p->num_pages, false);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void xq_put(struct xq_pair *qp)
+{
+	struct xq *p = qp->produce, *c = qp->consume;
+
+	xq_release(p->pages, p->num_pages, true);
+	xq_release(c->pages, c->num_pages, true);
+}
+`;
+    // The release loop dirties where the bulk call skips pages already dirty.
+    expect(converted(text)).toEqual([['converted', 'intended', undefined]]);
+  });
+});

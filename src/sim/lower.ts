@@ -4,7 +4,7 @@
  * cost more than the simulation itself. Anything outside the subset becomes an `opaque`
  * expression or statement.
  */
-import { macroLoopAt, type Node } from '../parse/kernel-c.ts';
+import { isIteratorMacro, macroLoopAt, type Node } from '../parse/kernel-c.ts';
 import { callArgs, callName } from '../sites/ast.ts';
 import { functionName } from '../sites/dataflow.ts';
 import { CONSTANTS } from './constants.ts';
@@ -269,6 +269,59 @@ function lowerDecl(n: Node): StmtKind {
   return { t: 'decl', vars };
 }
 
+/**
+ * `for_each_online_cpu(cpu)\n\tf(cpu);`: a one-argument iterator macro whose body is a call of
+ * plain names reads to tree-sitter as a declaration of `f` with the type `for_each_online_cpu(cpu)`.
+ * It is the loop, and lowered as one (otherwise the body would silently never run).
+ */
+function misreadMacroLoop(n: Node): StmtKind | undefined {
+  const type = field(n, 'type');
+  const macro = type?.type === 'macro_type_specifier' ? type.namedChildren.find((c) => c.type === 'identifier') : undefined;
+  if (!macro || !isIteratorMacro(macro.text)) return undefined;
+  const decls = n.childrenForFieldName('declarator');
+  const fn = decls.length === 1 && decls[0].type === 'function_declarator' ? decls[0] : undefined;
+  const callee = fn && field(fn, 'declarator');
+  const params = (fn && field(fn, 'parameters')?.namedChildren.filter((c) => c.type !== 'comment')) ?? [];
+  const cursor = type!.namedChildren.find((c) => c.type === 'type_descriptor');
+  const plain = (x: Node | null | undefined): x is Node => !!x && /^[A-Za-z_]\w*$/.test(x.text);
+  if (!plain(callee) || !plain(cursor) || !params.every(plain)) return undefined;
+  const id = (name: string): IdExpr => {
+    const e = uniformExpr<IdExpr>({ t: 'id', name, ...fileName(name) });
+    current.uses.push(e);
+    return e;
+  };
+  const call = uniformExpr<CallExpr>({
+    t: 'call',
+    name: callee.text,
+    global: fileName(callee.text).global,
+    fn: id(callee.text),
+    args: params.map((p) => id(p.text)),
+    texts: params.map((p) => p.text),
+    line: fn!.startPosition.row + 1,
+  });
+  current.uses.push(call);
+  const body = uniformStmt({ t: 'expr', e: call }, spanOf(fn!));
+  return { t: 'macroloop', name: macro.text, args: [id(cursor.text)], body };
+}
+
+/**
+ * `for_each_possible_cpu(cpu) { … }` reads as an old-style definition of a function named by the
+ * macro's argument: it is the loop.
+ */
+function misreadMacroBlock(n: Node): StmtKind | undefined {
+  const cursor = misreadCursor(n);
+  return cursor && { t: 'macroloop', name: field(n, 'type')!.text, args: [lowerExpr(cursor)], body: lowerStmt(field(n, 'body')) };
+}
+
+/** The cursor of a misread `for_each_xxx(cursor) { … }` (see misreadMacroBlock). */
+function misreadCursor(n: Node): Node | undefined {
+  const type = field(n, 'type');
+  const decl = field(n, 'declarator');
+  const cursor = decl?.type === 'parenthesized_declarator' ? decl.namedChildren.filter((c) => c.type !== 'comment') : [];
+  if (type?.type !== 'type_identifier' || !isIteratorMacro(type.text) || cursor.length !== 1 || cursor[0].type !== 'identifier' || !field(n, 'body')) return undefined;
+  return cursor[0];
+}
+
 /** `{}`, `{ NULL }`, `{ 0 }`: C zero-fills what the list leaves out, and it leaves out all. */
 const zeroList = (list: Node) => list.namedChildren.every((c) => c.type === 'comment' || /^(0|NULL)$/.test(c.text.trim()));
 
@@ -331,7 +384,9 @@ function stmtNode(n: Node | null | undefined): StmtKind {
     case 'compound_statement':
       return lowerBlock(n.namedChildren, spanOf(n));
     case 'declaration':
-      return lowerDecl(n);
+      return misreadMacroLoop(n) ?? lowerDecl(n);
+    case 'function_definition':
+      return misreadMacroBlock(n) ?? { t: 'expr', e: uniformExpr({ t: 'opaque', text: n.text }) };
     case 'expression_statement': {
       const e = n.namedChildren.find((c) => c.type !== 'comment');
       return e ? { t: 'expr', e: lowerExpr(e) } : { t: 'nop' };
@@ -515,7 +570,8 @@ export class LoweredFile {
     const defs = new Map<string, Definition>();
     for (const def of root.descendantsOfType('function_definition')) {
       const name = functionName(def);
-      if (name && field(def, 'body') && !defs.has(name)) defs.set(name, { node: def });
+      // A loop read as a definition (misreadMacroBlock) is no function of the file.
+      if (name && field(def, 'body') && !defs.has(name) && !misreadCursor(def)) defs.set(name, { node: def });
     }
     file.lower(defs);
     return file;

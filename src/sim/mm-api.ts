@@ -43,6 +43,12 @@ function gup(name: string): Builtin {
     }
     // An opaque count is the scenario's page count: the scenario could not bind it.
     const n = typeof countArg === 'number' ? countArg : m.cfg.pagesWhenOpaque;
+    // What the acquire was asked for, the run's later comparisons of that count agree with: a
+    // release loop over it walks n entries, `ret < count` after a short pin is true.
+    if (countArg instanceof Sym) {
+      const asked = { subject: countArg.key, op: '==' as const, k: n };
+      if (m.cfg.oracle.facts.implied(asked) === undefined) m.cfg.oracle.facts.learn(asked, true);
+    }
     // Scenarios use 0–3 pages; a huge constant count (FOLL_* flags passed as the count) would
     // make every run build that many pages: not a run the simulator can judge.
     if (n > MAX_GUP_PAGES) {
@@ -256,6 +262,7 @@ function allocator(name: string): Builtin {
 /** Everything in `o` reads as zero from now on, embedded structs and arrays of structs too. */
 function zeroObject(o: Obj) {
   o.zeroed = true;
+  bitmaps.delete(o);
   for (const [i] of o.slots()) o.setSlot(i, 0);
   for (const [k] of [...o.fields()]) o.setField(k, 0);
   for (const [, c] of o.fieldCells()) zeroObject(c);
@@ -394,10 +401,15 @@ function pageAddress(name: string): Builtin {
   };
 }
 
-/** virt_to_page() of a page's address is that page; of anything else, a kernel page. */
+/**
+ * virt_to_page() of a page's address is that page; of an address the run cannot see into (a
+ * parameter: what an earlier entry point returned, a field nobody here wrote), a page of unknown
+ * origin — it may be a user page the group pinned, so it is released alike by both (releaseOne);
+ * of anything else, a kernel page.
+ */
 function pageOfAddress(name: string): Builtin {
   const source = pageSource(name);
-  return (m, args, call) => addressedPage(args[0]) ?? source(m, args, call);
+  return (m, args, call) => addressedPage(args[0]) ?? (args[0] instanceof Sym ? symOf(`${name}(${show(args[0])})`, args[0]) : source(m, args, call));
 }
 
 /** Sources that can fail, and how: an ERR_PTR() for the page-cache readers, NULL for the rest. */
@@ -442,6 +454,126 @@ function outparamSource(name: string, index: number): Builtin {
     return result;
   };
 }
+
+
+// ---- bitmaps and cpumasks ------------------------------------------------------------------
+
+/**
+ * What a bitmap (an array of unsigned long that the bit helpers of include/linux/bitops.h and
+ * bitmap.h work on) holds: the bits the code set, each a number or an opaque bit number, in the
+ * order set; and whether other bits may be set too — memory nobody here cleared (a local array,
+ * a field, what copy_from_user() filled). A zeroed object (kzalloc, `= {0}`, memset, bitmap_zero)
+ * holds none until set.
+ */
+interface Bits {
+  set: Val[];
+  /** Other bits may be set: the scenario decides whether one is. */
+  unknown: boolean;
+  /** Cleared since, so not among the unknown ones either. */
+  cleared: Val[];
+}
+
+const bitmaps = new WeakMap<Obj, Bits>();
+
+/** A cpumask is a bitmap of nr_cpu_ids bits (cpumask_bits()). */
+const NR_CPUS = 'nr_cpu_ids';
+
+function bitsOf(m: Machine, addr: Val, op: string): Bits {
+  const { obj, off } = baseOf(addr, op);
+  let bits = bitmaps.get(obj);
+  if (!bits) bitmaps.set(obj, (bits = { set: [], unknown: !obj.zeroed, cleared: [] }));
+  // A bitmap from one of its words on: which bits those are is not worked out.
+  if (off) {
+    m.unsupported.add(`${op}() on a bitmap at an offset`);
+    bits.unknown = true;
+  }
+  return bits;
+}
+
+const sameKey = (a: Val, b: Val) => a === b || (a instanceof Sym && b instanceof Sym && a.key === b.key);
+
+/**
+ * Is bit `a` bit `b`? Two numbers or one opaque value are settled; two different opaque bit
+ * numbers may or may not be equal: the scenario decides (not by default).
+ */
+function sameBit(m: Machine, a: Val, b: Val): boolean {
+  if (sameKey(a, b)) return true;
+  if (typeof a === 'number' && typeof b === 'number') return false;
+  return m.truth(compared('==', a, b), false);
+}
+
+function setBit(m: Machine, nr: Val, addr: Val, op: string) {
+  const bits = bitsOf(m, addr, op);
+  if (!bits.set.some((b) => sameKey(b, nr))) bits.set.push(nr);
+  bits.cleared = bits.cleared.filter((b) => !sameKey(b, nr));
+}
+
+function clearBit(m: Machine, nr: Val, addr: Val, op: string) {
+  const bits = bitsOf(m, addr, op);
+  bits.set = bits.set.filter((b) => !sameBit(m, b, nr));
+  if (bits.unknown && !bits.cleared.some((b) => sameKey(b, nr))) bits.cleared.push(nr);
+}
+
+function testBit(m: Machine, nr: Val, addr: Val, op: string): number {
+  const bits = bitsOf(m, addr, op);
+  if (bits.set.some((b) => sameBit(m, b, nr))) return 1;
+  if (!bits.unknown || bits.cleared.some((b) => sameKey(b, nr))) return 0;
+  // A bit of memory nobody here wrote: the scenario decides (clear by default).
+  return m.truth(symOf(`test_bit(${show(nr)},${baseOf(addr, op).obj.label})`, nr), false) ? 1 : 0;
+}
+
+/** bitmap_zero(), cpumask_clear(): no bit set, known. */
+function zeroBits(m: Machine, addr: Val, op: string) {
+  const bits = bitsOf(m, addr, op);
+  bits.set = [];
+  bits.cleared = [];
+  bits.unknown = false;
+}
+
+/** The content is now whatever the caller's data was (copy_from_user() into a bitmap). */
+function unknownBits(addr: Val) {
+  if (!(addr instanceof Ptr || addr instanceof Sym)) return;
+  const { obj } = baseOf(addr, 'bitmap');
+  bitmaps.set(obj, { set: [], unknown: true, cleared: [] });
+}
+
+/**
+ * The set bits below `size`, as for_each_set_bit() finds them: the known ones (numbers in
+ * ascending order, then opaque ones in the order set; an opaque bit number is taken to be in
+ * range, as the code that set it checked), then, if other bits may be set, as many opaque ones as
+ * the scenario says there are — none by default, one when it flips that (as countOf() walks an
+ * unknown length).
+ */
+function setBits(m: Machine, addr: Val, size: Val, op: string): Val[] {
+  const bits = bitsOf(m, addr, op);
+  const numbers = bits.set.filter((b): b is number => typeof b === 'number' && (typeof size !== 'number' || b < size)).sort((a, b) => a - b);
+  const out: Val[] = [...numbers, ...bits.set.filter((b) => typeof b !== 'number')];
+  if (bits.unknown) {
+    const label = baseOf(addr, op).obj.label;
+    const more = Math.min(countOf(m, m.atom(`set bits of ${label}`)), OPAQUE_COUNT_LIMIT);
+    for (let i = 0; i < more; i++) out.push(m.atom(`set bit #${i} of ${label}`));
+  }
+  return out;
+}
+
+/** The first set bit, or `size` if none (find_first_bit(), cpumask_first()). */
+const firstBit = (m: Machine, addr: Val, size: Val, op: string): Val => setBits(m, addr, size, op)[0] ?? size;
+
+/** test_and_set_bit() & co.: the old value. */
+const testAnd = (change: typeof setBit): Builtin => (m, a, call) => {
+  const old = testBit(m, a[0], a[1], call.name!);
+  change(m, a[0], a[1], call.name!);
+  return old;
+};
+
+/** zalloc_cpumask_var(&mask, gfp) / alloc_cpumask_var(): a mask that can fail to be allocated. */
+const cpumaskAlloc = (zeroed: boolean): Builtin => (m, a, call) => {
+  if (m.truth(m.atom(`${call.name}()#${m.count(call.name!)} fails`), false)) return 0;
+  const mask = m.alloc(call.name!, zeroed);
+  const out = baseOf(a[0], call.name!);
+  m.store({ obj: out.obj, slot: out.off }, mask);
+  return 1;
+};
 
 const BUILTINS: Record<string, Builtin> = {
   // releases
@@ -571,6 +703,35 @@ const BUILTINS: Record<string, Builtin> = {
   mod_delayed_work: deferred(1, 'struct work_struct *', 'work'),
   timer_setup: deferred(0, 'struct timer_list *'),
   mod_timer: deferred(0, 'struct timer_list *'),
+  // bitmaps (include/linux/bitops.h, bitmap.h, find.h) and cpumasks (cpumask.h) over them
+  set_bit: (m, a) => (setBit(m, a[0], a[1], 'set_bit'), 0),
+  __set_bit: (m, a) => (setBit(m, a[0], a[1], '__set_bit'), 0),
+  clear_bit: (m, a) => (clearBit(m, a[0], a[1], 'clear_bit'), 0),
+  __clear_bit: (m, a) => (clearBit(m, a[0], a[1], '__clear_bit'), 0),
+  test_bit: (m, a) => testBit(m, a[0], a[1], 'test_bit'),
+  test_and_set_bit: testAnd(setBit),
+  __test_and_set_bit: testAnd(setBit),
+  test_and_clear_bit: testAnd(clearBit),
+  __test_and_clear_bit: testAnd(clearBit),
+  bitmap_zero: (m, a) => (zeroBits(m, a[0], 'bitmap_zero'), 0),
+  bitmap_empty: (m, a) => (setBits(m, a[0], a[1], 'bitmap_empty').length ? 0 : 1),
+  find_first_bit: (m, a) => firstBit(m, a[0], a[1], 'find_first_bit'),
+  cpumask_set_cpu: (m, a) => (setBit(m, a[0], a[1], 'cpumask_set_cpu'), 0),
+  __cpumask_set_cpu: (m, a) => (setBit(m, a[0], a[1], '__cpumask_set_cpu'), 0),
+  cpumask_clear_cpu: (m, a) => (clearBit(m, a[0], a[1], 'cpumask_clear_cpu'), 0),
+  __cpumask_clear_cpu: (m, a) => (clearBit(m, a[0], a[1], '__cpumask_clear_cpu'), 0),
+  cpumask_test_cpu: (m, a) => testBit(m, a[0], a[1], 'cpumask_test_cpu'),
+  cpumask_clear: (m, a) => (zeroBits(m, a[0], 'cpumask_clear'), 0),
+  cpumask_empty: (m, a) => (setBits(m, a[0], m.atom(NR_CPUS), 'cpumask_empty').length ? 0 : 1),
+  cpumask_first: (m, a) => firstBit(m, a[0], m.atom(NR_CPUS), 'cpumask_first'),
+  cpumask_any: (m, a) => firstBit(m, a[0], m.atom(NR_CPUS), 'cpumask_any'),
+  zalloc_cpumask_var: cpumaskAlloc(true),
+  alloc_cpumask_var: cpumaskAlloc(false),
+  // A copy from user space into a bitmap: any bits may be set (an event all the same).
+  copy_from_user: (m, a) => {
+    unknownBits(a[0]);
+    return m.opaque('copy_from_user', a);
+  },
   // allocation
   kfree: free, kvfree: free, vfree: free, free_pages: free, kmem_cache_free: free,
   devm_kfree: free, kfree_sensitive: free,
@@ -753,6 +914,41 @@ function llistWalk(m: Machine, posArg: Expr, nextArg: Expr | undefined, first: V
   }, body);
 }
 
+/**
+ * Walk `values` into the cursor at `cursor`; when the walk runs to its end (no break, no
+ * return), the cursor is left at `end`, as the kernel's loop leaves it.
+ */
+function walkValues(m: Machine, cursor: Expr, values: Val[], end: Val | undefined, body: LoopStep): unknown {
+  const at = m.loc(cursor, 'write');
+  for (const v of values) {
+    m.store(at, v);
+    const r = body();
+    if (r === 'break') return undefined;
+    if (r !== 'next') return r.stop;
+  }
+  if (end !== undefined) m.store(at, end);
+  return undefined;
+}
+
+/** for_each_cpu(cpu, mask): for_each_set_bit() over the mask's nr_cpu_ids bits. */
+const forEachCpu: Iterator = (m, args, body) => {
+  const size = m.atom(NR_CPUS);
+  return walkValues(m, args[0], setBits(m, m.eval(args[1]), size, 'for_each_cpu'), size, body);
+};
+
+/**
+ * for_each_possible_cpu() & co. walk a mask that always holds the boot CPU: one CPU, opaque,
+ * stands for any number of them.
+ */
+const forEachBootCpu: Iterator = (m, args, body) => walkValues(m, args[0], [m.atom('boot cpu')], m.atom(NR_CPUS), body);
+
+/** list_for_each_entry(pos, head, member) and its RCU/SRCU forms (the same walk for one thread). */
+const forEachListEntry: Iterator = (m, args, body) => {
+  const items = [...listOf(m.eval(args[1]))];
+  const pos = m.loc(args[0], 'write');
+  return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
+};
+
 export const ITERATORS: Record<string, Iterator> = {
   for_each_sg: forEachSg,
   for_each_sgtable_sg: (m, args, body) => {
@@ -764,11 +960,9 @@ export const ITERATORS: Record<string, Iterator> = {
     const t = objectOf(m.eval(args[0]), 'sg_table');
     return sgPages(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'orig_nents' })), m.eval(args[1]), body);
   },
-  list_for_each_entry: (m, args, body) => {
-    const items = [...listOf(m.eval(args[1]))];
-    const pos = m.loc(args[0], 'write');
-    return loop(items.length, (i) => m.store(pos, new Ptr(items[i], 0)), body);
-  },
+  list_for_each_entry: forEachListEntry,
+  list_for_each_entry_rcu: forEachListEntry,
+  list_for_each_entry_srcu: forEachListEntry,
   llist_for_each_entry: (m, args, body) => llistWalk(m, args[0], undefined, m.eval(args[1]), body),
   llist_for_each_entry_safe: (m, args, body) => llistWalk(m, args[0], args[1], m.eval(args[2]), body),
   list_for_each_entry_safe: (m, args, body) => {
@@ -780,5 +974,43 @@ export const ITERATORS: Record<string, Iterator> = {
       m.store(next, items[i + 1] ? new Ptr(items[i + 1], 0) : 0);
     }, body);
   },
+  // for ((bit) = 0; (bit) = find_next_bit(addr, size, bit), (bit) < (size); (bit)++): ends at size.
+  for_each_set_bit: (m, args, body) => {
+    const size = m.eval(args[2]);
+    return walkValues(m, args[0], setBits(m, m.eval(args[1]), size, 'for_each_set_bit'), size, body);
+  },
+  for_each_cpu: forEachCpu,
+  for_each_possible_cpu: forEachBootCpu,
+  for_each_online_cpu: forEachBootCpu,
+  for_each_present_cpu: forEachBootCpu,
+  /**
+   * xa_for_each_range(&kvm->vcpu_array, idx, vcpup, 0, online_vcpus - 1): as many vcpus as
+   * kvm->online_vcpus says (the scenario decides whether there is one when it is opaque), each
+   * an opaque object; the walk ends with vcpup NULL.
+   */
+  kvm_for_each_vcpu: (m, args, body) => {
+    const kvm = objectOf(m.eval(args[2]), 'kvm');
+    const n = Math.min(countOf(m, m.load({ obj: kvm, field: 'online_vcpus' })), OPAQUE_COUNT_LIMIT);
+    const idx = m.loc(args[0], 'write');
+    const vcpus = Array.from({ length: n }, (_, i) => m.atom(`vcpu #${i} of ${kvm.label}`));
+    let i = 0;
+    return walkValues(m, args[1], vcpus, 0, () => (m.store(idx, i++), body()));
+  },
+  /**
+   * hash_for_each(slots->id_hash, bkt, memslot, …) if (WARN_ON_ONCE(!memslot->npages)) {} else:
+   * a set of opaque memslots the scenario decides whether there is one of; an empty slot is
+   * skipped; the walk ends with memslot NULL.
+   */
+  kvm_for_each_memslot: (m, args, body) => {
+    const slots = objectOf(m.eval(args[2]), 'kvm_memslots');
+    const n = Math.min(countOf(m, m.atom(`memslots of ${slots.label}`)), OPAQUE_COUNT_LIMIT);
+    const memslots = Array.from({ length: n }, (_, i) => m.atom(`memslot #${i} of ${slots.label}`));
+    const bkt = m.loc(args[1], 'write');
+    let i = 0;
+    return walkValues(m, args[0], memslots, 0, () => {
+      m.store(bkt, i);
+      const empty = m.truth(compared('==', m.load({ obj: objectOf(memslots[i++], 'memslot'), field: 'npages' }), 0), false);
+      return empty ? 'next' : body();
+    });
+  },
 };
-

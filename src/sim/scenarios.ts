@@ -14,7 +14,7 @@ import type { Func } from './lower.ts';
 import { Sym } from './memory.ts';
 import { runSession, type Outcome } from './outcome.ts';
 
-export type GupMode = 'full' | 'short' | 'short-fail' | 'zero' | 'errno' | 'later-fail';
+export type GupMode = 'full' | 'short' | 'short-fail' | 'later-short' | 'zero' | 'errno' | 'later-fail';
 
 export interface Scenario {
   label: string;
@@ -40,7 +40,11 @@ const EFAULT = -14;
 const GUP_RESULTS: Record<GupMode, GupResult> = {
   full: (_, n) => n,
   short: (call, n) => (call === 1 ? Math.max(1, n - 1) : n),
-  'short-fail': (call, n) => (call === 1 ? n - 1 : EFAULT),
+  // Code that acquires one page per call is short when a later call fails: its first call gets
+  // its page (a first call of 0 pages is the zero mode's).
+  'short-fail': (call, n) => (call === 1 ? (n > 1 ? n - 1 : n) : EFAULT),
+  // The first acquire gets everything, the next one is short (a second buffer, the next page).
+  'later-short': (call, n) => (call === 1 ? n : call === 2 && n > 1 ? n - 1 : EFAULT),
   zero: (call) => (call === 1 ? 0 : EFAULT),
   errno: () => EFAULT,
   'later-fail': (call, n) => (call === 1 ? n : EFAULT),
@@ -50,6 +54,7 @@ const MODE_TEXT: Record<GupMode, string> = {
   full: 'GUP gets every page',
   short: 'GUP first gets one page short, then the rest',
   'short-fail': 'GUP gets one page short, then fails with -EFAULT',
+  'later-short': 'GUP gets every page, then one page short, then fails with -EFAULT',
   zero: 'GUP gets 0 pages, then fails with -EFAULT',
   errno: 'GUP fails with -EFAULT',
   'later-fail': 'GUP gets every page, then fails with -EFAULT on its next call',
@@ -254,7 +259,12 @@ export function planScenarios(funcs: ReadonlyMap<string, Func>, steps: string[],
   // A session that acquires more than once (two single pages, a page at a time) has an error
   // path where the first acquire succeeded whole and a later one fails: s390's second indicator
   // page, which 'short-fail' never reaches when each call asks for one page (n - 1 = 0).
-  if (happy && run(happy).gupCalls > 1) add(3, 'later-fail', {}, '');
+  // Likewise a later acquire that falls short (a second buffer). A session with one acquire
+  // call runs either as 'full'.
+  if (happy && run(happy).gupCalls > 1) {
+    add(3, 'later-fail', {}, '');
+    add(3, 'later-short', {}, '');
+  }
   if (happy) {
     const single = flipScenarios(run, happy);
     scenarios.push(...single, ...pairScenarios(single), ...deeperScenarios(run, happy, single), ...reconsultedScenarios(run, single));
