@@ -341,7 +341,7 @@ function verifyUnit(
   const unverifiable = (code: UnverifiableCode, reason: string): GroupVerification => ({ ...result, verdict: 'unverifiable', code, reason: `${code}: ${reason}` });
   if (!unit.sessions.length) return unverifiable('no-entry', 'no entry point of the file reaches this code');
   const acquires = unit.group?.acquires ?? [];
-  const coverage = new CoverageCounter(unit.edited, acquires.length > 0, acquires.length > 0 && acquires.every((x) => x.name.includes('fast_only')));
+  const coverage = new CoverageCounter(unit.edited, acquires.length > 0, acquires.length > 0 && acquires.every((x) => x.layout.variant.includes('fast_only')));
   const entered = { before: new Map<string, number>(), after: new Map<string, number>() };
   const differences = new Set<IntendedDifference>();
   let reachedAcquire = false;
