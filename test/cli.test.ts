@@ -266,35 +266,36 @@ describe('gup2pin verify', () => {
     expect(bad.stdout).toContain('    scenario: qib_get_user_pages() then qib_release_user_pages(): 1 page, get_user_pages() gets every page');
   });
 
-  it('--patch checks a mailing-list patch against the tree without touching it', () => {
-    const root = tree(['single-page']);
-    const file = join(root, 'drivers', 'single-page', 'single-page.c');
+  /**
+   * A git tree of one fixture's before.c and a patch (`name.patch`, not applied) that edits it with
+   * `edit`: what a maintainer gets on the list.
+   */
+  function patchOf(fixture: string, edit: (text: string) => string) {
+    const root = tree([fixture]);
+    const file = join(root, 'drivers', fixture, `${fixture}.c`);
     git(root, 'init', '-q');
     git(root, 'add', '.');
     git(root, 'commit', '-qm', 'base');
     const original = readFileSync(file, 'utf8');
-    // A conversion that forgets the acquire: the release now unpins FOLL_GET pages.
-    writeFileSync(file, original.replaceAll('put_page(', 'unpin_user_page('));
-    writeFileSync(join(root, 'wrong.patch'), git(root, 'diff'));
+    writeFileSync(file, edit(original));
+    writeFileSync(join(root, `${fixture}.patch`), git(root, 'diff'));
     git(root, 'checkout', '-q', '.');
-    const out = gup2pin(['verify', '--target', '6.5', '--patch', 'wrong.patch', '--root', '.'], root);
+    return { root, file, original, patch: `${fixture}.patch` };
+  }
+
+  it('--patch checks a mailing-list patch against the tree without touching it', () => {
+    // A conversion that forgets the acquire: the release now unpins FOLL_GET pages.
+    const { root, file, original, patch } = patchOf('single-page', (t) => t.replaceAll('put_page(', 'unpin_user_page('));
+    const out = gup2pin(['verify', '--target', '6.5', '--patch', patch, '--root', '.'], root);
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/^drivers\/single-page\/single-page\.c:\d+: NOT EQUIVALENT unpin-not-pinned: get_user_pages_fast\(\) with 3 releases: unpin_user_page\(P0\) on a page that holds a reference, not a pin/);
     expect(readFileSync(file, 'utf8')).toBe(original);
   });
 
   it('--patch catches a __free_page() left on a pinned page (the bcm_vk_sg.c shape)', () => {
-    const root = tree(['free-page-error-path']);
-    const file = join(root, 'drivers', 'free-page-error-path', 'free-page-error-path.c');
-    git(root, 'init', '-q');
-    git(root, 'add', '.');
-    git(root, 'commit', '-qm', 'base');
-    const original = readFileSync(file, 'utf8');
     // The acquire and the put_page() loops converted; the error paths' __free_page() forgotten.
-    writeFileSync(file, original.replace('get_user_pages_fast(', 'pin_user_pages_fast(').replaceAll('put_page(', 'unpin_user_page('));
-    writeFileSync(join(root, 'half.patch'), git(root, 'diff'));
-    git(root, 'checkout', '-q', '.');
-    const out = gup2pin(['verify', '--target', '6.5', '--patch', 'half.patch', '--root', '.'], root);
+    const { root, patch } = patchOf('free-page-error-path', (t) => t.replace('get_user_pages_fast(', 'pin_user_pages_fast(').replaceAll('put_page(', 'unpin_user_page('));
+    const out = gup2pin(['verify', '--target', '6.5', '--patch', patch, '--root', '.'], root);
     expect(out.code).toBe(1);
     expect(out.stdout.split('\n')[0]).toMatch(
       /^drivers\/free-page-error-path\/free-page-error-path\.c:\d+: NOT EQUIVALENT put-on-pinned: get_user_pages_fast\(\) with \d+ releases: __free_page\(P\d\) on a page pinned with FOLL_PIN: the pin is never released$/,
