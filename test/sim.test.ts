@@ -1131,3 +1131,133 @@ void xq_put(struct xq_pair *qp)
     expect(converted(text)).toEqual([['converted', 'intended', undefined]]);
   });
 });
+
+describe("function-like macros the file defines", () => {
+  const MACROS = `enum xs_state { XS_NONE, XS_MEM, XS_SHUT, XS_SHUT_MEM };
+struct xs { int state; int n; };
+
+#define XS_HAS_MEM(_x) ((_x)->state == XS_MEM || \\
+			(_x)->state == XS_SHUT_MEM)
+#define XS_TWICE(v) (XS_ADD(v, v))
+#define XS_ADD(a, b) ((a) + (b)) /* a comment after the body */
+#define XS_CUT(a) ((a) /* a comment inside it */ + 1)
+#define XS_SELF(v) (XS_SELF(v) + 1)
+#define XS_STMT(x) do { (x)->n = 0; } while (0)
+#define XS_PASTE(a) xs_##a()
+
+int demo(struct xs *x, int k)
+{
+	x->state = XS_NONE;
+	if (XS_HAS_MEM(x))
+		none(x);
+	x->state = XS_SHUT_MEM;
+	if (XS_HAS_MEM(x))
+		shut_mem(x);
+	report(XS_TWICE(3), XS_TWICE(k), XS_ADD(1), XS_SELF(2), XS_PASTE(z), XS_CUT(4));
+	XS_STMT(x);
+	return XS_HAS_MEM(x);
+}
+`;
+
+  it('expands one whose body is an expression, so the state the code set decides it', () => {
+    expect(walk(MACROS, 'demo')).toEqual({
+      // XS_TWICE() expands to XS_ADD(), expanded in turn. XS_ADD(1) has the wrong number of
+      // arguments, XS_SELF() is not expanded again inside itself; `##`, a body tree-sitter cuts
+      // at a comment and a statement body leave the call as it was.
+      events: [
+        'shut_mem(&arg(struct xs *)#1)',
+        'XS_ADD(1)',
+        'XS_SELF(2)',
+        'XS_PASTE(id:z)',
+        'XS_CUT(4)',
+        'report(6, (param:k+param:k), XS_ADD()#1, (XS_SELF()#1+1), XS_PASTE()#1, XS_CUT()#1)',
+        'XS_STMT(&arg(struct xs *)#1)',
+      ],
+      returns: ['demo() = 1'],
+      unsupported: [],
+      decisions: [],
+    });
+  });
+
+  it('but not one named like a function the file defines, or one defined twice differently', () => {
+    const src = `#define xs_get(x) (1)
+#define XS_TWO(x) (1)
+#ifdef CONFIG_XS
+#define XS_TWO(x) (2)
+#endif
+int xs_get(int x) { return 7; }
+int demo(int x) { return xs_get(x) + XS_TWO(x); }
+`;
+    expect(walk(src, 'demo').returns).toEqual(['demo() = (7+XS_TWO()#1)']);
+  });
+});
+
+describe('equality of two opaque values', () => {
+  const EQ = `int demo(int a, int b)
+{
+	if (a != b)
+		differ();
+	if (a == b)
+		same();
+	if (b == a)
+		same_again();
+	return 0;
+}
+`;
+
+  it('is one decision: `a != b` false makes `a == b` and `b == a` true', () => {
+    const w = walk(EQ, 'demo');
+    expect(w.events).toEqual(['same()', 'same_again()']);
+    expect(w.decisions).toEqual(['(param:a==param:b)']);
+  });
+
+  it('and flipped, `a != b` true makes them false', () => {
+    expect(walk(EQ, 'demo', ['(param:a==param:b)']).events).toEqual(['differ()']);
+  });
+});
+
+describe('a fault in a dirtying call the conversion folded into the release', () => {
+  // The short-pin path releases and clears the pages but reports success: teardown then
+  // dirties a NULL page before, and the unpin that dirties it after faults on the same page.
+  const FOLD = `struct xd { struct page *pages[2]; };
+
+int xd_get(struct xd *d, unsigned long uaddr)
+{
+	int i, got = get_user_pages_fast(uaddr, 2, FOLL_WRITE, d->pages);
+
+	if (got < 2) {
+		for (i = 0; i < got; i++) {
+			put_page(d->pages[i]);
+			d->pages[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+void xd_put(struct xd *d)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		set_page_dirty_lock(d->pages[i]);
+		put_page(d->pages[i]);
+	}
+}
+`;
+
+  it('is the same fault at corresponding calls (a model-fault), not a difference', () => {
+    const after = rewrite(
+      FOLD,
+      ['get_user_pages_fast(', 'pin_user_pages_fast('],
+      ['put_page(d->pages[i]);\n\t\t\td->pages', 'unpin_user_page(d->pages[i]);\n\t\t\td->pages'],
+      ['set_page_dirty_lock(d->pages[i]);\n\t\tput_page(d->pages[i]);', 'unpin_user_pages_dirty_lock(&d->pages[i], 1, true);'],
+    );
+    expect(verifyTexts(FOLD, after, API_6_5).map((g) => [g.verdict, g.code, g.reason])).toEqual([
+      [
+        'unverifiable',
+        'model-fault',
+        'model-fault: before and after both fault at corresponding calls: before NULL page passed to set_page_dirty_lock(), after NULL page passed to unpin_user_pages_dirty_lock()',
+      ],
+    ]);
+  });
+});

@@ -32,11 +32,29 @@ function comparisonOf(op: Relation, l: Val, r: Val): Comparison | undefined {
   return undefined;
 }
 
-/** The opaque value `(l op r)`, knowing what it compares if it compares an opaque value with a number. */
+/**
+ * The opaque value `(l op r)`, knowing what it compares if it compares an opaque value with a
+ * number. Two opaque values are equal or not once per run: `(a!=b)` is the negation of `(a==b)`,
+ * and `(b==a)` is `(a==b)`, so no run answers `a == b` and `a != b` both false.
+ */
 export function compared(op: Relation, l: Val, r: Val): Sym {
+  if ((op === '==' || op === '!=') && typeof l !== 'number' && typeof r !== 'number') {
+    const [x, y] = before(show(l), show(r)) ? [l, r] : [r, l];
+    const eq = symOf(`(${show(x)}==${show(y)})`, x, y);
+    if (op === '==') return eq;
+    const v = symOf(`(${show(l)}!=${show(r)})`, l, r);
+    v.negates = eq;
+    return v;
+  }
   const v = symOf(`(${show(l)}${op}${show(r)})`, l, r);
   v.test = comparisonOf(op, l, r);
   return v;
+}
+
+/** The order of the two sides of an equality: a named constant (`id:X`) last, else by text. */
+function before(a: string, b: string): boolean {
+  const ca = a.startsWith('id:');
+  return ca === b.startsWith('id:') ? a <= b : !ca;
 }
 
 /** The values one opaque integer can still have: lo ≤ x ≤ hi, x not in `out`. */

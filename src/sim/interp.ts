@@ -300,6 +300,7 @@ export class Machine {
   truth(v: Val, negated: boolean): boolean {
     if (typeof v === 'number') return v !== 0;
     if (v instanceof Ptr) return true;
+    if (v.negates) return !this.cfg.oracle.decide(v.negates.key, !negated);
     return this.cfg.oracle.decide(v.key, negated, v.test);
   }
 

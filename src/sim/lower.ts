@@ -4,10 +4,11 @@
  * cost more than the simulation itself. Anything outside the subset becomes an `opaque`
  * expression or statement.
  */
-import { isIteratorMacro, macroLoopAt, type Node } from '../parse/kernel-c.ts';
+import { isIteratorMacro, macroLoopAt, parseC, type Node } from '../parse/kernel-c.ts';
 import { callArgs, callName } from '../sites/ast.ts';
 import { functionName } from '../sites/dataflow.ts';
 import { CONSTANTS } from './constants.ts';
+import { builtin } from './mm-api.ts';
 
 export type Expr =
   | { t: 'num'; v: number }
@@ -174,6 +175,8 @@ function exprNode(n: Node | null | undefined): Expr {
     case 'call_expression': {
       const argNodes = callArgs(n);
       const name = callName(n);
+      const expanded = name ? expansion(n, name, argNodes) : undefined;
+      if (expanded) return expanded;
       return {
         t: 'call',
         name,
@@ -181,7 +184,7 @@ function exprNode(n: Node | null | undefined): Expr {
         fn: lowerExpr(field(n, 'function')),
         args: argNodes.map(lowerExpr),
         texts: argNodes.map((a) => a.text),
-        line: n.startPosition.row + 1,
+        line: expandedAt ?? n.startPosition.row + 1,
       };
     }
     case 'comma_expression':
@@ -189,6 +192,89 @@ function exprNode(n: Node | null | undefined): Expr {
     default:
       return { t: 'opaque', text: n.text };
   }
+}
+
+/**
+ * A function-like macro the file itself defines: `#define HAS_MEM(_qpb) (_qpb->state == X || …)`.
+ * A call of one is lowered as what the preprocessor makes of it, so `entry->state = X` earlier in
+ * the run decides it, where an opaque call would be a decision of its own.
+ */
+export interface Macro {
+  params: string[];
+  /** The replacement text, its line continuations joined. */
+  body: string;
+}
+
+/** The file's function-like macros (set by LoweredFile). */
+let fileMacros: ReadonlyMap<string, Macro> = new Map();
+
+/** Macros being expanded: C does not expand a macro again inside its own expansion. */
+const expanding = new Set<string>();
+
+/** The line of the outermost call being expanded: the calls its expansion makes are made there. */
+let expandedAt: number | undefined;
+
+/** Parsed expansions by text: a macro is usually called alike at many places. */
+const expansions = new Map<string, Node | null>();
+
+/**
+ * The call `n` of the file's macro `name`, lowered as its expansion, if the macro is one whose
+ * body is one C expression. Anything else (a statement macro, `#`/`##`, a variadic macro, a
+ * name the simulator models, a call with the wrong number of arguments) stays a call.
+ */
+function expansion(n: Node, name: string, argNodes: Node[]): Expr | undefined {
+  const m = fileMacros.get(name);
+  if (!m || expanding.has(name) || argNodes.length !== m.params.length || builtin(name)) return undefined;
+  const args = new Map(m.params.map((p, i) => [p, argNodes[i].text.trim()]));
+  // Parameters are replaced as tokens, outside literals and comments, as the preprocessor does.
+  const text = m.body.replace(MACRO_TOKENS, (tok) => (args.has(tok) ? args.get(tok)! : tok));
+  let e = expansions.get(text);
+  if (e === undefined) expansions.set(text, (e = expressionOf(text)));
+  if (!e) return undefined;
+  const outer = expandedAt;
+  expandedAt ??= n.startPosition.row + 1;
+  expanding.add(name);
+  try {
+    return exprNode(e);
+  } finally {
+    expanding.delete(name);
+    expandedAt = outer;
+  }
+}
+
+/** String and character literals, comments, numbers, identifiers: the tokens a parameter may be. */
+const MACRO_TOKENS = /"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\/\*[\s\S]*?\*\/|\/\/[^\n]*|\.?\d[\w.]*|[A-Za-z_]\w*/g;
+
+/** `text` parsed as one C expression, if it is one. */
+function expressionOf(text: string): Node | null {
+  const tree = parseC(`void __gup2pin_macro(void)\n{\n(${text}\n);\n}\n`);
+  if (tree.hasError) return null;
+  const body = tree.rootNode.firstNamedChild?.childForFieldName('body');
+  const stmts = body?.namedChildren.filter((c) => c.type !== 'comment') ?? [];
+  if (stmts.length !== 1 || stmts[0].type !== 'expression_statement') return null;
+  return stmts[0].namedChildren.find((c) => c.type !== 'comment') ?? null;
+}
+
+/** The function-like macros `root` defines whose replacement could be an expression. */
+function macroDefinitions(root: Node, functions: ReadonlySet<string>): Map<string, Macro> {
+  const macros = new Map<string, Macro | null>();
+  for (const d of root.descendantsOfType('preproc_function_def')) {
+    const name = field(d, 'name')?.text;
+    const params = field(d, 'parameters')?.children.filter((c) => c.type !== '(' && c.type !== ')' && c.type !== ',' && c.type !== 'comment') ?? [];
+    const value = field(d, 'value');
+    const body = value?.text.replace(/\\\r?\n/g, ' ').trim();
+    if (!name || functions.has(name) || isIteratorMacro(name)) continue;
+    // A comment ends tree-sitter's replacement text: one inside the body leaves the rest out.
+    const whole = !!value && d.children.every((c) => c.endIndex <= value.endIndex || c.type === 'comment') && !d.hasError;
+    const usable = whole && body && !body.includes('#') && params.every((p) => p.type === 'identifier');
+    const m = usable ? { params: params.map((p) => p.text), body } : null;
+    // Defined differently under different #ifs: which one the build has is not known.
+    const seen = macros.get(name);
+    macros.set(name, seen === undefined || (seen && m && seen.body === m.body && seen.params.join() === m.params.join()) ? m : null);
+  }
+  const out = new Map<string, Macro>();
+  for (const [name, m] of macros) if (m) out.set(name, m);
+  return out;
 }
 
 /**
@@ -563,16 +649,17 @@ export class LoweredFile {
   private constructor(
     private readonly arrays: Set<string>,
     private readonly names: Map<string, FileName>,
+    private readonly macros: ReadonlyMap<string, Macro>,
   ) {}
 
   static of(root: Node): LoweredFile {
-    const file = new LoweredFile(arrayFieldNames(root), enumeratorNames(root));
     const defs = new Map<string, Definition>();
     for (const def of root.descendantsOfType('function_definition')) {
       const name = functionName(def);
       // A loop read as a definition (misreadMacroBlock) is no function of the file.
       if (name && field(def, 'body') && !defs.has(name) && !misreadCursor(def)) defs.set(name, { node: def });
     }
+    const file = new LoweredFile(arrayFieldNames(root), enumeratorNames(root), macroDefinitions(root, new Set(defs.keys())));
     file.lower(defs);
     return file;
   }
@@ -584,7 +671,7 @@ export class LoweredFile {
    * would still run the old version. The rest is shared.
    */
   withDefinitions(replaced: ReadonlyMap<string, Definition>): LoweredFile {
-    const file = new LoweredFile(this.arrays, new Map(this.names));
+    const file = new LoweredFile(this.arrays, new Map(this.names), this.macros);
     const redo = new Set(replaced.keys());
     for (let grew = true; grew; ) {
       grew = false;
@@ -604,6 +691,8 @@ export class LoweredFile {
   private lower(defs: ReadonlyMap<string, Definition>): void {
     embeddedArrays = this.arrays;
     fileNames = this.names;
+    fileMacros = this.macros;
+    expansions.clear();
     const uses = new Map<string, Array<IdExpr | CallExpr>>();
     for (const [name, { node: def, text, substitutes: swapped, lines: counted }] of defs) {
       const { returnType, params } = signature(def);

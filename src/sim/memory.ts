@@ -200,6 +200,8 @@ export class Sym {
   obj?: Obj;
   /** For a comparison of one opaque value with a number: which, so the oracle answers consistently. */
   test?: Comparison;
+  /** For `(a!=b)` of two opaque values: `(a==b)`, whose answer it is the negation of. */
+  negates?: Sym;
   constructor(readonly key: string, readonly atoms: readonly string[]) {}
 }
 

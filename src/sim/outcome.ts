@@ -7,7 +7,7 @@ import { Machine, type GupResultLog, type RunConfig } from './interp.ts';
 import type { Func, Stmt } from './lower.ts';
 import { Fault, Obj, Ptr, Sym, show, type Val } from './memory.ts';
 import { Page, type DirtyEvent, type SimError } from './pages.ts';
-import { ACQUIRE_NAMES, RELEASE_APIS } from '../sites/api.ts';
+import { ACQUIRE_NAMES, DIRTY_CALLS, RELEASE_APIS } from '../sites/api.ts';
 import type { DivergenceReason, IntendedDifference } from './verdict.ts';
 
 export interface FolioState {
@@ -222,13 +222,16 @@ const FAMILY_RANK = { get: 0, interim: 1, pin: 2 } as const;
 
 /**
  * A call and what the conversion may have made of it: itself, an acquire for an acquire, a release
- * for a release of the same family or an older one (put_page() loop → unpin_user_pages()).
+ * for a release of the same family or an older one (put_page() loop → unpin_user_pages()), a
+ * release that dirties for the dirtying call it took in (`set_page_dirty_lock(p); put_page(p);`
+ * → `unpin_user_pages_dirty_lock(&p, 1, true)`).
  */
 function counterparts(before: string, after: string): boolean {
   if (before === after) return true;
   if (ACQUIRE_NAMES.has(before) && ACQUIRE_NAMES.has(after)) return true;
   const b = Object.hasOwn(RELEASE_APIS, before) ? RELEASE_APIS[before] : undefined;
   const a = Object.hasOwn(RELEASE_APIS, after) ? RELEASE_APIS[after] : undefined;
+  if (Object.hasOwn(DIRTY_CALLS, before)) return !!a && /dirty/.test(after);
   return !!a && !!b && FAMILY_RANK[a.family] >= FAMILY_RANK[b.family];
 }
 
