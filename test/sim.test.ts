@@ -1261,3 +1261,152 @@ void xd_put(struct xd *d)
     ]);
   });
 });
+
+describe('an iterator macro whose body starts with a dereference', () => {
+  // qaic's shape: the sg walk's body begins `*room -= …` and a later walk casts `(void *)slot`.
+  // tree-sitter-c read the first header as `for_each_sgtable_dma_sg(…) * room -= …`, dropped its
+  // `{` and ended xd_encode() at the walk's `}`: the chunk allocation after it, whose failure is
+  // the only way into xd_cleanup(), was lost, and with it the converted release there.
+  const XD = `struct xd_buf { struct sg_table *sgt; struct page **pages; int npages; };
+struct xd_chunk { int len; u64 addr; };
+
+static struct xd_chunk *xd_new_chunk(int size)
+{
+	struct xd_chunk *c = kzalloc(size, GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	c->len = size;
+	return c;
+}
+
+static int xd_map(struct xd_buf *b, unsigned long uaddr, int n)
+{
+	struct sg_table *sgt;
+	int ret;
+	int i;
+
+	b->pages = kcalloc(n, sizeof(*b->pages), GFP_KERNEL);
+	if (!b->pages)
+		return -ENOMEM;
+	ret = get_user_pages_fast(uaddr, n, 0, b->pages);
+	if (ret != n) {
+		for (i = 0; i < ret; i++)
+			put_page(b->pages[i]);
+		kfree(b->pages);
+		return -EFAULT;
+	}
+	sgt = kmalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt) {
+		for (i = 0; i < n; i++)
+			put_page(b->pages[i]);
+		kfree(b->pages);
+		return -ENOMEM;
+	}
+	sg_alloc_table_from_pages(sgt, b->pages, n, 0, n * PAGE_SIZE, GFP_KERNEL);
+	b->sgt = sgt;
+	b->npages = n;
+	return 0;
+}
+
+static int xd_encode(struct xd_buf *b, u32 *room)
+{
+	struct scatterlist *sg;
+	struct xd_chunk *c;
+	void *end;
+	u64 *slot;
+	int todo;
+	int len;
+	int i;
+
+	todo = b->sgt->nents;
+	*room = XD_ROOM;
+	for_each_sgtable_dma_sg(b->sgt, sg, i) {
+		*room -= sizeof(*slot);
+		if (*room < XD_RESERVE) {
+			todo = i;
+			break;
+		}
+	}
+
+	c = xd_new_chunk(XD_CHUNK);
+	if (!c)
+		return -ENOMEM;
+	slot = &c->addr;
+	end = (void *)c + XD_CHUNK;
+	len = 0;
+	for_each_sg(b->sgt->sgl, sg, todo, i) {
+		if (len) {
+			if ((void *)slot + sizeof(*slot) > end) {
+				xd_flush(c);
+			}
+		}
+		*slot = sg_dma_address(sg);
+		len = sg_dma_len(sg);
+	}
+	return 0;
+}
+
+static void xd_cleanup(struct xd_buf *b)
+{
+	int i;
+
+	sg_free_table(b->sgt);
+	kfree(b->sgt);
+	for (i = 0; i < b->npages; i++)
+		put_page(b->pages[i]);
+	kfree(b->pages);
+}
+
+int xd_ioctl(struct xd_buf *b, unsigned long uaddr, int n)
+{
+	u32 room;
+	int ret;
+
+	ret = xd_map(b, uaddr, n);
+	if (ret)
+		return ret;
+	ret = xd_encode(b, &room);
+	if (ret < 0)
+		goto cleanup;
+	return xd_send(b, room);
+cleanup:
+	xd_cleanup(b);
+	return ret;
+}
+
+void xd_release(struct xd_buf *b)
+{
+	int i;
+
+	for (i = 0; i < b->npages; i++)
+		put_page(b->pages[i]);
+	kfree(b->pages);
+	sg_free_table(b->sgt);
+	kfree(b->sgt);
+}
+`;
+
+  it('parses as the loop it is, and lowers every statement of the function', () => {
+    const walk = (n: { type: string; children: readonly unknown[] }): boolean => n.type === 'ERROR' || n.children.some((c) => walk(c as typeof n));
+    expect(walk(parseC(XD).rootNode)).toBe(false);
+    const { body } = lowerFile(parseC(XD).rootNode).get('xd_encode')!;
+    expect(body.t === 'block' && body.body.map((s) => (s.t === 'macroloop' ? s.name : s.t))).toEqual([
+      'decl', 'decl', 'decl', 'decl', 'decl', 'decl', 'decl', 'expr', 'expr', 'for_each_sgtable_dma_sg', 'expr', 'if', 'expr', 'expr', 'expr', 'for_each_sg', 'ret',
+    ]);
+  });
+
+  it('leaves a function named like an iterator a function', () => {
+    const root = parseC('static int\nxd_for_each(int n)\n{\n\treturn n;\n}\n').rootNode;
+    expect(root.namedChildren.map((c) => c.type)).toEqual(['function_definition']);
+  });
+
+  it('reaches the teardown only the failed allocation after the walk calls: equivalent, every edited statement run', () => {
+    const { plan, verification } = processText(XD, API_6_5, { core: false }, { verify: true });
+    expect(plan.groups.map((g) => g.verdict)).toEqual(['converted']);
+    expect(verdictLines('xd.c', verification.get(plan.groups[0].group.id)!)).toEqual([
+      'xd.c:23: equivalent: get_user_pages_fast() with 4 releases, 37 scenarios',
+      '    coverage: 18/18 edited statements ran (before 12/12, after 6/6); run on past a short pin 2, a return of 0 2, -errno 1',
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type Parser from 'tree-sitter';
 import C from 'tree-sitter-c';
-import { parseC } from '../src/parse/kernel-c.ts';
+import { macroLoopAt, parseC } from '../src/parse/kernel-c.ts';
 import type { SyntaxNode, SyntaxTree } from '../src/parse/syntax.ts';
 
 const FIELDS = [
@@ -25,12 +25,13 @@ static long umem_get(struct page **pages, unsigned long start, int npages)
 }
 `;
 
+// No blank before the `{`: where there is one, tolerate() puts a real `;` there (kernel-c.ts).
 const MACRO_LOOP = `static void release(struct sg_table *st)
 {
 \tstruct scatterlist *sg;
 \tint i;
 
-\tfor_each_sg(st->sgl, sg, st->nents, i) {
+\tfor_each_sg(st->sgl, sg, st->nents, i){
 \t\tput_page(sg_page(sg));
 \t}
 }
@@ -132,6 +133,14 @@ describe('syntax mirror', () => {
     expect(m.parent!.hasError).toBe(true);
     expect(m.parent!.nextNamedSibling!.type).toBe('compound_statement');
     expect(pairs[0][0].hasError).toBe(true);
+  });
+
+  it('has a real `;` for the header of an iterator macro with a blank before its `{`, still a loop header', () => {
+    const pairs = compare(MACRO_LOOP.replace('i){', 'i) {'));
+    expect(pairs.some(([m]) => m.isMissing || m.type === 'ERROR')).toBe(false);
+    const [[header]] = pairs.filter(([m]) => m.type === 'expression_statement' && m.text.startsWith('for_each_sg'));
+    expect(header.text).toBe('for_each_sg(st->sgl, sg, st->nents, i);');
+    expect(macroLoopAt(header)?.body.type).toBe('compound_statement');
   });
 
   it('has the ERROR nodes, and error flags as tree-sitter counts them', () => {

@@ -81,7 +81,68 @@ function argSpans(text: string, open: number, close: number): Array<[number, num
  * the original rather than rebuilding the text one character at a time.
  */
 export function tolerate(text: string): string {
+  return tolerated(text).src;
+}
+
+/**
+ * `for_each_sgtable_dma_sg(sgt, sg, i) {` at the start of a statement: the header of an
+ * iterator-macro loop. Without a `;` tree-sitter-c may read it as the left operand of a
+ * multiplication whose right one is the body's first statement (`{ *size -= …`), drop the `{`
+ * and end the function at the loop's `}`: the rest of the function is lost. A blank just before
+ * the `{` becomes the `;` (`for_each_sg(…);{`), which leaves one reading; `macroLoopAt()` knows
+ * that `;` for the macro's.
+ */
+const iteratorCallRe = /\b(\w*for_each\w*)\s*\(/g;
+
+function iteratorHeaderEnds(text: string): number[] {
+  const out: number[] = [];
+  for (const m of text.matchAll(iteratorCallRe)) {
+    if (!isIteratorMacro(m[1]) || !atStatementStart(text, m.index!)) continue;
+    const close = closingParen(text, m.index! + m[0].length);
+    if (close < 0) continue;
+    let brace = close + 1;
+    while (brace < text.length && /\s/.test(text[brace])) brace++;
+    if (text[brace] !== '{') continue;
+    // The blank nearest the `{` that is not a line break (lines must stay where they are).
+    let at = brace - 1;
+    while (at > close && text[at] === '\n') at--;
+    if (at > close && /[ \t]/.test(text[at])) out.push(at);
+  }
+  return out;
+}
+
+/**
+ * Whether `at` starts a statement: after `;`, `{`, `}`, a label's or a case's `:`, the `)` of an
+ * `if`/`for`/`while` head, or `else` (comments skipped). Not a function definition named
+ * `for_each_…` (after its return type) nor a `#define` of one.
+ */
+function atStatementStart(text: string, at: number): boolean {
+  let i = at - 1;
+  for (;;) {
+    while (i >= 0 && /\s/.test(text[i])) i--;
+    if (i >= 1 && text[i] === '/' && text[i - 1] === '*') {
+      const open = text.lastIndexOf('/*', i - 2);
+      if (open < 0) return false;
+      i = open - 1;
+      continue;
+    }
+    break;
+  }
+  if (i < 0) return false;
+  if (';{}:)'.includes(text[i])) return true;
+  return /\belse$/.test(text.slice(Math.max(0, i - 4), i + 1));
+}
+
+interface Tolerated {
+  src: string;
+  /** Where a `;` ends an iterator macro's header (see iteratorHeaderEnds). */
+  headerEnds: number[];
+}
+
+function tolerated(text: string): Tolerated {
   const changed = new Map<number, string>();
+  const headerEnds = iteratorHeaderEnds(text);
+  for (const at of headerEnds) changed.set(at, ';');
   const blank = (from: number, to: number) => {
     for (let i = from; i < to; i++) if (text[i] !== '\n') changed.set(i, ' ');
   };
@@ -105,7 +166,7 @@ export function tolerate(text: string): string {
     while (j > i && /\s/.test(text[j - 1])) j--;
     for (let k = i; k < j; k++) if (/[\s*]/.test(text[k]) && text[k] !== '\n') changed.set(k, '_');
   }
-  if (!changed.size) return text;
+  if (!changed.size) return { src: text, headerEnds };
   const pieces: string[] = [];
   let from = 0;
   for (const at of [...changed.keys()].sort((a, b) => a - b)) {
@@ -113,8 +174,11 @@ export function tolerate(text: string): string {
     from = at + 1;
   }
   pieces.push(text.slice(from));
-  return pieces.join('');
+  return { src: pieces.join(''), headerEnds };
 }
+
+/** Per parse, the `;` tolerate() put at the end of iterator macros' headers. */
+const headerEndsOf = new WeakMap<Tree, ReadonlySet<number>>();
 
 let parser: Parser | undefined;
 
@@ -131,9 +195,11 @@ export function parseC(text: string): Tree {
     p.setLanguage(language);
     return p;
   })();
-  const src = tolerate(text);
+  const { src, headerEnds } = tolerated(text);
   // The native binding reads long inputs in chunks; a callback avoids its 32 KiB string limit.
-  return new SyntaxTree(src, parser.parse((index: number) => src.slice(index, index + 16384)));
+  const tree = new SyntaxTree(src, parser.parse((index: number) => src.slice(index, index + 16384)));
+  if (headerEnds.length) headerEndsOf.set(tree, new Set(headerEnds));
+  return tree;
 }
 
 /** Iterator macros: `for_each_sg(…) { … }` parses as a call with a MISSING `;` then a body. */
@@ -158,7 +224,7 @@ export function macroLoopAt(stmt: Node): MacroLoop | undefined {
   if (!call || call.type !== 'call_expression') return undefined;
   const fn = call.childForFieldName('function');
   if (!fn || fn.type !== 'identifier' || !isIteratorMacro(fn.text)) return undefined;
-  const missing = stmt.children.some((c) => c.isMissing);
+  const missing = stmt.children.some((c) => c.isMissing || (c.type === ';' && headerEndsOf.get(stmt.tree)?.has(c.startIndex)));
   if (!missing && stmt.text.trimEnd().endsWith(';')) return undefined;
   const body = stmt.nextNamedSibling;
   if (!body || body.type === 'comment') return undefined;

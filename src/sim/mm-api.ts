@@ -955,6 +955,12 @@ export const ITERATORS: Record<string, Iterator> = {
     const t = objectOf(m.eval(args[0]), 'sg_table');
     return walkSg(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'nents' })), args[1], args[2], body);
   },
+  // for_each_sg((sgt)->sgl, sg, (sgt)->nents, i): the entries dma_map_sgtable() mapped, which
+  // the model leaves as many as the table has.
+  for_each_sgtable_dma_sg: (m, args, body) => {
+    const t = objectOf(m.eval(args[0]), 'sg_table');
+    return walkSg(m, m.load({ obj: t, field: 'sgl' }), countOf(m, m.load({ obj: t, field: 'nents' })), args[1], args[2], body);
+  },
   for_each_sg_page: (m, args, body) => sgPages(m, m.eval(args[0]), countOf(m, m.eval(args[2])), m.eval(args[1]), body),
   for_each_sgtable_page: (m, args, body) => {
     const t = objectOf(m.eval(args[0]), 'sg_table');
