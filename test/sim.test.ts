@@ -1410,3 +1410,10 @@ void xd_release(struct xd_buf *b)
     ]);
   });
 });
+
+describe('a type argument tree-sitter cannot read', () => {
+  it('names no value: offsetofend(struct foo, m) is a call like any other, not unmodelled code', () => {
+    const src = `int demo(void)\n{\n\treturn copy_to_user(NULL, NULL, offsetofend(struct foo, m));\n}\n`;
+    expect(walk(src, 'demo').unsupported).toEqual([]);
+  });
+});

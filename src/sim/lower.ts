@@ -177,13 +177,14 @@ function exprNode(n: Node | null | undefined): Expr {
       const name = callName(n);
       const expanded = name ? expansion(n, name, argNodes) : undefined;
       if (expanded) return expanded;
+      const args = typeArguments(argNodes);
       return {
         t: 'call',
         name,
         global: name ? fileName(name).global : -1,
         fn: lowerExpr(field(n, 'function')),
-        args: argNodes.map(lowerExpr),
-        texts: argNodes.map((a) => a.text),
+        args: args.map((a) => ('typeName' in a ? uniformExpr({ t: 'num', v: 0 }) : lowerExpr(a))),
+        texts: args.map((a) => ('typeName' in a ? a.typeName : a.text)),
         line: expandedAt ?? n.startPosition.row + 1,
       };
     }
@@ -274,6 +275,23 @@ function macroDefinitions(root: Node, functions: ReadonlySet<string>): Map<strin
   }
   const out = new Map<string, Macro>();
   for (const [name, m] of macros) if (m) out.set(name, m);
+  return out;
+}
+
+/**
+ * A macro's arguments, a type argument (`offsetofend(struct foo, m)`, `sizeof_field(struct foo,
+ * m)`) as one: tree-sitter reads `struct foo` there as two nodes, one of them an ERROR. A type
+ * names no value the code computes with (it lowers to 0); its text is kept for container_of().
+ */
+function typeArguments(nodes: Node[]): Array<Node | { typeName: string }> {
+  const out: Array<Node | { typeName: string }> = [];
+  for (let i = 0; i < nodes.length; i++) {
+    const next = nodes[i + 1];
+    if (/^(struct|union|enum)$/.test(nodes[i].text.trim()) && next && /^\w+$/.test(next.text.trim())) {
+      out.push({ typeName: `${nodes[i].text.trim()} ${next.text.trim()}` });
+      i++;
+    } else out.push(nodes[i]);
+  }
   return out;
 }
 
