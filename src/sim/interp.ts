@@ -259,7 +259,7 @@ export class Machine {
   readonly gupCounts: Val[] = [];
   /** What each acquire call was asked for and returned: the outcomes a run covered. */
   readonly gupResults: GupResultLog[] = [];
-  /** Every statement the run executed (coverage of the edited ones). */
+  /** The watched statements (the edited ones, see Span.watched) the run executed. */
   readonly executed = new Set<Stmt>();
   /** Names of the file's functions the run entered. */
   readonly entered = new Set<string>();
@@ -430,7 +430,7 @@ export class Machine {
 
   private exec(s: Stmt): Completion {
     this.tick();
-    this.executed.add(s);
+    if (s.watched) this.executed.add(s);
     switch (s.t) {
       case 'nop':
         return undefined;

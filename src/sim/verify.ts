@@ -261,7 +261,15 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   // The after run of a before run that entered no changed function would repeat it step by step.
   const repeats = (b: Outcome) => lowered.sharesUnedited && ![...b.entered].some((f) => changed.has(f));
   const untouched = new Set([...afterFuncs.keys()].filter((f) => !changed.has(f)));
-  return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
+  // Runs record the edited statements they execute; the lowering is shared, so the marks go
+  // again before anything else runs it.
+  const watched = units.flatMap((u) => u.edited.map((e) => e.stmt));
+  for (const s of watched) s.watched = true;
+  try {
+    return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
+  } finally {
+    for (const s of watched) s.watched = false;
+  }
 }
 
 /** Lines of the original a group's acquires and releases take. */
