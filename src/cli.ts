@@ -17,13 +17,14 @@ import { convertedFileFromReport } from './series/converted.ts';
 import { InvalidIdentityError, MissingIdentityError } from './series/identity.ts';
 import { buildSeries, SeriesError, writeSeries } from './series/series.ts';
 import type { Split } from './series/grouping.ts';
+import { rootFor } from './discover/root.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 import { timesLine } from './timing.ts';
 
 interface Common {
   paths: string[];
   target?: string;
-  root: string;
+  root?: string;
   quiet: boolean;
   core: boolean;
   verify: boolean;
@@ -40,7 +41,7 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
 async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
-  const result = await run(argv.paths, api, resolve(argv.root), {
+  const result = await run(argv.paths, api, rootFor(argv.root, argv.paths), {
     core: argv.core,
     verify: argv.verify,
     ...extra,
@@ -185,7 +186,7 @@ function readArgument(path: string): string {
 
 /** Verdicts to print per file: on our own conversions, on two files, or on a patch against a tree. */
 async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display: string; checks: Check[] }>; errors: number; run?: RunResult }> {
-  const root = resolve(argv.root);
+  const root = rootFor(argv.root, argv.paths ?? []);
   const check = (display: string, before: string, after: string, api: TargetApi) => ({
     display,
     // --explain simulates each group again: parse and analyse the before text once, not per group.
@@ -249,7 +250,7 @@ async function seriesCommand(argv: SeriesArgs): Promise<number> {
   try {
     const series = buildSeries(files, {
       target: api,
-      root: resolve(argv.root),
+      root: rootFor(argv.root, argv.paths),
       from: argv.from,
       to: argv.to,
       cc: argv.cc,
@@ -300,7 +301,7 @@ export async function main(args: string[]): Promise<number> {
     y
       .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files or directories (a kernel tree, a driver directory)' })
       .option('target', { type: 'string', describe: 'kernel version the output must compile on (X.Y, or auto: the tree\'s Makefile, else 6.5)', default: 'auto' })
-      .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', default: '.' })
+      .option('root', { type: 'string', describe: 'paths in diffs and reports are relative to this directory', defaultDescription: 'the top of the git checkout or kernel tree holding the PATHs, else the current directory' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
       .option('core', { type: 'boolean', default: false, describe: 'also convert core kernel users (mm/, kernel/, fs/, ipc/, security/, lib/), left on FOLL_GET upstream' })
       .option('verify', { type: 'boolean', default: true, describe: 'simulate each conversion and refuse those not equivalent (--no-verify skips it)' })

@@ -303,3 +303,43 @@ describe('gup2pin verify', () => {
     expect(out.stdout).toContain('!! __free_page(P0) on a page pinned with FOLL_PIN: the pin is never released');
   });
 });
+
+describe('paths relative to the top of the tree, wherever the user stands', () => {
+  /** A kernel-like tree: a top-level Makefile with its version, a Kbuild, two drivers. */
+  function kernelTree(): string {
+    const root = tree(['umem', 'vfio']);
+    writeFileSync(join(root, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 5\nSUBLEVEL = 0\n');
+    writeFileSync(join(root, 'Kbuild'), '');
+    // A subdirectory with a Makefile and a Kbuild of its own is no tree top (arch/x86 has both).
+    writeFileSync(join(root, 'drivers', 'Makefile'), 'obj-y += umem/ vfio/\n');
+    writeFileSync(join(root, 'drivers', 'Kbuild'), '');
+    return root;
+  }
+
+  it('diff from a subdirectory of a git checkout prints paths git apply takes at the top', () => {
+    const root = kernelTree();
+    git(root, 'init', '-q');
+    git(root, 'add', '.');
+    git(root, 'commit', '-qm', 'base');
+    const out = gup2pin(['diff', 'umem', '../drivers/vfio'], join(root, 'drivers'));
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('diff --git a/drivers/umem/umem.c b/drivers/umem/umem.c\n');
+    expect(out.stdout).toContain('--- a/drivers/vfio/vfio.c\n');
+    writeFileSync(join(root, 'conversion.patch'), out.stdout);
+    git(root, 'apply', '--check', 'conversion.patch');
+    git(root, 'apply', 'conversion.patch');
+    expect(readFileSync(join(root, 'drivers', 'umem', 'umem.c'), 'utf8')).toBe(read('umem', 'after.6.5.c'));
+  });
+
+  it('scan finds the top of a kernel tree that is no git checkout by its Makefile and Kbuild; --root overrides', () => {
+    const root = kernelTree();
+    const here = join(root, 'drivers', 'umem');
+    expect(gup2pin(['scan', 'umem.c'], here).stdout.split('\n')[0]).toMatch(/^drivers\/umem\/umem\.c:140: converted /);
+    expect(gup2pin(['scan', '--root', '.', 'umem.c'], here).stdout.split('\n')[0]).toMatch(/^umem\.c:140: converted /);
+  });
+
+  it('outside any tree, paths stay relative to the current directory', () => {
+    const root = tree(['umem']);
+    expect(gup2pin(['scan', '--target', '6.5', 'umem'], join(root, 'drivers')).stdout.split('\n')[0]).toMatch(/^umem\/umem\.c:140: converted /);
+  });
+});

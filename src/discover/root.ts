@@ -1,0 +1,44 @@
+/**
+ * The tree paths are shown relative to. Kernel patches are always relative to the top of the
+ * tree (`git apply` rejects `a/../x.c`), wherever the user stands: `cd drivers/infiniband &&
+ * gup2pin diff hw/hfi1` must print `a/drivers/infiniband/hw/hfi1/…`.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * The top of the tree holding `path`: the nearest directory above it that is a git checkout's top
+ * level (`.git`, a directory or a worktree's file) or a kernel tree's top (its Makefile says
+ * VERSION and PATCHLEVEL, beside a Kbuild: `arch/x86` has a Makefile and a Kbuild too).
+ * Undefined if there is none.
+ */
+export function treeTop(path: string): string | undefined {
+  let dir = resolve(path);
+  try {
+    if (!statSync(dir).isDirectory()) dir = dirname(dir);
+  } catch {
+    dir = dirname(dir);
+  }
+  for (;;) {
+    if (existsSync(join(dir, '.git')) || isKernelTop(dir)) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function isKernelTop(dir: string): boolean {
+  if (!existsSync(join(dir, 'Kbuild'))) return false;
+  try {
+    const head = readFileSync(join(dir, 'Makefile'), 'utf8').slice(0, 4096);
+    return /^VERSION\s*=/m.test(head) && /^PATCHLEVEL\s*=/m.test(head);
+  } catch {
+    return false;
+  }
+}
+
+/** `--root` when given, else the tree holding the first path, else the current directory. */
+export function rootFor(option: string | undefined, paths: readonly string[]): string {
+  if (option !== undefined) return resolve(option);
+  return treeTop(paths[0] ?? '.') ?? resolve('.');
+}
