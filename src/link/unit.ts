@@ -6,6 +6,7 @@
  * on the joined text unchanged, and offsets and lines map back to the file they came from.
  */
 import type { Edit } from '../../transforms/index.ts';
+import { newlines } from '../parse/lines.ts';
 
 export interface UnitFile {
   /** Absolute path. */
@@ -29,11 +30,6 @@ export interface Unit {
   segments: Segment[];
 }
 
-const rowsIn = (text: string) => {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-};
 
 /**
  * Joins the files in the given order. A file not ending in a newline gets one in the joined text
@@ -47,7 +43,7 @@ export function joinUnit(files: UnitFile[]): Unit {
     const start = text.length;
     text += f.text;
     segments.push({ ...f, start, end: text.length, row });
-    row += rowsIn(f.text);
+    row += newlines(f.text);
     if (!f.text.endsWith('\n')) {
       text += '\n';
       row++;

@@ -14,6 +14,7 @@
  * (`parameters` of a K&R-style function_definition); the mirror knows the cursor's fields only.
  */
 import type Parser from 'tree-sitter';
+import { lineOfIndex, lineStarts } from './lines.ts';
 
 export interface Point {
   row: number;
@@ -50,14 +51,8 @@ export class SyntaxTree {
 
   pointAt(index: number): Point {
     const starts = (this.lineStarts ??= lineStarts(this.source));
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return { row: lo, column: index - starts[lo] };
+    const row = lineOfIndex(starts, index) - 1;
+    return { row, column: index - starts[row] };
   }
 
   private build(): SyntaxNode {
@@ -93,12 +88,6 @@ export class SyntaxTree {
       }
     }
   }
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
 }
 
 export class SyntaxNode {

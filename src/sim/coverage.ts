@@ -7,6 +7,7 @@
  */
 import { diffLines } from 'diff';
 import type { Edit } from '../../transforms/index.ts';
+import { lineOfIndex, lineStarts, newlines } from '../parse/lines.ts';
 import type { GupResultLog } from './interp.ts';
 import type { Func, Stmt } from './lower.ts';
 import type { Outcome } from './outcome.ts';
@@ -31,7 +32,7 @@ export interface EditedHunk {
 export function editedHunks(before: string, after: string, edits?: readonly Edit[]): EditedHunk[] {
   if (!edits) return diffHunks(before, after, 1, 1);
   const starts = lineStarts(before);
-  const lineAt = (index: number) => upperBound(starts, index);
+  const lineAt = (index: number) => lineOfIndex(starts, index);
   // Edits whose lines touch, taken together: the lines they span, in both versions.
   const clusters: Array<{ from: number; to: number; edits: Edit[] }> = [];
   for (const e of [...edits].sort((x, y) => x.start - y.start)) {
@@ -57,7 +58,7 @@ export function editedHunks(before: string, after: string, edits?: readonly Edit
     const original = before.slice(c.from, c.to);
     const line = lineAt(c.from);
     out.push(...diffHunks(original, region, line, line + shift));
-    shift += count(region, '\n') - count(original, '\n');
+    shift += newlines(region) - newlines(original);
   }
   return out;
 }
@@ -88,25 +89,6 @@ function diffHunks(before: string, after: string, firstBefore: number, firstAfte
   return out;
 }
 
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-/** Number of entries of the sorted `xs` at or below `x`: the 1-based line of an index. */
-function upperBound(xs: number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-const count = (s: string, c: string) => s.split(c).length - 1;
 
 /** A statement a change touches, in one version. */
 export interface EditedStatement {

@@ -6,6 +6,7 @@
  * fifth of all the text verify parses; the edited statements are 14 KB.
  */
 import { macroLoopAt, parseC, tolerate, type Node } from '../parse/kernel-c.ts';
+import { newlines } from '../parse/lines.ts';
 import type { Edit } from '../../transforms/index.ts';
 import { applyEdits } from '../plan/plan.ts';
 import { functionName } from '../sites/dataflow.ts';
@@ -66,12 +67,6 @@ function lineShift(text: string, edits: readonly Edit[]): (index: number) => num
     for (const d of deltas) if (d.start < index && d.end <= index) n += d.delta;
     return n;
   };
-}
-
-function newlines(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
-  return n;
 }
 
 /** Lines of the original's nodes in the converted text. */

@@ -146,7 +146,7 @@ function coveringFirst(sessions: string[][]): string[][] {
   return [...first, ...rest];
 }
 
-function groupUnit(p: Program, g: PinGroup): Unit {
+function groupUnit(p: Program, g: PinGroup): Unit & { group: PinGroup } {
   const acquirers = p.rootsReaching(new Set(g.acquires.map((a) => a.fn.name)));
   const releasers = p.rootsReaching(new Set(g.releases.map((r) => r.fn.name))).filter((r) => !acquirers.includes(r));
   const busy = new Set([...acquirers, ...releasers]);
@@ -221,8 +221,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
   const program = new Program(beforeFuncs, analysis);
   const units: Unit[] = [];
   const covered = new Set<string>();
-  for (const g of analysis.groups) {
-    const unit = groupUnit(program, g);
+  const groupUnits = analysis.groups.map((g) => groupUnit(program, g));
+  for (const unit of groupUnits) {
     if (![...changed].some((c) => unit.reached.has(c))) continue;
     for (const f of unit.reached) covered.add(f);
     units.push(unit);
@@ -233,8 +233,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     // A callback (its address handed to the kernel: an MMU notifier's invalidate, a work item)
     // runs on what an acquiring entry point set up, after it: each such session too.
     const setups = new Map<string, string[]>();
-    for (const g of analysis.groups)
-      for (const s of groupUnit(program, g).sessions) {
+    for (const { group: g, sessions } of groupUnits)
+      for (const s of sessions) {
         // The steps up to the acquire: the constructors and the acquiring entry point.
         const upTo = s.slice(0, g.acquires.length ? s.findIndex((r) => g.acquires.some((a) => program.reach(r).has(a.fn.name))) + 1 : 0);
         if (upTo.length) setups.set(upTo.join(), upTo);
