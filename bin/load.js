@@ -26,6 +26,9 @@ export const ENTRIES = {
 export async function loadEntry(name) {
   const entry = Object.hasOwn(ENTRIES, name) ? ENTRIES[name] : undefined;
   if (!entry) throw new Error(`unknown entry point: ${name}`);
+  // Which checkout started this run: its bin/worker.js is what threads load, wherever the bundle
+  // resolves to (node_modules may be a symlink into another checkout, as pnpm and worktrees do).
+  globalThis[Symbol.for('gup2pin.root')] = ROOT;
   if (process.env.GUP2PIN_NO_CACHE !== '1') {
     try {
       const file = await bundle(name);

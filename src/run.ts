@@ -4,10 +4,12 @@
  * to worker threads; diff/apply/scan/verify are views of the records it returns.
  */
 import { isUtf8 } from 'node:buffer';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { FileIndex, SlotView, type IndexSlots } from './cache/file-index.ts';
 import { entryKey, readEntry, resultCacheJob, trimEntries, writeEntry, type CacheLocation, type ResultCacheJob } from './cache/results.ts';
-import { CANDIDATE_BYTES, callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
+import { CANDIDATE_BYTES, readBytes, readIfHolds } from './discover/prefilter.ts';
+import { callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
@@ -64,6 +66,8 @@ export interface RunOptions {
 /** What a worker needs besides the file: plain data, sent once per worker. */
 export interface FileJob {
   api: TargetApi;
+  /** What paths are shown relative to (--root). */
+  root: string;
   options: Omit<RunOptions, 'jobs' | 'progress' | 'cache'>;
   cache?: ResultCacheJob;
 }
@@ -82,10 +86,12 @@ const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security|lib)[/\\]/;
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const before = { ...threadTimes };
   // Paths found in the trees are shown relative to --root, in diffs, reports and problem lines.
-  const shown = (path: string) => relative(root, path) || path;
+  const shown = (path: string) => shownFrom(root, path);
   const { jobs = 1, progress, cache, finish, ...fileOptions } = options;
-  const job: FileJob = { api, options: fileOptions, cache: resultCacheJob(cache, [api, fileOptions]) };
-  const pool = new Pool<FileItem, NonNullable<FileOutcome>>(jobs - 1, job);
+  const job: FileJob = { api, root, options: fileOptions, cache: resultCacheJob(cache, [api, fileOptions]) };
+  const pool = new Pool<string, NonNullable<FileOutcome>>(jobs - 1, job);
+  // With the result cache, files known to be no candidates are only stat'ed, not read.
+  const index = job.cache && FileIndex.load(job.cache, paths.map((p) => resolve(p)));
   let walked: ReturnType<typeof walk>;
   let finished: string[] = [];
   let mapped: Awaited<ReturnType<typeof pool.map>>;
@@ -93,8 +99,9 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     // Threads start as soon as the walk has seen enough files, and load while it goes on.
     walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start() }));
     finished = interrupted(walked, shown, !!finish);
-    const items = walked.files.map((path) => ({ path, display: shown(path) }));
-    mapped = await processAll(pool, items, job, progress && new Progress(progress, items.length));
+    const slots = index?.slots(walked.files);
+    mapped = await processAll(pool, walked.files, job, slots, progress && new Progress(progress, walked.files.length));
+    if (slots) timed('walk', () => index!.save(walked.files, slots));
   } finally {
     await pool.close();
   }
@@ -138,9 +145,10 @@ function interrupted(walked: ReturnType<typeof walk>, shown: (path: string) => s
 }
 
 /** Every file through the pool, with the progress line fed as outcomes arrive. */
-async function processAll(pool: Pool<FileItem, NonNullable<FileOutcome>>, items: FileItem[], job: FileJob, progress: Progress | undefined) {
+async function processAll(pool: Pool<string, NonNullable<FileOutcome>>, paths: string[], job: FileJob, slots: IndexSlots | undefined, progress: Progress | undefined) {
   const counts = { matched: 0, groups: 0 };
-  const mapped = await pool.map(items, (item) => processFile(item.path, item.display, job), {
+  const view = slots && new SlotView(slots);
+  const mapped = await pool.map(paths, (path, i) => processFile(path, job, i, view), slots, {
     outcome: (o) => {
       if ('result' in o) (counts.matched++, (counts.groups += o.result.groups.length));
     },
@@ -150,40 +158,31 @@ async function processAll(pool: Pool<FileItem, NonNullable<FileOutcome>>, items:
   return mapped;
 }
 
-/** A file to process, with its path as shown to the user. */
-export interface FileItem {
-  path: string;
-  display: string;
-}
-
 /**
- * One read buffer per thread: almost every file of a tree is read, searched and dropped, and a
- * fresh Buffer per file (readFileSync) doubles the cost of that.
+ * A path as shown to the user: relative to --root. Worked out only for the files that have
+ * something to say (a few hundred of a tree's 55,000).
  */
-const scratch = Buffer.allocUnsafe(1 << 20);
-
-/** The whole file: from the scratch buffer when it fits, else read again at its full size. */
-function readBytes(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const n = readSync(fd, scratch, 0, scratch.length, 0);
-    return n < scratch.length ? scratch.subarray(0, n) : readFileSync(path);
-  } finally {
-    closeSync(fd);
-  }
-}
+const shownFrom = (root: string, path: string) => relative(root, path) || path;
 
 /**
  * The text of a file worth parsing, or why not: nothing to say (null), or a problem. With
  * `convertible`, only a file with something to convert is worth it.
  */
-function readCandidate(path: string, display: string, convertible: boolean): string | FileOutcome {
-  const skip = (reason: string) => ({ problem: { path: display, reason } });
+function readCandidate(path: string, display: () => string, convertible: boolean, i: number, index: SlotView | undefined): string | FileOutcome {
+  const skip = (reason: string) => ({ problem: { path: display(), reason } });
   try {
-    const buf = readBytes(path);
+    if (index?.known(i)) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st && index.unchanged(i, st)) return null;
+    }
     // A byte search (no decoding) drops almost every file of a tree before the regular
     // expression sees it.
-    if (buf.indexOf(CANDIDATE_BYTES) < 0) return null;
+    let opened: Stats | undefined;
+    const buf = readIfHolds(path, CANDIDATE_BYTES, index && ((st) => (opened = st)));
+    if (!buf) {
+      if (opened) index!.record(i, opened);
+      return null;
+    }
     const unusable = unusableBytes(buf);
     // Generated register headers are huge and never call GUP: only mention real candidates.
     if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
@@ -247,11 +246,15 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
 /** Whether the API is called in code: in a header, only an inline function's call matters, not a prototype. */
 const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && callsApi(text, path.endsWith('.h'));
 
-/** Read one file and, if it is a candidate, plan (and verify) its conversion. */
-export function processFile(path: string, display: string, job: FileJob): FileOutcome {
+/**
+ * Read one file and, if it is a candidate, plan (and verify) its conversion. `i` is its place in
+ * the run's files, where `index` keeps what is known of it.
+ */
+export function processFile(path: string, job: FileJob, i = -1, index?: SlotView): FileOutcome {
   // `verify` reports on conversions only: a file with none is not even parsed.
-  const text = timed('read', () => readCandidate(path, display, !!job.options.check));
+  const text = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
   if (typeof text !== 'string') return text;
+  const display = shownFrom(job.root, path);
   const cache = job.cache;
   if (!cache) return processCandidate(path, display, text, job);
   const key = entryKey(cache, display, text);

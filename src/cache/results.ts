@@ -68,14 +68,17 @@ export function readEntry<T>(job: ResultCacheJob, key: string): T | undefined {
   }
 }
 
-/** Written whole or not at all (temp file, then rename): a reader never sees half an entry. */
 export function writeEntry(job: ResultCacheJob, key: string, value: unknown): void {
-  const path = join(job.dir, key);
+  writeWhole(join(job.dir, key), serialize(value));
+}
+
+/** Written whole or not at all (temp file, then rename): a reader never sees half a file. */
+export function writeWhole(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const fd = openSync(tmp, 'wx');
     try {
-      writeSync(fd, serialize(value));
+      writeSync(fd, bytes);
     } finally {
       closeSync(fd);
     }

@@ -12,9 +12,6 @@ const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions
 /** C sources and headers: the only files gup2pin reads. */
 export const C_FILE_RE = /\.[ch]$/;
 
-/** A substring of every name CANDIDATE_RE matches: searched for in the raw bytes first. */
-export const CANDIDATE_BYTES = Buffer.from('_user_page');
-
 /** CANDIDATE_RE anchored at `lastIndex`. */
 const CANDIDATE_AT = new RegExp(CANDIDATE_RE.source.replace(/^\\b/, ''), 'y');
 

@@ -18,6 +18,8 @@ export interface WorkerBatch<I> {
   items: readonly I[];
   /** Int32Array over a SharedArrayBuffer: [0] is the next unclaimed item. */
   cursor: SharedArrayBuffer;
+  /** What every thread shares for this map (shared memory), if anything. */
+  shared?: unknown;
 }
 
 /** A worker's messages: outcomes by index (nulls are left out), then its summary (timings). */
@@ -59,7 +61,7 @@ export class Pool<I, O> {
   }
 
   /** Outcomes in item order, each worker's summary, and how many threads did the work. */
-  async map(items: readonly I[], here: (item: I) => O | null, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[]; threads: number }> {
+  async map(items: readonly I[], here: (item: I, index: number) => O | null, shared?: unknown, on: PoolEvents<O> = {}): Promise<{ outcomes: Array<O | null>; summaries: unknown[]; threads: number }> {
     const out = new Array<O | null>(items.length).fill(null);
     const cursor = new Int32Array(new SharedArrayBuffer(4));
     const { workers } = this;
@@ -76,14 +78,14 @@ export class Pool<I, O> {
         worker.on('error', reject);
         worker.on('exit', (code) => reject(new Error(`a worker thread exited (code ${code}) before it finished`)));
       });
-      const batch: WorkerBatch<I> = { items, cursor: cursor.buffer as SharedArrayBuffer };
+      const batch: WorkerBatch<I> = { items, cursor: cursor.buffer as SharedArrayBuffer, shared };
       worker.postMessage(batch);
       return done;
     });
 
     let slice = performance.now();
     for (let i = claim(cursor, items.length); i >= 0; i = claim(cursor, items.length)) {
-      const o = (out[i] = here(items[i]));
+      const o = (out[i] = here(items[i], i));
       if (o !== null) on.outcome?.(o);
       if (performance.now() - slice > SLICE_MS) {
         on.tick?.(Math.min(Atomics.load(cursor, 0), items.length));
@@ -109,9 +111,15 @@ export class Pool<I, O> {
 
 let script: string | undefined;
 
-/** bin/worker.js of this package, found from wherever this module runs (src/ or a bundle). */
+/**
+ * bin/worker.js of the checkout whose launcher started this run, else found from wherever this
+ * module runs (src/ or a bundle: the bundle's path is resolved through symlinks, and can be in
+ * another checkout when node_modules is shared).
+ */
 function workerScript(): string {
   if (script) return script;
+  const launcher = (globalThis as Record<symbol, string | undefined>)[Symbol.for('gup2pin.root')];
+  if (launcher && existsSync(join(launcher, 'bin', 'worker.js'))) return (script = join(launcher, 'bin', 'worker.js'));
   for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
     const candidate = join(dir, 'bin', 'worker.js');
     if (existsSync(candidate)) return (script = candidate);

@@ -4,17 +4,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { claim, type WorkerBatch, type WorkerReply } from './pool.ts';
-import { processFile, type FileItem, type FileJob, type FileOutcome } from '../run.ts';
+import { processFile, type FileJob, type FileOutcome } from '../run.ts';
 import { threadTimes } from '../timing.ts';
+import { SlotView, type IndexSlots } from '../cache/file-index.ts';
 
 export function serve(): void {
   const port = parentPort;
   if (!port) throw new Error('src/parallel/worker.ts runs only as a worker thread');
   const job = workerData as FileJob;
-  port.once('message', ({ items, cursor }: WorkerBatch<FileItem>) => {
-    const shared = new Int32Array(cursor);
-    for (let i = claim(shared, items.length); i >= 0; i = claim(shared, items.length)) {
-      const outcome = processFile(items[i].path, items[i].display, job);
+  port.once('message', ({ items, cursor, shared }: WorkerBatch<string>) => {
+    const next = new Int32Array(cursor);
+    const index = shared ? new SlotView(shared as IndexSlots) : undefined;
+    for (let i = claim(next, items.length); i >= 0; i = claim(next, items.length)) {
+      const outcome = processFile(items[i], job, i, index);
       if (outcome) port.postMessage({ results: [[i, outcome]] } satisfies WorkerReply<FileOutcome>);
     }
     port.postMessage({ done: threadTimes } satisfies WorkerReply<FileOutcome>);

@@ -1,0 +1,142 @@
+/**
+ * The file index: which files of the paths held none of the prefilter's bytes at an earlier run,
+ * known by their stat (size, mtime, ctime, inode), as git's index knows unchanged files. A run
+ * with the result cache then stats those files instead of reading them: on the 6.1 tree, 55,000
+ * stats instead of 1.18 GB read and searched.
+ *
+ * A stat is only trusted when it cannot hide a change (git's "racily clean" files): a file whose
+ * mtime or ctime is within MARGIN_MS of the start of the run that recorded it could be changed
+ * again within the same timestamp tick, so it is not recorded and is read again next time. A
+ * changed file always has a new ctime (nothing can set it back), whatever its mtime says.
+ *
+ * It lives in the result cache's directory (one per build, so a new prefilter starts afresh),
+ * one index per set of given paths. Any failure only means files are read again.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { writeWhole, type ResultCacheJob } from './results.ts';
+
+/** Numbers kept per file. */
+const WIDTH = 4;
+
+/** Coarser than any file system's timestamp tick that matters here (FAT's is 2 s). */
+const MARGIN_MS = 2000;
+
+/**
+ * One slot of WIDTH numbers per file of the run, in shared memory so every thread reads and
+ * writes its files' slots: what the index knew (NaN: nothing), and what this run saw.
+ */
+export interface IndexSlots {
+  known: SharedArrayBuffer;
+  seen: SharedArrayBuffer;
+}
+
+interface Kept {
+  paths: string;
+  stats: Float64Array;
+}
+
+export class FileIndex {
+  private constructor(
+    private readonly file: string,
+    private readonly entries: Map<string, number>,
+    private readonly stats: Float64Array,
+    /** When this run started: stats as recent as this are not trusted next time. */
+    private readonly startedAt: number,
+  ) {}
+
+  /** The index for these given paths (absolute), empty if there is none yet or it is unreadable. */
+  static load(job: ResultCacheJob, paths: string[], startedAt = Date.now()): FileIndex {
+    const name = createHash('sha256').update(JSON.stringify([...paths].sort())).digest('hex').slice(0, 20);
+    const file = join(job.dir, `files-${name}`);
+    const entries = new Map<string, number>();
+    let stats: Float64Array = new Float64Array(0);
+    try {
+      const kept = deserialize(readFileSync(file)) as Kept;
+      stats = kept.stats;
+      kept.paths.split('\n').forEach((p, i) => entries.set(p, i));
+    } catch {
+      // No index yet (or a damaged one): every file is read.
+    }
+    return new FileIndex(file, entries, stats, startedAt);
+  }
+
+  /** Shared slots for this run's files, filled with what the index knows of each. */
+  slots(files: readonly string[]): IndexSlots {
+    const known = new Float64Array(new SharedArrayBuffer(files.length * WIDTH * 8)).fill(NaN);
+    const seen = new Float64Array(new SharedArrayBuffer(files.length * WIDTH * 8)).fill(NaN);
+    files.forEach((path, i) => {
+      const at = this.entries.get(path);
+      if (at !== undefined) known.set(this.stats.subarray(at * WIDTH, at * WIDTH + WIDTH), i * WIDTH);
+    });
+    return { known: known.buffer as SharedArrayBuffer, seen: seen.buffer as SharedArrayBuffer };
+  }
+
+  /** Keeps what this run saw (only this run's files: a file no longer there is forgotten). */
+  save(files: readonly string[], slots: IndexSlots): void {
+    const seen = new Float64Array(slots.seen);
+    const known = new Float64Array(slots.known);
+    const paths: string[] = [];
+    const stats: number[] = [];
+    // Every file kept with the stat it was known by, and no other: the index is the same.
+    let changed = false;
+    files.forEach((path, i) => {
+      const at = i * WIDTH;
+      if (Number.isNaN(seen[at]) || !this.trusted(seen, at)) return;
+      changed ||= !sameStat(seen, known, at);
+      paths.push(path);
+      for (let k = 0; k < WIDTH; k++) stats.push(seen[at + k]);
+    });
+    if (!changed && paths.length === this.entries.size) return;
+    writeWhole(this.file, serialize({ paths: paths.join('\n'), stats: Float64Array.from(stats) } satisfies Kept));
+  }
+
+  /** Whether a stat seen by this run can be trusted by the next one (see MARGIN_MS). */
+  private trusted(seen: Float64Array, at: number): boolean {
+    return seen[at + 1] < this.startedAt - MARGIN_MS && seen[at + 2] < this.startedAt - MARGIN_MS;
+  }
+}
+
+/** The numbers the index keeps of a file. */
+function put(into: Float64Array, at: number, st: Stats): void {
+  into[at] = st.size;
+  into[at + 1] = st.mtimeMs;
+  into[at + 2] = st.ctimeMs;
+  into[at + 3] = st.ino;
+}
+
+const sameStat = (a: Float64Array, b: Float64Array, at: number) => a[at] === b[at] && a[at + 1] === b[at + 1] && a[at + 2] === b[at + 2] && a[at + 3] === b[at + 3];
+
+/** A thread's view of the slots. */
+export class SlotView {
+  private readonly knew: Float64Array;
+  private readonly seen: Float64Array;
+  private readonly scratch = new Float64Array(WIDTH);
+
+  constructor(slots: IndexSlots) {
+    this.knew = new Float64Array(slots.known);
+    this.seen = new Float64Array(slots.seen);
+  }
+
+  /** Whether the index knows file `i` (as holding no candidate bytes, at some stat). */
+  known(i: number): boolean {
+    return !Number.isNaN(this.knew[i * WIDTH]);
+  }
+
+  /** Whether file `i` is known to hold no candidate bytes and its stat says it is unchanged. */
+  unchanged(i: number, st: Stats): boolean {
+    const at = i * WIDTH;
+    if (Number.isNaN(this.knew[at])) return false;
+    put(this.scratch, 0, st);
+    for (let k = 0; k < WIDTH; k++) if (this.scratch[k] !== this.knew[at + k]) return false;
+    this.seen.set(this.scratch, at);
+    return true;
+  }
+
+  /** File `i`, with this stat (taken before it was read), holds no candidate bytes. */
+  record(i: number, st: Stats): void {
+    put(this.seen, i * WIDTH, st);
+  }
+}
