@@ -79,13 +79,13 @@ function nativeNodes(tree: SyntaxTree): Parser.SyntaxNode[] {
 function compare(text: string): Array<[SyntaxNode, Parser.SyntaxNode]> {
   const tree = parseC(text);
   const natives = nativeNodes(tree);
-  expect(tree.nodes.length).toBe(natives.length);
-  const twin = new Map<number, SyntaxNode>(natives.map((n, i) => [n.id, tree.nodes[i]]));
+  expect(tree.rootNode.descendants().length).toBe(natives.length);
+  const twin = new Map<number, SyntaxNode>(natives.map((n, i) => [n.id, tree.node(i)]));
   const mirror = (n: Parser.SyntaxNode | null) => (n ? twin.get(n.id) : null);
   const mirrors = (ns: Parser.SyntaxNode[]) => ns.map(mirror);
   for (let i = 0; i < natives.length; i++) {
     const n = natives[i];
-    const m = tree.nodes[i];
+    const m = tree.node(i);
     const at = `${n.type}@${n.startIndex}`;
     expect({ at, type: m.type, named: m.isNamed, missing: m.isMissing, error: m.hasError }).toEqual({ at, type: n.type, named: n.isNamed, missing: n.isMissing, error: n.hasError });
     expect([at, m.startIndex, m.endIndex, m.startPosition, m.endPosition, m.text]).toEqual([at, n.startIndex, n.endIndex, n.startPosition, n.endPosition, n.text]);
@@ -112,7 +112,7 @@ function compare(text: string): Array<[SyntaxNode, Parser.SyntaxNode]> {
   for (const types of ['identifier', 'call_expression', 'ERROR', ';', ['declaration', 'for_statement', 'identifier']])
     for (const from of [root, ...root.descendantsOfType(['function_definition', 'compound_statement'])])
       expect(from.descendantsOfType(types)).toEqual(mirrors(from.native.descendantsOfType(types)));
-  return tree.nodes.map((m, i) => [m, natives[i]]);
+  return tree.rootNode.descendants().map((m, i) => [m, natives[i]]);
 }
 
 describe('syntax mirror', () => {
@@ -171,7 +171,7 @@ describe('syntax mirror', () => {
   });
 
   it('gives every node of every tree its own id', () => {
-    const ids = [...parseC(FUNCTION).nodes, ...parseC(FUNCTION).nodes].map((n) => n.id);
+    const ids = [...parseC(FUNCTION).rootNode.descendants(), ...parseC(FUNCTION).rootNode.descendants()].map((n) => n.id);
     expect(new Set(ids).size).toBe(ids.length);
   });
 });

@@ -25,13 +25,33 @@ export interface Point {
 const typeNames: string[] = [];
 const namedTypes: boolean[] = [];
 const fieldNames: string[] = [];
+/** `fields` of a node that fills no field. */
+const NO_FIELD = 0xffff;
 
 let nextId = 1;
 
+/**
+ * The tree is kept as columns (typed arrays indexed by document order), not as one object per
+ * node: a parse of the 6.1 tree's candidates has 725,000 nodes, and objects for all of them cost
+ * more in allocation and garbage collection than the parse itself. A node's object is made the
+ * first time something asks for it (and then kept, so identity holds); most are never asked for.
+ */
 export class SyntaxTree {
   readonly rootNode: SyntaxNode;
-  /** Every node in document (pre-)order; a node's subtree is a contiguous run. */
-  readonly nodes: SyntaxNode[] = [];
+  /** Nodes in document (pre-)order; a node's subtree is the contiguous run of `sizes[i]` from it. */
+  count = 0;
+  types: Uint16Array;
+  fields: Uint16Array;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  parents: Int32Array;
+  sizes: Uint32Array;
+  /** Position in the parent's children. */
+  places: Uint32Array;
+  missing: Uint8Array;
+  /** The id of node 0: ids are unique across trees. */
+  readonly base: number;
+  private readonly objects: Array<SyntaxNode | undefined> = [];
   private lineStarts?: number[];
   private error?: boolean;
 
@@ -41,7 +61,20 @@ export class SyntaxTree {
     /** The node-tree-sitter tree, for anything the mirror does not cover. Slow: not for hot paths. */
     readonly native: Parser.Tree,
   ) {
-    this.rootNode = this.build();
+    // Kernel C has about one node per four bytes: rarely grown.
+    const capacity = Math.ceil(source.length / 3) + 64;
+    this.types = new Uint16Array(capacity);
+    this.fields = new Uint16Array(capacity);
+    this.starts = new Uint32Array(capacity);
+    this.ends = new Uint32Array(capacity);
+    this.parents = new Int32Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+    this.places = new Uint32Array(capacity);
+    this.missing = new Uint8Array(capacity);
+    this.base = nextId;
+    this.build();
+    nextId = this.base + this.count;
+    this.rootNode = this.node(0);
   }
 
   /** Whether the tree has any error: when not, no node needs asking. */
@@ -55,61 +88,126 @@ export class SyntaxTree {
     return { row, column: index - starts[row] };
   }
 
-  private build(): SyntaxNode {
+  /** The node at position `i` in document order. */
+  node(i: number): SyntaxNode {
+    return (this.objects[i] ??= new SyntaxNode(this, i));
+  }
+
+  private build(): void {
     const cursor = this.native.walk();
-    const base = nextId;
-    let parent: SyntaxNode | null = null;
+    // The open nodes: ancestors of the one the cursor is on, and how many children each has so far.
+    const open: number[] = [];
+    const childCounts: number[] = [];
     for (;;) {
+      const i = this.count++;
+      if (i === this.types.length) this.grow();
       const typeId = cursor.nodeTypeId;
       if (typeNames[typeId] === undefined) {
         // Named-ness belongs to the (public) symbol, like the name.
         typeNames[typeId] = cursor.nodeType;
         namedTypes[typeId] = cursor.nodeIsNamed;
       }
+      this.types[i] = typeId;
       const fieldId = cursor.currentFieldId;
-      const field = fieldId === undefined ? null : (fieldNames[fieldId] ??= cursor.currentFieldName);
+      if (fieldId === undefined) this.fields[i] = NO_FIELD;
+      else {
+        fieldNames[fieldId] ??= cursor.currentFieldName;
+        this.fields[i] = fieldId;
+      }
       const start = cursor.startIndex;
       const end = cursor.endIndex;
+      this.starts[i] = start;
+      this.ends[i] = end;
       // Only zero-width nodes can be MISSING: spare the native call for the rest.
-      const missing = start === end && cursor.nodeIsMissing;
-      const node: SyntaxNode = new SyntaxNode(this, base + this.nodes.length, this.nodes.length, parent?.children.length ?? 0, typeNames[typeId], namedTypes[typeId], missing, field, start, end, parent);
-      this.nodes.push(node);
-      parent?.children.push(node);
+      this.missing[i] = start === end && cursor.nodeIsMissing ? 1 : 0;
+      const depth = open.length;
+      this.parents[i] = depth ? open[depth - 1] : -1;
+      this.places[i] = depth ? childCounts[depth - 1]++ : 0;
       if (cursor.gotoFirstChild()) {
-        parent = node;
+        open.push(i);
+        childCounts.push(0);
         continue;
       }
+      this.sizes[i] = 1;
       while (!cursor.gotoNextSibling()) {
-        if (!cursor.gotoParent()) {
-          nextId = base + this.nodes.length;
-          return this.nodes[0];
-        }
-        parent = parent!.parent;
+        if (!cursor.gotoParent()) return;
+        const closed = open.pop()!;
+        childCounts.pop();
+        this.sizes[closed] = this.count - closed;
       }
     }
+  }
+
+  private grow(): void {
+    const more = <T extends Uint16Array | Uint32Array | Int32Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.types = more(this.types);
+    this.fields = more(this.fields);
+    this.starts = more(this.starts);
+    this.ends = more(this.ends);
+    this.parents = more(this.parents);
+    this.sizes = more(this.sizes);
+    this.places = more(this.places);
+    this.missing = more(this.missing);
   }
 }
 
 export class SyntaxNode {
-  readonly children: SyntaxNode[] = [];
+  private kids?: SyntaxNode[];
   private named?: SyntaxNode[];
 
   constructor(
     readonly tree: SyntaxTree,
-    readonly id: number,
-    /** Position in `tree.nodes`. */
+    /** Position in document order. */
     private readonly order: number,
-    /** Position in `parent.children`. */
-    private readonly index: number,
-    readonly type: string,
-    readonly isNamed: boolean,
-    readonly isMissing: boolean,
-    /** The field this node fills in its parent, if any (as the cursor reports it). */
-    private readonly field: string | null,
-    readonly startIndex: number,
-    readonly endIndex: number,
-    readonly parent: SyntaxNode | null,
   ) {}
+
+  /** Unique per node, and across trees. */
+  get id(): number {
+    return this.tree.base + this.order;
+  }
+
+  get type(): string {
+    return typeNames[this.tree.types[this.order]];
+  }
+
+  get isNamed(): boolean {
+    return namedTypes[this.tree.types[this.order]];
+  }
+
+  get isMissing(): boolean {
+    return this.tree.missing[this.order] === 1;
+  }
+
+  get startIndex(): number {
+    return this.tree.starts[this.order];
+  }
+
+  get endIndex(): number {
+    return this.tree.ends[this.order];
+  }
+
+  get parent(): SyntaxNode | null {
+    const p = this.tree.parents[this.order];
+    return p < 0 ? null : this.tree.node(p);
+  }
+
+  /** The field this node fills in its parent, if any (as the cursor reports it). */
+  private get field(): string | null {
+    const f = this.tree.fields[this.order];
+    return f === NO_FIELD ? null : fieldNames[f];
+  }
+
+  get children(): SyntaxNode[] {
+    if (this.kids) return this.kids;
+    const { tree } = this;
+    const kids: SyntaxNode[] = [];
+    for (let c = this.order + 1, end = this.subtreeEnd(); c < end; c += tree.sizes[c]) kids.push(tree.node(c));
+    return (this.kids = kids);
+  }
 
   get text(): string {
     return this.tree.source.slice(this.startIndex, this.endIndex);
@@ -134,7 +232,7 @@ export class SyntaxNode {
   /** The binding's node for this one. Slow (native calls down from the root): not for hot paths. */
   get native(): Parser.SyntaxNode {
     const path: number[] = [];
-    for (let n: SyntaxNode = this; n.parent; n = n.parent) path.push(n.index);
+    for (let n: SyntaxNode = this; n.parent; n = n.parent) path.push(n.tree.places[n.order]);
     let node = this.tree.native.rootNode;
     for (let i = path.length - 1; i >= 0; i--) node = node.child(path[i])!;
     return node;
@@ -162,13 +260,13 @@ export class SyntaxNode {
 
   get previousNamedSibling(): SyntaxNode | null {
     const siblings = this.parent?.children ?? [];
-    for (let i = this.index - 1; i >= 0; i--) if (siblings[i].isNamed) return siblings[i];
+    for (let i = this.tree.places[this.order] - 1; i >= 0; i--) if (siblings[i].isNamed) return siblings[i];
     return null;
   }
 
   get nextNamedSibling(): SyntaxNode | null {
     const siblings = this.parent?.children ?? [];
-    for (let i = this.index + 1; i < siblings.length; i++) if (siblings[i].isNamed) return siblings[i];
+    for (let i = this.tree.places[this.order] + 1; i < siblings.length; i++) if (siblings[i].isNamed) return siblings[i];
     return null;
   }
 
@@ -185,28 +283,28 @@ export class SyntaxNode {
 
   /** This node and everything below it, in document order. */
   descendants(): SyntaxNode[] {
-    return this.tree.nodes.slice(this.order, this.subtreeEnd());
+    const out: SyntaxNode[] = [];
+    for (let i = this.order, end = this.subtreeEnd(); i < end; i++) out.push(this.tree.node(i));
+    return out;
   }
 
   /**
    * Nodes of the given type(s) among this node and its descendants, in document order — as the
-   * binding returns them, which also skips empty nodes at the very start of the file.
+   * binding returns them, which also skips empty nodes at the very start of the file. Only the
+   * nodes found are made into objects.
    */
   descendantsOfType(types: string | string[]): SyntaxNode[] {
     const wanted = typeof types === 'string' ? [types] : types;
-    const nodes = this.tree.nodes;
+    const { tree } = this;
     const out: SyntaxNode[] = [];
     for (let i = this.order, end = this.subtreeEnd(); i < end; i++) {
-      const n = nodes[i];
-      if (n.endIndex > 0 && wanted.includes(n.type)) out.push(n);
+      if (tree.ends[i] > 0 && wanted.includes(typeNames[tree.types[i]])) out.push(tree.node(i));
     }
     return out;
   }
 
-  /** One past this node's last descendant in `tree.nodes`. */
+  /** One past this node's last descendant in document order. */
   private subtreeEnd(): number {
-    let last: SyntaxNode = this;
-    while (last.children.length) last = last.children[last.children.length - 1];
-    return last.order + 1;
+    return this.order + this.tree.sizes[this.order];
   }
 }
