@@ -25,6 +25,8 @@ export interface Point {
 const typeNames: string[] = [];
 const namedTypes: boolean[] = [];
 const fieldNames: string[] = [];
+/** How many type ids are known: a type mask made with fewer is made again. */
+let knownTypes = 0;
 /** `fields` of a node that fills no field. */
 const NO_FIELD = 0xffff;
 
@@ -106,6 +108,7 @@ export class SyntaxTree {
         // Named-ness belongs to the (public) symbol, like the name.
         typeNames[typeId] = cursor.nodeType;
         namedTypes[typeId] = cursor.nodeIsNamed;
+        knownTypes++;
       }
       this.types[i] = typeId;
       const fieldId = cursor.currentFieldId;
@@ -153,6 +156,24 @@ export class SyntaxTree {
     this.places = more(this.places);
     this.missing = more(this.missing);
   }
+}
+
+/** Type ids by name(s), as a mask over ids; several ids can share a name (aliases). */
+const masks = new Map<string, { mask: Uint8Array; known: number }>();
+
+function typeMask(types: string | string[]): Uint8Array {
+  const key = typeof types === 'string' ? types : types.join(' ');
+  let made = masks.get(key);
+  // Ids are registered as trees meet them: a mask made before some were known is made again.
+  if (!made || made.known !== knownTypes) {
+    const names = typeof types === 'string' ? [types] : types;
+    const mask = new Uint8Array(typeNames.length);
+    typeNames.forEach((name, id) => {
+      if (names.includes(name)) mask[id] = 1;
+    });
+    masks.set(key, (made = { mask, known: knownTypes }));
+  }
+  return made.mask;
 }
 
 export class SyntaxNode {
@@ -294,12 +315,11 @@ export class SyntaxNode {
    * nodes found are made into objects.
    */
   descendantsOfType(types: string | string[]): SyntaxNode[] {
-    const wanted = typeof types === 'string' ? [types] : types;
+    const wanted = typeMask(types);
     const { tree } = this;
+    const { types: ids, ends } = tree;
     const out: SyntaxNode[] = [];
-    for (let i = this.order, end = this.subtreeEnd(); i < end; i++) {
-      if (tree.ends[i] > 0 && wanted.includes(typeNames[tree.types[i]])) out.push(tree.node(i));
-    }
+    for (let i = this.order, end = this.subtreeEnd(); i < end; i++) if (wanted[ids[i]] && ends[i] > 0) out.push(tree.node(i));
     return out;
   }
 
