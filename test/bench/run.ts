@@ -64,19 +64,17 @@ import {
   machineLines,
   markdown,
   megabytes,
-  ratioLabel,
   RIPGREP,
   sectionText,
   seconds,
   SPATCH,
-  times,
   type SectionResult,
   type Skipped,
   type Stages,
-  type Target,
   type ToolResult,
 } from './report.ts';
 import { firstDifference } from './same-diff.ts';
+import { targetsFor } from './targets.ts';
 import { ensureCommand, ensureLinuxTree, ensureOptionalCommand, log, warmPageCache } from '../provision.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -84,11 +82,6 @@ const GUP2PIN_BIN = join(REPO_ROOT, 'bin', 'gup2pin');
 const COCCI = join(REPO_ROOT, 'test', 'bench', 'gup2pin.cocci');
 const DEFAULT_TREE = resolve(REPO_ROOT, '..', 'corpus', 'linux-source-6.1');
 const DEFAULT_SUBDIRS = ['.', 'drivers/infiniband'];
-
-/** The whole tree's targets of issue 18 (2-core machine, warm page cache). */
-const MAX_COLD_RIPGREP_RATIO = 5;
-const MAX_WARM_RIPGREP_RATIO = 2;
-const MAX_PEAK_RSS_KB = 400 * 1024;
 
 interface Options {
   tree: string;
@@ -339,26 +332,6 @@ function checkSameFiles(tool: string, before: Set<string> | undefined, now: Set<
   if (before && (before.size !== now.size || [...now].some((f) => !before.has(f))))
     log(`warning: ${tool} changed/listed ${now.size} files in this repetition, ${before.size} in the first`);
   return before ?? now;
-}
-
-/** The whole tree's targets: against ripgrep when it was measured, and gup2pin's memory. */
-function targetsFor(subdir: string, tools: ToolResult[]): Target[] {
-  if (subdir !== '.') return [];
-  const summary = (tool: string) => tools.find((t) => t.tool === tool)?.summary;
-  const [cold, warm, ripgrep] = [summary(GUP2PIN_COLD)!, summary(GUP2PIN_WARM)!, summary(RIPGREP)];
-  const targets: Target[] = [];
-  if (ripgrep) {
-    const againstRipgrep = (tool: string, value: number, limit: number): Target => ({
-      label: ratioLabel({ numerator: tool, denominator: RIPGREP }),
-      value: value / ripgrep.medianWall,
-      limit,
-      bound: 'max',
-      format: times,
-    });
-    targets.push(againstRipgrep(GUP2PIN_COLD, cold.medianWall, MAX_COLD_RIPGREP_RATIO), againstRipgrep(GUP2PIN_WARM, warm.medianWall, MAX_WARM_RIPGREP_RATIO));
-  }
-  targets.push({ label: 'gup2pin peak RSS (cold and warm)', value: Math.max(cold.peakRssKb, warm.peakRssKb), limit: MAX_PEAK_RSS_KB, bound: 'max', format: megabytes });
-  return targets;
 }
 
 // ---- main ----------------------------------------------------------------------------------
