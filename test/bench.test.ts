@@ -191,11 +191,12 @@ describe('bench report', () => {
 });
 
 describe('bench README table', () => {
-  const README = ['# gup2pin', '', '## Benchmark', '', 'Prose.', '', '<!-- bench:begin -->', 'old table', '', 'old list', '<!-- bench:end -->', '', 'After.', ''].join('\n');
+  // The prose names the markers: only lines of their own are markers.
+  const README = ['# gup2pin', '', '## Benchmark', '', 'Between `<!-- bench:begin -->` and `<!-- bench:end -->`:', '', '<!-- bench:begin -->', 'old table', '', 'old list', '<!-- bench:end -->', '', 'After.', ''].join('\n');
 
   it('replaces what lies between the marker lines, and nothing else', () => {
     expect(replaceBenchTable(README, 'new table\n', 'README.md')).toBe(
-      ['# gup2pin', '', '## Benchmark', '', 'Prose.', '', '<!-- bench:begin -->', 'new table', '<!-- bench:end -->', '', 'After.', ''].join('\n'),
+      ['# gup2pin', '', '## Benchmark', '', 'Between `<!-- bench:begin -->` and `<!-- bench:end -->`:', '', '<!-- bench:begin -->', 'new table', '<!-- bench:end -->', '', 'After.', ''].join('\n'),
     );
     // Regenerating with the same table changes nothing; a table without its last newline gets one.
     const once = replaceBenchTable(README, 'new table\n', 'README.md');
@@ -206,9 +207,9 @@ describe('bench README table', () => {
     expect(() => replaceBenchTable('# gup2pin\n', 't\n', 'README.md')).toThrow(
       'README.md has no <!-- bench:begin --> and <!-- bench:end --> lines: put them around the benchmark table it should replace',
     );
-    expect(() => replaceBenchTable('<!-- bench:begin -->\nt\n', 't\n', 'README.md')).toThrow('README.md needs one <!-- bench:begin --> and one <!-- bench:end --> (it has 1 and 0)');
-    expect(() => replaceBenchTable(`${README}${README}`, 't\n', 'README.md')).toThrow('README.md needs one <!-- bench:begin --> and one <!-- bench:end --> (it has 2 and 2)');
-    expect(() => replaceBenchTable('<!-- bench:end -->\n<!-- bench:begin -->\n', 't\n', 'README.md')).toThrow('README.md has <!-- bench:end --> before <!-- bench:begin -->');
+    expect(() => replaceBenchTable('<!-- bench:begin -->\nt\n', 't\n', 'README.md')).toThrow('README.md needs one <!-- bench:begin --> line and one <!-- bench:end --> line (it has 1 and 0)');
+    expect(() => replaceBenchTable(`${README}${README}`, 't\n', 'README.md')).toThrow('README.md needs one <!-- bench:begin --> line and one <!-- bench:end --> line (it has 2 and 2)');
+    expect(() => replaceBenchTable('<!-- bench:end -->\n<!-- bench:begin -->\n', 't\n', 'README.md')).toThrow('README.md has its <!-- bench:end --> line before its <!-- bench:begin --> line');
   });
 
   it('rewrites the file whole and leaves no temp file; a file without markers is left as it was', () => {

@@ -10,17 +10,20 @@ export const BENCH_END = '<!-- bench:end -->';
 
 export class ReadmeMarkersError extends Error {}
 
-/** `readme` with the text between the markers replaced by `table`; `name` is for the errors. */
+/**
+ * `readme` with the text between the marker lines replaced by `table`; `name` is for the errors.
+ * A marker is a line of its own, so prose can name the markers.
+ */
 export function replaceBenchTable(readme: string, table: string, name: string): string {
-  const begin = occurrences(readme, BENCH_BEGIN);
-  const end = occurrences(readme, BENCH_END);
+  const begin = markerLines(readme, BENCH_BEGIN);
+  const end = markerLines(readme, BENCH_END);
   if (!begin.length && !end.length)
     throw new ReadmeMarkersError(`${name} has no ${BENCH_BEGIN} and ${BENCH_END} lines: put them around the benchmark table it should replace`);
   if (begin.length !== 1 || end.length !== 1)
-    throw new ReadmeMarkersError(`${name} needs one ${BENCH_BEGIN} and one ${BENCH_END} (it has ${begin.length} and ${end.length})`);
-  if (end[0] < begin[0]) throw new ReadmeMarkersError(`${name} has ${BENCH_END} before ${BENCH_BEGIN}`);
+    throw new ReadmeMarkersError(`${name} needs one ${BENCH_BEGIN} line and one ${BENCH_END} line (it has ${begin.length} and ${end.length})`);
+  if (end[0].start < begin[0].start) throw new ReadmeMarkersError(`${name} has its ${BENCH_END} line before its ${BENCH_BEGIN} line`);
   const body = table.endsWith('\n') ? table : `${table}\n`;
-  return `${readme.slice(0, begin[0] + BENCH_BEGIN.length)}\n${body}${readme.slice(end[0])}`;
+  return `${readme.slice(0, begin[0].next)}${body}${readme.slice(end[0].start)}`;
 }
 
 /** Replaces the table in the README `file`: whole or not at all. */
@@ -42,8 +45,14 @@ export function checkReadme(file: string): void {
   replaceBenchTable(readFileSync(file, 'utf8'), '', file);
 }
 
-function occurrences(text: string, marker: string): number[] {
-  const at: number[] = [];
-  for (let i = text.indexOf(marker); i !== -1; i = text.indexOf(marker, i + marker.length)) at.push(i);
-  return at;
+/** The lines that are `marker` (but for trailing blanks): where each starts, and where the next one does. */
+function markerLines(text: string, marker: string): Array<{ start: number; next: number }> {
+  const found: Array<{ start: number; next: number }> = [];
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const next = newline === -1 ? text.length : newline + 1;
+    if (text.slice(start, next).trimEnd() === marker) found.push({ start, next });
+    start = next;
+  }
+  return found;
 }
