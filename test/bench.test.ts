@@ -184,7 +184,7 @@ describe('bench report', () => {
   it("says which gup2pin runs changed gup2pin's cache, in both renderings", () => {
     const s = section('.', [COLD, { ...WARM, disturbedRuns: 1 }, RIPGREP, GREP, SPATCH], []);
     const note =
-      "gup2pin warm: 1 of 3 runs changed gup2pin's cache (rebuilt a bundle or wrote results, e.g. after another checkout sharing node_modules ran another build): its time includes that work";
+      "gup2pin warm: 1 of 3 runs changed gup2pin's cache in each of 3 tries (rebuilt a bundle or wrote results, e.g. after another checkout sharing node_modules ran another build): its time includes that work";
     expect(sectionText(s).split('\n')[6]).toBe(`  ${note}`);
     expect(markdown(MACHINE, [s]).split('\n').slice(13, 17)).toEqual(['```', '', note, '']);
   });

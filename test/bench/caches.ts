@@ -9,6 +9,9 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Times a gup2pin run is tried while it changes the cache, before its time is kept anyway. */
+export const CACHE_TRIES = 3;
+
 export function gup2pinCacheDir(repoRoot: string): string {
   return join(repoRoot, 'node_modules', '.cache', 'gup2pin');
 }

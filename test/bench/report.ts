@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { CACHE_TRIES } from './caches.ts';
 import type { Summary } from './measure.ts';
 import type { SpatchComparison } from './refusals.ts';
 
@@ -40,7 +41,7 @@ export interface ToolResult {
   /** Files changed (gup2pin, spatch) or listed (the searches) by the last repetition. */
   files: number;
   filesVerb: 'changed' | 'listed';
-  /** Runs that changed gup2pin's own cache (see caches.ts): their times include work they should not. */
+  /** Runs that changed gup2pin's own cache in every try (see caches.ts): their times include work they should not. */
   disturbedRuns?: number;
 }
 
@@ -207,8 +208,8 @@ function noteLines(s: SectionResult): string[] {
   const disturbed = s.tools.flatMap((t) =>
     t.disturbedRuns
       ? [
-          `${t.tool}: ${t.disturbedRuns} of ${s.reps} run${s.reps === 1 ? '' : 's'} changed gup2pin's cache (rebuilt a bundle or wrote results, ` +
-            `e.g. after another checkout sharing node_modules ran another build): ${t.disturbedRuns === 1 ? 'its time includes' : 'their times include'} that work`,
+          `${t.tool}: ${t.disturbedRuns} of ${s.reps} run${s.reps === 1 ? '' : 's'} changed gup2pin's cache in each of ${CACHE_TRIES} tries (rebuilt a bundle ` +
+            `or wrote results, e.g. after another checkout sharing node_modules ran another build): ${t.disturbedRuns === 1 ? 'its time includes' : 'their times include'} that work`,
         ]
       : [],
   );
