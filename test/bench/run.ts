@@ -14,8 +14,8 @@
  * with the tree's files in the page cache and the commands run in TREE, it times N repetitions
  * (default 5), interleaved, of
  *
- *   gup2pin cold  node bin/gup2pin diff --timings --no-cache --jobs J DIR   (scan + plan + verify + diff)
- *   gup2pin warm  node bin/gup2pin diff --timings --jobs J DIR   (the result cache on, filled beforehand)
+ *   gup2pin cold  node bin/gup2pin diff --timings --no-cache --jobs J DIR   (every file done again)
+ *   gup2pin warm  node bin/gup2pin diff --timings --jobs J DIR   (the result cache on, filled first)
  *   ripgrep       rg -l -g '*.c' -e get_user_pages -e pin_user_pages DIR
  *   git grep      git grep -l -e get_user_pages -e pin_user_pages -- '*.c'   ('DIR/*.c' below the top)
  *   grep          grep -rl -e get_user_pages -e pin_user_pages --include='*.c' DIR
@@ -313,8 +313,8 @@ function benchmarkDirectory(opts: Options, subdir: string, skipped: Skipped[], s
 }
 
 /**
- * A gup2pin run that left its cache as it found it (see caches.ts), timed again while it did not,
- * up to CACHE_TRIES times: a run that rebuilt its bundle or missed results measures that work.
+ * Times a gup2pin run, and again while the run changed gup2pin's cache (see caches.ts), up to
+ * CACHE_TRIES times: a run that rebuilt its bundle or missed results measured that work too.
  */
 function timedGup2pinRun(c: Command, scratch: string, cacheDir: string): { sample: Sample; cacheChanged: boolean } {
   for (let tries = 1; ; tries++) {
