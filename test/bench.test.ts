@@ -179,6 +179,9 @@ describe('bench report', () => {
     const warmHeavier = { ...WARM, summary: { ...WARM.summary, peakRssKb: 450 * 1024 } };
     const lines = sectionText(section('.', [COLD, warmHeavier, RIPGREP, GREP, SPATCH], []));
     expect(lines.split('\n').filter((l) => l.includes('peak RSS ('))).toEqual(['  gup2pin peak RSS (cold and warm): 450 MB (target ≤ 400 MB): missed by 1.1×']);
+    const nearMiss = { ...COLD, summary: { ...COLD.summary, peakRssKb: 420 * 1024 } };
+    const near = sectionText(section('.', [nearMiss, WARM, RIPGREP, GREP, SPATCH], []));
+    expect(near.split('\n').filter((l) => l.includes('peak RSS ('))).toEqual(['  gup2pin peak RSS (cold and warm): 420 MB (target ≤ 400 MB): missed by 1.05×']);
   });
 
   it("says which gup2pin runs changed gup2pin's cache, in both renderings", () => {

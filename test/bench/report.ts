@@ -141,7 +141,8 @@ function targetVerdict(t: Target): string {
   const met = t.bound === 'max' ? t.value <= t.limit : t.value >= t.limit;
   if (met) return 'met';
   const factor = t.bound === 'max' ? t.value / t.limit : t.limit / t.value;
-  return `missed by ${factor.toFixed(1)}×`;
+  // Two decimals for a near miss: 418 MB against 400 MB is not "missed by 1.0×".
+  return `missed by ${factor.toFixed(factor < 1.1 ? 2 : 1)}×`;
 }
 
 function targetLine(t: Target): string {
