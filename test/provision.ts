@@ -1,8 +1,8 @@
 /**
  * What the opt-in scripts (test/bench/, test/kernel/) need on a fresh Debian machine: the kernel
- * tree (Debian's linux-source-6.1, unpacked) and tools (Coccinelle, GNU time, perl), installed
- * with apt-get when missing; and a warm page cache, so that every tool reads the tree from memory.
- * Progress goes through `say`, so each script keeps its own prefix.
+ * tree (Debian's linux-source-6.1, unpacked) and tools (Coccinelle, ripgrep, GNU time, perl),
+ * installed with apt-get when missing; and a warm page cache, so that every tool reads the tree
+ * from memory. Progress goes through `say`, so each script keeps its own prefix.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
@@ -37,6 +37,20 @@ export function ensureCommand(command: string, pkg: string, say: (message: strin
   say(`no ${command}: installing Debian's ${pkg}`);
   aptInstall(pkg);
   if (!hasCommand(command)) throw new Error(`apt-get installed ${pkg} but there is still no ${command}`);
+}
+
+/**
+ * ensureCommand for a tool a script can do without: undefined when `command` is there (or now
+ * installed), else why it is not, for the script to print beside the skipped measurement.
+ */
+export function ensureOptionalCommand(command: string, pkg: string, say: (message: string) => void = log): string | undefined {
+  try {
+    ensureCommand(command, pkg, say);
+    return undefined;
+  } catch (e) {
+    say(`${command} is missing and Debian's ${pkg} did not install: ${(e as Error).message.split('\n')[0]}`);
+    return `not installed (apt-get install ${pkg} failed)`;
+  }
 }
 
 function hasCommand(command: string): boolean {

@@ -12,11 +12,13 @@ import { join } from 'node:path';
 export const GNU_TIME = '/usr/bin/time';
 
 export interface Command {
-  /** Column label: gup2pin, spatch, grep. */
+  /** Column label: gup2pin cold, ripgrep, spatch, … */
   tool: string;
   file: string;
   args: string[];
   cwd: string;
+  /** The environment, when not this process's. */
+  env?: NodeJS.ProcessEnv;
   /** Exit statuses that mean the command worked (diff(1) and grep exit 1 on success too). */
   okStatus: number[];
 }
@@ -33,9 +35,10 @@ export class CommandFailed extends Error {}
 
 /** Runs `command` once under /usr/bin/time -v; its output goes to files in `scratch`. */
 export function timedRun(command: Command, scratch: string): Sample {
-  const out = join(scratch, `${command.tool}.out`);
-  const err = join(scratch, `${command.tool}.err`);
-  const timeReport = join(scratch, `${command.tool}.time`);
+  const base = join(scratch, command.tool.replace(/[^\w.-]+/g, '-'));
+  const out = `${base}.out`;
+  const err = `${base}.err`;
+  const timeReport = `${base}.time`;
   const outFd = openSync(out, 'w');
   const errFd = openSync(err, 'w');
   let status: number | null;
@@ -43,6 +46,7 @@ export function timedRun(command: Command, scratch: string): Sample {
   try {
     status = spawnSync(GNU_TIME, ['-v', '-o', timeReport, command.file, ...command.args], {
       cwd: command.cwd,
+      env: command.env,
       stdio: ['ignore', outFd, errFd],
     }).status;
   } finally {

@@ -1,12 +1,14 @@
 /**
  * The benchmark's output: the machine it ran on, and per measured directory a table of the
- * three tools, the ratios and targets of issue 5, gup2pin's per-stage times and the tally of
- * spatch's changes gup2pin refuses. Rendered as plain text (stdout) or Markdown (--markdown).
+ * tools, the ratios of their median walls (against ripgrep, the fastest search a kernel developer
+ * already has) and the targets of issue 18, gup2pin's per-stage times and the tally of spatch's
+ * changes gup2pin refuses. Rendered as plain text (stdout) or Markdown (--markdown, --readme).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { CACHE_TRIES } from './caches.ts';
 import type { Summary } from './measure.ts';
 import type { SpatchComparison } from './refusals.ts';
 
@@ -20,17 +22,33 @@ export interface Machine {
   node: string;
   kernelTree: string;
   gup2pin: string;
-  spatch: string;
-  grep: string;
+  /** The first line of `--version` of each other tool measured. */
+  toolVersions: string[];
 }
+
+/** The tools, as the table and the ratios name them. */
+export const GUP2PIN_COLD = 'gup2pin cold';
+export const GUP2PIN_WARM = 'gup2pin warm';
+export const RIPGREP = 'ripgrep';
+export const GIT_GREP = 'git grep';
+export const GREP = 'grep';
+export const SPATCH = 'spatch';
 
 export interface ToolResult {
   tool: string;
   commandLine: string;
   summary: Summary;
-  /** Files changed (gup2pin, spatch) or listed (grep) by the last repetition. */
+  /** Files changed (gup2pin, spatch) or listed (the searches) by the last repetition. */
   files: number;
   filesVerb: 'changed' | 'listed';
+  /** Runs that changed gup2pin's own cache in every try (see caches.ts): their times include work they should not. */
+  disturbedRuns?: number;
+}
+
+/** A tool not measured, and why (not installed, not a git checkout). */
+export interface Skipped {
+  tool: string;
+  reason: string;
 }
 
 export interface Stages {
@@ -56,12 +74,16 @@ export interface SectionResult {
   reps: number;
   jobs: number;
   tools: ToolResult[];
+  skipped: Skipped[];
+  /** gup2pin cold's. */
   stages: Stages | undefined;
   targets: Target[];
-  comparison: SpatchComparison;
+  /** Undefined when spatch was skipped. */
+  comparison: SpatchComparison | undefined;
 }
 
-export function describeMachine(tree: string, repoRoot: string): Machine {
+/** `versionCommands`: the other tools measured, by command name (rg, git, grep, spatch). */
+export function describeMachine(tree: string, repoRoot: string, versionCommands: string[]): Machine {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   return {
     date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace('T', ' '),
@@ -72,8 +94,7 @@ export function describeMachine(tree: string, repoRoot: string): Machine {
     node: process.version,
     kernelTree: `${tree} (Linux ${kernelVersion(tree)})`,
     gup2pin: gup2pinVersion(repoRoot),
-    spatch: firstLine('spatch', ['--version']),
-    grep: firstLine('grep', ['--version']),
+    toolVersions: versionCommands.map((command) => firstLine(command, ['--version'])),
   };
 }
 
@@ -104,7 +125,7 @@ export function machineLines(m: Machine): string[] {
   return [
     `date: ${m.date}`,
     `machine: ${m.cores} cores (${m.cpuModel}), ${m.ramGb.toFixed(1)} GB RAM, node ${m.node}, load average ${m.loadAverage.toFixed(2)} at the start`,
-    `tools: gup2pin ${m.gup2pin}; ${m.spatch}; ${m.grep}`,
+    `tools: ${[`gup2pin ${m.gup2pin}`, ...m.toolVersions].join('; ')}`,
     `tree: ${m.kernelTree}, warm page cache`,
   ];
 }
@@ -120,7 +141,8 @@ function targetVerdict(t: Target): string {
   const met = t.bound === 'max' ? t.value <= t.limit : t.value >= t.limit;
   if (met) return 'met';
   const factor = t.bound === 'max' ? t.value / t.limit : t.limit / t.value;
-  return `missed by ${factor.toFixed(1)}×`;
+  // Two decimals for a near miss: 418 MB against 400 MB is not "missed by 1.0×".
+  return `missed by ${factor.toFixed(factor < 1.1 ? 2 : 1)}×`;
 }
 
 function targetLine(t: Target): string {
@@ -147,26 +169,60 @@ function toolRows(s: SectionResult): string[][] {
 const TOOL_HEADER = ['tool', 'median wall', 'min', 'max', 'CPU (user+sys)', 'peak RSS', 'files'];
 const RIGHT_ALIGNED = [false, true, true, true, true, true, true];
 
-function ratioLines(s: SectionResult): string[] {
-  const wall = (tool: string) => s.tools.find((t) => t.tool === tool)!.summary.medianWall;
-  const lines: string[] = [];
-  const judged = new Set(s.targets.map((t) => t.label));
-  const spatchRatio = wall('spatch') / wall('gup2pin');
-  const grepRatio = wall('gup2pin') / wall('grep');
-  if (!judged.has(SPATCH_RATIO)) lines.push(`${SPATCH_RATIO}: ${times(spatchRatio)}`);
-  if (!judged.has(GREP_RATIO)) lines.push(`${GREP_RATIO}: ${times(grepRatio)}`);
-  return [...lines, ...s.targets.map(targetLine)];
+/** A ratio of two tools' median walls. */
+export interface Ratio {
+  numerator: string;
+  denominator: string;
 }
 
-export const SPATCH_RATIO = 'spatch / gup2pin (median wall)';
-export const GREP_RATIO = 'gup2pin / grep (median wall)';
+/** The ratios printed, when both tools were measured; those with a target print as targets. */
+export const RATIOS: Ratio[] = [
+  { numerator: GUP2PIN_COLD, denominator: RIPGREP },
+  { numerator: GUP2PIN_WARM, denominator: RIPGREP },
+  { numerator: SPATCH, denominator: GUP2PIN_COLD },
+  { numerator: GUP2PIN_COLD, denominator: GREP },
+  { numerator: GUP2PIN_COLD, denominator: GIT_GREP },
+];
+
+export const ratioLabel = (r: Ratio) => `${r.numerator} / ${r.denominator} (median wall)`;
+
+/** The ratio's value, or undefined if either tool was not measured. */
+export function ratioValue(tools: ToolResult[], r: Ratio): number | undefined {
+  const wall = (tool: string) => tools.find((t) => t.tool === tool)?.summary.medianWall;
+  const [numerator, denominator] = [wall(r.numerator), wall(r.denominator)];
+  return numerator === undefined || denominator === undefined ? undefined : numerator / denominator;
+}
+
+/** The targets, then the other ratios. */
+function ratioLines(s: SectionResult): string[] {
+  const judged = new Set(s.targets.map((t) => t.label));
+  const informational = RATIOS.flatMap((r) => {
+    const value = ratioValue(s.tools, r);
+    return value === undefined || judged.has(ratioLabel(r)) ? [] : [`${ratioLabel(r)}: ${times(value)}`];
+  });
+  return [...s.targets.map(targetLine), ...informational];
+}
+
+/** Tools that were not measured, and runs whose times gup2pin's cache makes doubtful. */
+function noteLines(s: SectionResult): string[] {
+  const skipped = s.skipped.map((k) => `${k.tool}: ${k.reason}: skipped`);
+  const disturbed = s.tools.flatMap((t) =>
+    t.disturbedRuns
+      ? [
+          `${t.tool}: ${t.disturbedRuns} of ${s.reps} run${s.reps === 1 ? '' : 's'} changed gup2pin's cache in each of ${CACHE_TRIES} tries (rebuilt a bundle ` +
+            `or wrote results, e.g. after another checkout sharing node_modules ran another build): ${t.disturbedRuns === 1 ? 'its time includes' : 'their times include'} that work`,
+        ]
+      : [],
+  );
+  return [...skipped, ...disturbed];
+}
 
 function stageLine(s: SectionResult): string | undefined {
   if (!s.stages) return undefined;
-  const gup = s.tools.find((t) => t.tool === 'gup2pin')!.summary.medianWall;
+  const gup = s.tools.find((t) => t.tool === GUP2PIN_COLD)!.summary.medianWall;
   const parts = s.stages.ms.map(([name, ms]) => `${name} ${Math.round(ms)}`).join(', ');
   return (
-    `gup2pin stages (ms, summed over ${s.stages.threads} thread${s.stages.threads === 1 ? '' : 's'}, medians): ${parts}; ` +
+    `${GUP2PIN_COLD} stages (ms, summed over ${s.stages.threads} thread${s.stages.threads === 1 ? '' : 's'}, medians): ${parts}; ` +
     `${seconds(s.stages.inProcessWall)} wall in-process, ${seconds(Math.max(0, gup - s.stages.inProcessWall))} start-up and exit`
   );
 }
@@ -182,12 +238,15 @@ function comparisonHeadline(c: SpatchComparison): string {
 export function sectionText(s: SectionResult): string {
   const out = [sectionTitle(s)];
   for (const t of s.tools) out.push(`  $ ${t.commandLine}`);
+  out.push(...noteLines(s).map((l) => `  ${l}`));
   out.push(...textTable([TOOL_HEADER, ...toolRows(s)], RIGHT_ALIGNED).map((l) => `  ${l}`));
   out.push(...ratioLines(s).map((l) => `  ${l}`));
   const stages = stageLine(s);
   if (stages) out.push(`  ${stages}`);
-  out.push(`  ${comparisonHeadline(s.comparison)}${s.comparison.refusals.length ? ':' : ''}`);
-  for (const r of s.comparison.refusals) out.push(`    ${r.code}: ${r.sites} in ${r.files.size} — e.g. ${r.example}`);
+  if (s.comparison) {
+    out.push(`  ${comparisonHeadline(s.comparison)}${s.comparison.refusals.length ? ':' : ''}`);
+    for (const r of s.comparison.refusals) out.push(`    ${r.code}: ${r.sites} in ${r.files.size} — e.g. ${r.example}`);
+  }
   return out.join('\n');
 }
 
@@ -205,11 +264,14 @@ export function markdown(machine: Machine, sections: SectionResult[]): string {
     out.push(`**${sectionTitle(s)}**`, '', '```');
     for (const t of s.tools) out.push(`$ ${t.commandLine}`);
     out.push('```', '');
+    const notes = noteLines(s);
+    if (notes.length) out.push(notes.map((l) => `${l}  `).join('\n').trimEnd(), '');
     out.push(markdownTable([TOOL_HEADER, ...toolRows(s)], RIGHT_ALIGNED), '');
     out.push(...ratioLines(s).map((l) => `- ${l}`));
     const stages = stageLine(s);
     if (stages) out.push(`- ${stages}`);
     out.push('');
+    if (!s.comparison) continue;
     out.push(`${comparisonHeadline(s.comparison)}.`, '');
     if (s.comparison.refusals.length)
       out.push(

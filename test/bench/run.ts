@@ -1,29 +1,43 @@
 /**
- * Benchmark of issue 5: gup2pin against Coccinelle and grep on a whole Linux tree.
+ * Benchmark of issue 18: a cold gup2pin run on a whole Linux tree against the text searches a
+ * kernel developer already has (ripgrep, git grep, grep), its warm run, and Coccinelle.
  *
- *   npm run bench -- [TREE] [--subdir DIR]… [--reps N] [--jobs N] [--markdown FILE]
+ *   npm run bench -- [TREE] [--subdir DIR]… [--reps N] [--jobs N] [--markdown FILE] [--readme FILE]
  *
  * TREE defaults to ../corpus/linux-source-6.1 beside the checkout, unpacked from Debian's
- * linux-source-6.1 (installed with apt-get) when it is not there; spatch (Debian's coccinelle)
- * and /usr/bin/time (GNU time) are installed the same way when missing.
+ * linux-source-6.1 (installed with apt-get) when it is not there; ripgrep, spatch (Debian's
+ * coccinelle) and /usr/bin/time (GNU time) are installed the same way when missing. A tool that
+ * still is not there is skipped, and so is git grep when TREE is not a git checkout (Debian's
+ * tarball is not).
  *
  * For each DIR (default: `.`, the whole tree, then drivers/infiniband; a --subdir replaces both),
  * with the tree's files in the page cache and the commands run in TREE, it times N repetitions
  * (default 5), interleaved, of
  *
- *   gup2pin  node bin/gup2pin diff --timings --jobs J DIR   (scan + plan + verify + diff)
- *   spatch   spatch --sp-file test/bench/gup2pin.cocci -D patch --very-quiet --no-includes
- *                   --include-headers --dir DIR -j J          (the same scope, a syntactic rule)
- *   grep     grep -rl -e get_user_pages -e pin_user_pages --include='*.c' DIR
+ *   gup2pin cold  node bin/gup2pin diff --timings --no-cache --jobs J DIR   (every file done again)
+ *   gup2pin warm  node bin/gup2pin diff --timings --jobs J DIR   (the result cache on, filled first)
+ *   ripgrep       rg -l -g '*.c' -e get_user_pages -e pin_user_pages DIR
+ *   git grep      git grep -l -e get_user_pages -e pin_user_pages -- '*.c'   ('DIR/*.c' below the top)
+ *   grep          grep -rl -e get_user_pages -e pin_user_pages --include='*.c' DIR
+ *   spatch        spatch --sp-file test/bench/gup2pin.cocci -D patch --very-quiet --no-includes
+ *                        --include-headers --dir DIR -j J          (the same scope, a syntactic rule)
  *
  * and prints the median, min and max wall time, the CPU time, the peak RSS (from
- * /usr/bin/time -v) and the number of files each changed or listed; the ratios spatch/gup2pin
- * and gup2pin/grep against the targets of issue 5; gup2pin's time per stage (its --timings line);
+ * /usr/bin/time -v) and the number of files each changed or listed; the ratios of the median
+ * walls, against ripgrep, with the whole tree's targets of issue 18 (cold ≤ 5× ripgrep,
+ * warm ≤ 2× ripgrep, peak RSS ≤ 400 MB); gup2pin cold's time per stage (its --timings line);
  * and, for the files spatch changed and gup2pin did not, why gup2pin left them (the diagnostic
- * codes of `gup2pin scan --json` on those files). --markdown FILE also writes it as Markdown.
+ * codes of `gup2pin scan --json` on those files). --markdown FILE also writes it as Markdown;
+ * --readme FILE puts that Markdown between the README's <!-- bench:begin --> and
+ * <!-- bench:end --> lines.
  *
- * J defaults to the number of cores. gup2pin gets one untimed run first (it bundles its sources
- * on the first run after they change). Not in `npm test`: vitest only picks up *.test.ts.
+ * The warm runs must print the cold run's diff byte for byte: the bench stops if they do not.
+ * gup2pin runs from its bundle with the result cache allowed (GUP2PIN_NO_CACHE and
+ * GUP2PIN_NO_RESULT_CACHE are removed from its environment), as a user runs it.
+ *
+ * J defaults to the number of cores. gup2pin gets one untimed warm run first (it bundles its
+ * sources on the first run after they change, and fills the result cache). Not in `npm test`:
+ * vitest only picks up *.test.ts.
  *
  * spatch's options: --very-quiet is what scripts/coccicheck passes; --no-includes and
  * --include-headers are the `// Options:` line of gup2pin.cocci, which coccicheck also passes
@@ -31,29 +45,37 @@
  * searched, as gup2pin does). Its peak RSS is that of its largest process (getrusage of the
  * children): with -j J, its J workers each hold about that much.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CommandFailed, GNU_TIME, median, summarizeSamples, timedRun, type Command, type Sample } from './measure.ts';
-import { compareWithSpatch, gup2pinScan, normalizePath } from './refusals.ts';
+import { CACHE_TRIES, cacheFingerprint, gup2pinCacheDir } from './caches.ts';
+import { checkReadme, ReadmeMarkersError, updateReadme } from './readme.ts';
+import { compareWithSpatch, gup2pinScan, normalizePath, type SpatchComparison } from './refusals.ts';
 import {
   describeMachine,
-  GREP_RATIO,
+  GIT_GREP,
+  GREP,
+  GUP2PIN_COLD,
+  GUP2PIN_WARM,
   machineLines,
   markdown,
   megabytes,
+  RIPGREP,
   sectionText,
   seconds,
-  SPATCH_RATIO,
-  times,
+  SPATCH,
   type SectionResult,
+  type Skipped,
   type Stages,
-  type Target,
   type ToolResult,
 } from './report.ts';
-import { ensureCommand, ensureLinuxTree, log, warmPageCache } from '../provision.ts';
+import { firstDifference } from './same-diff.ts';
+import { targetsFor } from './targets.ts';
+import { ensureCommand, ensureLinuxTree, ensureOptionalCommand, log, warmPageCache } from '../provision.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GUP2PIN_BIN = join(REPO_ROOT, 'bin', 'gup2pin');
@@ -61,22 +83,16 @@ const COCCI = join(REPO_ROOT, 'test', 'bench', 'gup2pin.cocci');
 const DEFAULT_TREE = resolve(REPO_ROOT, '..', 'corpus', 'linux-source-6.1');
 const DEFAULT_SUBDIRS = ['.', 'drivers/infiniband'];
 
-/** The targets of issue 5 (2-core machine, warm page cache), by measured directory. */
-const WHOLE_TREE_WALL_S = 2.5;
-const WHOLE_TREE_RSS_KB = 400 * 1024;
-const MIN_SPATCH_RATIO = 20;
-const MAX_GREP_RATIO = 2;
-const SUBSYSTEM_WALL_S: Record<string, number> = { 'drivers/infiniband': 0.5 };
-
 interface Options {
   tree: string;
   subdirs: string[];
   reps: number;
   jobs: number;
   markdownFile: string | undefined;
+  readmeFile: string | undefined;
 }
 
-const USAGE = 'usage: npm run bench -- [TREE] [--subdir DIR]… [--reps N] [--jobs N] [--markdown FILE]';
+const USAGE = 'usage: npm run bench -- [TREE] [--subdir DIR]… [--reps N] [--jobs N] [--markdown FILE] [--readme FILE]';
 
 function parseOptions(argv: string[]): Options {
   const { values, positionals } = parseArgs({
@@ -87,6 +103,7 @@ function parseOptions(argv: string[]): Options {
       reps: { type: 'string', default: '5' },
       jobs: { type: 'string', default: String(availableParallelism()) },
       markdown: { type: 'string' },
+      readme: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -101,10 +118,14 @@ function parseOptions(argv: string[]): Options {
     reps: positiveInteger('--reps', values.reps!),
     jobs: positiveInteger('--jobs', values.jobs!),
     markdownFile: values.markdown,
+    readmeFile: values.readme,
   };
 }
 
 class UsageError extends Error {}
+
+/** A measurement that cannot be trusted: the bench stops rather than print it. */
+class BenchFailed extends Error {}
 
 function positiveInteger(option: string, text: string): number {
   const n = Number(text);
@@ -112,32 +133,80 @@ function positiveInteger(option: string, text: string): number {
   return n;
 }
 
-// ---- the three commands --------------------------------------------------------------------
+// ---- the commands --------------------------------------------------------------------------
 
-function benchCommands(tree: string, subdir: string, jobs: number): Command[] {
-  return [
-    { tool: 'gup2pin', file: 'node', args: [GUP2PIN_BIN, 'diff', '--timings', '--no-cache', '--jobs', String(jobs), subdir], cwd: tree, okStatus: [0, 1] },
+/**
+ * gup2pin as a user runs it: from its bundle (GUP2PIN_NO_CACHE=1 would time tsx compiling the
+ * sources) and, unless --no-cache, with its result cache (GUP2PIN_NO_RESULT_CACHE=1 turns it off).
+ */
+const GUP2PIN_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GUP2PIN_NO_CACHE' && name !== 'GUP2PIN_NO_RESULT_CACHE'));
+
+/** Every tool's command, in the order they take turns; `skipped` ones are left out. */
+function benchCommands(tree: string, subdir: string, jobs: number, skipped: Skipped[]): Command[] {
+  const gup2pin = (tool: string, cacheOption: string[]): Command => ({
+    tool,
+    file: 'node',
+    args: [GUP2PIN_BIN, 'diff', '--timings', ...cacheOption, '--jobs', String(jobs), subdir],
+    cwd: tree,
+    env: GUP2PIN_ENV,
+    okStatus: [0, 1],
+  });
+  const searched = ['-e', 'get_user_pages', '-e', 'pin_user_pages'];
+  const all: Command[] = [
+    gup2pin(GUP2PIN_COLD, ['--no-cache']),
+    gup2pin(GUP2PIN_WARM, []),
+    { tool: RIPGREP, file: 'rg', args: ['-l', '-g', '*.c', ...searched, subdir], cwd: tree, okStatus: [0, 1] },
+    // git grep searches the index's files from the top of the checkout: DIR is its pathspec's.
+    { tool: GIT_GREP, file: 'git', args: ['grep', '-l', ...searched, '--', subdir === '.' ? '*.c' : `${subdir}/*.c`], cwd: tree, okStatus: [0, 1] },
+    { tool: GREP, file: 'grep', args: ['-rl', ...searched, '--include=*.c', subdir], cwd: tree, okStatus: [0, 1] },
     {
-      tool: 'spatch',
+      tool: SPATCH,
       file: 'spatch',
       args: ['--sp-file', COCCI, '-D', 'patch', '--very-quiet', '--no-includes', '--include-headers', '--dir', subdir, '-j', String(jobs)],
       cwd: tree,
       okStatus: [0],
     },
-    { tool: 'grep', file: 'grep', args: ['-rl', '-e', 'get_user_pages', '-e', 'pin_user_pages', '--include=*.c', subdir], cwd: tree, okStatus: [0, 1] },
   ];
+  return all.filter((c) => !skipped.some((k) => k.tool === c.tool));
 }
 
-/** Tree-relative paths of the files a run changed (from its diff) or listed (grep). */
+const SEARCHES = new Set([RIPGREP, GIT_GREP, GREP]);
+
+/** Tree-relative paths of the files a run changed (from its diff) or listed (the searches). */
 function filesOf(tool: string, subdir: string, stdout: string): Set<string> {
-  if (tool === 'grep') return new Set(stdout.split('\n').filter(Boolean).map(normalizePath));
+  if (SEARCHES.has(tool)) return new Set(stdout.split('\n').filter(Boolean).map(normalizePath));
   const files = new Set<string>();
   for (const m of stdout.matchAll(/^\+\+\+ b\/(.+?)(?:\t.*)?$/gm)) {
     // spatch names files relative to its --dir; gup2pin relative to the tree (its --root).
-    files.add(normalizePath(tool === 'spatch' ? join(subdir, m[1]) : m[1]));
+    files.add(normalizePath(tool === SPATCH ? join(subdir, m[1]) : m[1]));
   }
   return files;
 }
+
+/** Whether `tree` is the top of a git checkout (not a directory inside another one's). */
+function isGitCheckout(tree: string): boolean {
+  const r = spawnSync('git', ['rev-parse', '--show-toplevel'], { cwd: tree, encoding: 'utf8' });
+  return r.status === 0 && realpathSync(r.stdout.trim()) === realpathSync(tree);
+}
+
+/** The tools to leave out, and why: not installed (and not installable), not a git checkout. */
+function skippedTools(tree: string): Skipped[] {
+  const skipped: Skipped[] = [];
+  const ripgrep = ensureOptionalCommand('rg', 'ripgrep');
+  if (ripgrep) skipped.push({ tool: RIPGREP, reason: ripgrep });
+  if (!isGitCheckout(tree)) skipped.push({ tool: GIT_GREP, reason: 'not a git checkout' });
+  const spatch = ensureOptionalCommand('spatch', 'coccinelle');
+  if (spatch) skipped.push({ tool: SPATCH, reason: spatch });
+  return skipped;
+}
+
+/** The command whose `--version` names each measured tool but gup2pin. */
+const VERSION_COMMANDS: Array<[string, string]> = [
+  [RIPGREP, 'rg'],
+  [GIT_GREP, 'git'],
+  [GREP, 'grep'],
+  [SPATCH, 'spatch'],
+];
 
 /** The command as a shell line; the checkout's files (bin/gup2pin, the .cocci) relative to it. */
 function commandLine(c: Command): string {
@@ -186,21 +255,31 @@ function medianStages(samples: Sample[]): Stages | undefined {
 
 // ---- one measured directory ----------------------------------------------------------------
 
-function benchmarkDirectory(opts: Options, subdir: string, scratch: string): SectionResult {
+function benchmarkDirectory(opts: Options, subdir: string, skipped: Skipped[], scratch: string): SectionResult {
   const dir = resolve(opts.tree, subdir);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
-  const commands = benchCommands(opts.tree, subdir, opts.jobs);
+  const commands = benchCommands(opts.tree, subdir, opts.jobs, skipped);
   log(`${subdir}: reading the files into the page cache`);
   warmPageCache(dir);
-  log(`${subdir}: one untimed gup2pin run`);
-  timedRun(commands[0], scratch);
+  log(`${subdir}: one untimed gup2pin warm run (bundles gup2pin, fills its result cache)`);
+  timedRun(commands.find((c) => c.tool === GUP2PIN_WARM)!, scratch);
 
+  const cacheDir = gup2pinCacheDir(REPO_ROOT);
   const samples = new Map<string, Sample[]>(commands.map((c) => [c.tool, []]));
   const files = new Map<string, Set<string>>();
+  const disturbed = new Map<string, number>();
   for (let rep = 1; rep <= opts.reps; rep++) {
+    let coldDiff = '';
     for (const c of commands) {
-      const sample = timedRun(c, scratch);
+      const isGup2pin = c.tool === GUP2PIN_COLD || c.tool === GUP2PIN_WARM;
+      const { sample, cacheChanged } = isGup2pin ? timedGup2pinRun(c, scratch, cacheDir) : { sample: timedRun(c, scratch), cacheChanged: false };
       log(`${subdir}: ${rep}/${opts.reps} ${c.tool} ${seconds(sample.wallSeconds)}, ${megabytes(sample.peakRssKb)}`);
+      if (cacheChanged) {
+        disturbed.set(c.tool, (disturbed.get(c.tool) ?? 0) + 1);
+        log(`warning: each of ${CACHE_TRIES} tries of this ${c.tool} run changed gup2pin's cache: its time includes that work`);
+      }
+      if (c.tool === GUP2PIN_COLD) coldDiff = sample.stdout;
+      if (c.tool === GUP2PIN_WARM) checkWarmDiff(subdir, rep, coldDiff, sample.stdout);
       samples.get(c.tool)!.push(sample);
       files.set(c.tool, checkSameFiles(c.tool, files.get(c.tool), filesOf(c.tool, subdir, sample.stdout)));
       // Only the --timings line is needed from here on; the diffs can go.
@@ -213,19 +292,52 @@ function benchmarkDirectory(opts: Options, subdir: string, scratch: string): Sec
     commandLine: commandLine(c),
     summary: summarizeSamples(samples.get(c.tool)!),
     files: files.get(c.tool)!.size,
-    filesVerb: c.tool === 'grep' ? 'listed' : 'changed',
+    filesVerb: SEARCHES.has(c.tool) ? 'listed' : 'changed',
+    disturbedRuns: disturbed.get(c.tool),
   }));
-  log(`${subdir}: gup2pin scan --json on the files spatch changed and gup2pin did not`);
-  const comparison = compareWithSpatch(files.get('spatch')!, files.get('gup2pin')!, gup2pinScan(GUP2PIN_BIN, opts.tree, opts.jobs));
+  let comparison: SpatchComparison | undefined;
+  if (files.has(SPATCH)) {
+    log(`${subdir}: gup2pin scan --json on the files spatch changed and gup2pin did not`);
+    comparison = compareWithSpatch(files.get(SPATCH)!, files.get(GUP2PIN_COLD)!, gup2pinScan(GUP2PIN_BIN, opts.tree, opts.jobs));
+  }
   return {
     subdir,
     reps: opts.reps,
     jobs: opts.jobs,
     tools,
-    stages: medianStages(samples.get('gup2pin')!),
+    skipped,
+    stages: medianStages(samples.get(GUP2PIN_COLD)!),
     targets: targetsFor(subdir, tools),
     comparison,
   };
+}
+
+/**
+ * Times a gup2pin run, and again while the run changed gup2pin's cache (see caches.ts), up to
+ * CACHE_TRIES times: a run that rebuilt its bundle or missed results measured that work too.
+ */
+function timedGup2pinRun(c: Command, scratch: string, cacheDir: string): { sample: Sample; cacheChanged: boolean } {
+  for (let tries = 1; ; tries++) {
+    const before = cacheFingerprint(cacheDir);
+    const sample = timedRun(c, scratch);
+    if (cacheFingerprint(cacheDir) === before) return { sample, cacheChanged: false };
+    if (tries === CACHE_TRIES) return { sample, cacheChanged: true };
+    log(`${c.tool} took ${seconds(sample.wallSeconds)} and changed gup2pin's cache in ${cacheDir} (a bundle rebuilt or results written): timing it again`);
+  }
+}
+
+/** The result cache changes no output: a warm run prints the cold run's diff, byte for byte. */
+function checkWarmDiff(subdir: string, rep: number, coldDiff: string, warmDiff: string): void {
+  const difference = firstDifference(coldDiff, warmDiff);
+  if (difference === undefined) return;
+  // Kept (the scratch directory is not) for whoever looks into it.
+  const kept = mkdtempSync(join(tmpdir(), 'gup2pin-bench-warm-diff-'));
+  writeFileSync(join(kept, 'cold.diff'), coldDiff);
+  writeFileSync(join(kept, 'warm.diff'), warmDiff);
+  throw new BenchFailed(
+    `${subdir}, repetition ${rep}: gup2pin warm printed another diff than gup2pin cold (${difference}); ` +
+      `both are kept: diff -u ${join(kept, 'cold.diff')} ${join(kept, 'warm.diff')}`,
+  );
 }
 
 /** The files of this repetition; every repetition of a tool must give the same ones. */
@@ -235,44 +347,37 @@ function checkSameFiles(tool: string, before: Set<string> | undefined, now: Set<
   return before ?? now;
 }
 
-function targetsFor(subdir: string, tools: ToolResult[]): Target[] {
-  const summary = (tool: string) => tools.find((t) => t.tool === tool)!.summary;
-  const gup2pin = summary('gup2pin');
-  const wall = (limit: number): Target => ({ label: 'gup2pin median wall', value: gup2pin.medianWall, limit, bound: 'max', format: seconds });
-  if (subdir in SUBSYSTEM_WALL_S) return [wall(SUBSYSTEM_WALL_S[subdir])];
-  if (subdir !== '.') return [];
-  return [
-    wall(WHOLE_TREE_WALL_S),
-    { label: 'gup2pin peak RSS', value: gup2pin.peakRssKb, limit: WHOLE_TREE_RSS_KB, bound: 'max', format: megabytes },
-    { label: SPATCH_RATIO, value: summary('spatch').medianWall / gup2pin.medianWall, limit: MIN_SPATCH_RATIO, bound: 'min', format: times },
-    { label: GREP_RATIO, value: gup2pin.medianWall / summary('grep').medianWall, limit: MAX_GREP_RATIO, bound: 'max', format: times },
-  ];
-}
-
 // ---- main ----------------------------------------------------------------------------------
 
 function main(argv: string[]): number {
   const opts = parseOptions(argv);
+  if (opts.readmeFile) checkReadme(opts.readmeFile);
   ensureLinuxTree(opts.tree);
-  ensureCommand('spatch', 'coccinelle');
   ensureCommand(GNU_TIME, 'time');
-  const machine = describeMachine(opts.tree, REPO_ROOT);
+  const skipped = skippedTools(opts.tree);
+  const measured = VERSION_COMMANDS.filter(([tool]) => !skipped.some((k) => k.tool === tool)).map(([, command]) => command);
+  const machine = describeMachine(opts.tree, REPO_ROOT, measured);
   console.log(machineLines(machine).join('\n'));
 
   const scratch = mkdtempSync(join(tmpdir(), 'gup2pin-bench-'));
   const sections: SectionResult[] = [];
   try {
     for (const subdir of opts.subdirs) {
-      const section = benchmarkDirectory(opts, subdir, scratch);
+      const section = benchmarkDirectory(opts, subdir, skipped, scratch);
       sections.push(section);
       console.log(`\n${sectionText(section)}`);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+  const table = markdown(machine, sections);
   if (opts.markdownFile) {
-    writeFileSync(opts.markdownFile, markdown(machine, sections));
+    writeFileSync(opts.markdownFile, table);
     log(`wrote ${opts.markdownFile}`);
+  }
+  if (opts.readmeFile) {
+    updateReadme(opts.readmeFile, table);
+    log(`replaced the table of ${opts.readmeFile}`);
   }
   return 0;
 }
@@ -280,7 +385,7 @@ function main(argv: string[]): number {
 try {
   process.exitCode = main(process.argv.slice(2));
 } catch (e) {
-  if (!(e instanceof UsageError || e instanceof CommandFailed)) throw e;
+  if (!(e instanceof UsageError || e instanceof CommandFailed || e instanceof BenchFailed || e instanceof ReadmeMarkersError)) throw e;
   process.stderr.write(`bench: ${e.message}\n${e instanceof UsageError ? `${USAGE}\n` : ''}`);
   process.exitCode = 2;
 }
