@@ -25,8 +25,6 @@ export interface Point {
 const typeNames: string[] = [];
 const namedTypes: boolean[] = [];
 const fieldNames: string[] = [];
-/** How many type ids are known: a type mask made with fewer is made again. */
-let knownTypes = 0;
 /** `fields` of a node that fills no field. */
 const NO_FIELD = 0xffff;
 
@@ -108,7 +106,7 @@ export class SyntaxTree {
         // Named-ness belongs to the (public) symbol, like the name.
         typeNames[typeId] = cursor.nodeType;
         namedTypes[typeId] = cursor.nodeIsNamed;
-        knownTypes++;
+        for (const m of masks.values()) if (m.names.includes(cursor.nodeType)) m.mask[typeId] = 1;
       }
       this.types[i] = typeId;
       const fieldId = cursor.currentFieldId;
@@ -158,20 +156,25 @@ export class SyntaxTree {
   }
 }
 
-/** Type ids by name(s), as a mask over ids; several ids can share a name (aliases). */
-const masks = new Map<string, { mask: Uint8Array; known: number }>();
+/** Subtrees smaller than this are searched by type name, larger ones by a mask of type ids. */
+const SMALL_SUBTREE = 64;
+
+/**
+ * Type ids by name(s), as a mask over ids (several can share a name: aliases), kept up to date as
+ * trees register ids. Over all 2^16 ids: ERROR's is 0xffff.
+ */
+const masks = new Map<string, { names: readonly string[]; mask: Uint8Array }>();
 
 function typeMask(types: string | string[]): Uint8Array {
   const key = typeof types === 'string' ? types : types.join(' ');
   let made = masks.get(key);
-  // Ids are registered as trees meet them: a mask made before some were known is made again.
-  if (!made || made.known !== knownTypes) {
-    const names = typeof types === 'string' ? [types] : types;
-    const mask = new Uint8Array(typeNames.length);
+  if (!made) {
+    const names = typeof types === 'string' ? [types] : [...types];
+    const mask = new Uint8Array(1 << 16);
     typeNames.forEach((name, id) => {
       if (names.includes(name)) mask[id] = 1;
     });
-    masks.set(key, (made = { mask, known: knownTypes }));
+    masks.set(key, (made = { names, mask }));
   }
   return made.mask;
 }
@@ -315,11 +318,19 @@ export class SyntaxNode {
    * nodes found are made into objects.
    */
   descendantsOfType(types: string | string[]): SyntaxNode[] {
-    const wanted = typeMask(types);
     const { tree } = this;
     const { types: ids, ends } = tree;
     const out: SyntaxNode[] = [];
-    for (let i = this.order, end = this.subtreeEnd(); i < end; i++) if (wanted[ids[i]] && ends[i] > 0) out.push(tree.node(i));
+    const end = this.subtreeEnd();
+    // Most calls ask a small subtree (an expression), where making the key of a mask costs more
+    // than comparing names.
+    if (end - this.order < SMALL_SUBTREE) {
+      const names = typeof types === 'string' ? [types] : types;
+      for (let i = this.order; i < end; i++) if (names.includes(typeNames[ids[i]]) && ends[i] > 0) out.push(tree.node(i));
+      return out;
+    }
+    const wanted = typeMask(types);
+    for (let i = this.order; i < end; i++) if (wanted[ids[i]] && ends[i] > 0) out.push(tree.node(i));
     return out;
   }
 
