@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { normalise, restore } from '../src/parse/endings.ts';
 import { applyEdits } from '../src/plan/plan.ts';
 import { reportLines } from '../src/emit/report.ts';
@@ -245,5 +245,143 @@ describe('a file with mixed line endings', () => {
     const mixed = await converted(writeTree(new Map([['xmr.c', MIXED]])), '6.5');
     expect(mixed.lines).toEqual(lf.lines);
     expect(mixed.reports).toEqual(lf.reports);
+  });
+});
+
+/** Fixtures laid out as drivers (as test/cli.test.ts does), every file CRLF, plus the mixed file. */
+const DRIVERS = ['hfi1', 'qib', 'umem', 'usnic', 'vfio', 'neg-alloc-bounce', 'neg-mixed-helper'];
+const driverTree = () =>
+  new Map([...DRIVERS.map((n): [string, string] => [`drivers/${n}/${n}.c`, crlf(read(n, 'before.c'))]), ['drivers/xmr/xmr.c', MIXED]]);
+const convertedDrivers = () =>
+  new Map([...DRIVERS.map((n): [string, string] => [`drivers/${n}/${n}.c`, crlf(read(n, 'after.6.5.c'))]), ['drivers/xmr/xmr.c', MIXED_CONVERTED]]);
+
+/** A git checkout of `files`, committed as they are (core.autocrlf=false: git keeps the CRs). */
+function checkout(files: Map<string, string>): string {
+  const dir = writeTree(files);
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'config', 'core.autocrlf', 'false');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'base');
+  return dir;
+}
+
+describe('gup2pin diff and apply in a CRLF git checkout', () => {
+  const base = driverTree();
+  let out: ReturnType<typeof gup2pin>;
+  beforeAll(() => {
+    out = gup2pin(['diff', '-q', '--target', '6.5', 'drivers'], checkout(base));
+  });
+
+  it('prints a diff whose lines carry their CR, for 7 changed files', () => {
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe('');
+    expect(out.stdout.match(/^diff --git /gm)).toHaveLength(7);
+    expect(out.stdout).toContain('\n-\tret = get_user_pages(start, want, FOLL_WRITE, arr, NULL);\r\n+\tret = pin_user_pages(start, want, FOLL_WRITE, arr);\r\n');
+  });
+
+  it('git apply takes it, giving what gup2pin apply writes', () => {
+    const other = checkout(base);
+    git(other, 'apply', '--check', join(scratchOf(out.stdout), 'conversion.patch'));
+    git(other, 'apply', join(scratchOf(out.stdout), 'conversion.patch'));
+    expect(Object.fromEntries(treeFiles(join(other, 'drivers')))).toEqual(applied());
+  });
+
+  it('patch -p1 takes it, giving what gup2pin apply writes', () => {
+    const other = writeTree(base);
+    execFileSync('patch', ['-p1', '-s'], { cwd: other, input: out.stdout });
+    expect(Object.fromEntries(treeFiles(join(other, 'drivers')))).toEqual(applied());
+  });
+
+  it('is what git diff prints after gup2pin apply, byte for byte (function names in the @@ lines without CR)', () => {
+    const other = checkout(base);
+    expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], other)).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(out.stdout).toBe(git(other, 'diff', '--no-color').replace(/^index .*\n/gm, ''));
+    expect(out.stdout).toContain('@@ -68,7 +68,7 @@ int hfi1_acquire_user_pages(struct mm_struct *mm, unsigned long vaddr,\n');
+  });
+
+  /** The tree as `gup2pin apply` leaves it, relative to drivers/. */
+  function applied(): Record<string, string> {
+    const other = writeTree(base);
+    expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], other).code).toBe(0);
+    const files = Object.fromEntries(treeFiles(join(other, 'drivers')));
+    expect(files).toEqual(Object.fromEntries([...convertedDrivers()].map(([rel, text]) => [rel.slice('drivers/'.length), text])));
+    return files;
+  }
+});
+
+/** `text` in conversion.patch in a new scratch directory. */
+function scratchOf(text: string): string {
+  const dir = scratchDir('gup2pin-patch-');
+  writeFileSync(join(dir, 'conversion.patch'), text);
+  return dir;
+}
+
+describe('gup2pin series on CRLF files', () => {
+  const FROM = 'Jane Developer <jane@example.org>';
+  const MAINTAINERS = 'INFINIBAND SUBSYSTEM\nM:\tIb Maintainer <ib@example.org>\nL:\tlinux-rdma@example.org\nS:\tSupported\nF:\tdrivers/infiniband/\n';
+  const base = new Map([
+    ['MAINTAINERS', MAINTAINERS],
+    ['drivers/infiniband/core/umem.c', crlf(read('umem', 'before.c'))],
+    ['drivers/infiniband/hw/qib/qib_user_pages.c', crlf(read('qib', 'before.c'))],
+  ]);
+
+  it('writes the patch git format-patch makes of the same commit, which git am --keep-cr applies as gup2pin apply writes', () => {
+    const repo = checkout(base);
+    const out = scratchDir('gup2pin-series-');
+    const r = gup2pin(['series', '-q', '--target', '6.5', '-o', out, '--from', FROM, 'drivers'], repo);
+    expect(r.code).toBe(0);
+    const names = readdirSync(out).sort();
+    expect(names).toEqual(['0000-cover-letter.patch', '0001-infiniband-convert-get_user_pages-pin_user_pages.patch']);
+    const ours = readFileSync(join(out, names[1]), 'utf8');
+
+    // git am takes a CRLF patch with --keep-cr only (without, it strips the CRs and fails), as for any.
+    const am = join(scratchDir('gup2pin-am-'), 'clone');
+    git(dirname(am), 'clone', '-q', repo, am);
+    git(am, 'config', 'core.autocrlf', 'false');
+    git(am, 'am', '-q', '--keep-cr', join(out, names[1]));
+    const applied = checkout(base);
+    expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], applied).code).toBe(0);
+    expect(Object.fromEntries(treeFiles(join(am, 'drivers')))).toEqual(Object.fromEntries(treeFiles(join(applied, 'drivers'))));
+    expect(readFileSync(join(am, 'drivers/infiniband/core/umem.c'), 'utf8')).toBe(crlf(read('umem', 'after.6.5.c')));
+
+    // The commit git am made, formatted by git: the same message, diffstat and diff (index line,
+    // hunks, CRs), up to the signature, which names gup2pin rather than git's version.
+    const theirs = git(am, '-c', 'user.name=Jane Developer', '-c', 'user.email=jane@example.org', 'format-patch', '-1', '--stdout');
+    const body = (mail: string) => mail.slice(mail.indexOf('\n\n'), mail.lastIndexOf('\n-- \n'));
+    expect(body(ours)).toContain('\n-\t\t\tset_page_dirty_lock(page);\r\n');
+    expect(body(ours)).toBe(body(theirs));
+  });
+});
+
+describe('the simulator on CRLF trees: the verdicts of the LF originals', () => {
+  const lfTree = new Map(DRIVERS.map((n): [string, string] => [`drivers/${n}/${n}.c`, read(n, 'before.c')]));
+  let lf: string;
+  let dos: string;
+  beforeAll(() => {
+    lf = writeTree(lfTree);
+    dos = writeTree(crlfTree(lfTree));
+  });
+  const both = (args: string[]) => [gup2pin(args, lf), gup2pin(args, dos)];
+
+  it('scan --json', () => {
+    const [a, b] = both(['scan', '--json', '--target', '6.5', 'drivers']);
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout).files.length).toBeGreaterThan(0);
+    expect(b).toEqual(a);
+  });
+
+  it('verify --explain', () => {
+    const [a, b] = both(['verify', '-q', '--explain', '--target', '6.5', 'drivers']);
+    expect(a.stdout).toMatch(/equivalent/);
+    expect(b).toEqual(a);
+  });
+
+  it('verify --patch, with the patch gup2pin diff printed for each tree', () => {
+    const [a, b] = [lf, dos].map((dir) => {
+      const patch = join(scratchOf(gup2pin(['diff', '-q', '--target', '6.5', 'drivers'], dir).stdout), 'conversion.patch');
+      return gup2pin(['verify', '-q', '--target', '6.5', '--patch', patch], dir);
+    });
+    expect(a.stdout).toMatch(/equivalent/);
+    expect(b).toEqual(a);
   });
 });
