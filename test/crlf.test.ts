@@ -69,6 +69,10 @@ describe.each(fixtureNames())('CRLF twin of fixture %s', (name) => {
     expect(lf.files.get('before.c')).toBe(read(name, `after.${target}.c`));
     expect(dos.reports).toEqual(lf.reports);
   });
+  it.each(TARGETS)('is idempotent on %s (converting the CRLF twin of the output changes nothing)', async (target) => {
+    const after = crlf(read(name, `after.${target}.c`));
+    expect((await converted(writeTree(new Map([['before.c', after]])), target)).files.get('before.c')).toBe(after);
+  });
 });
 
 describe.each(linkedFixtureNames())('CRLF twin of linked fixture %s', (name) => {
