@@ -40,8 +40,8 @@ export interface Unit {
 
 /**
  * Joins the files in the given order, each with its line endings normalised (a CRLF partner file
- * reads as LF). A file not ending in a newline gets one in the joined text
- * only, so that no declaration runs into the next file's first line.
+ * reads as LF). A file not ending in a newline gets one in the joined text only, so that no
+ * declaration runs into the next file's first line.
  */
 export function joinUnit(files: UnitFile[]): Unit {
   const segments: Segment[] = [];
