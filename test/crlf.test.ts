@@ -5,7 +5,7 @@
  * (git apply and patch -p1 take it) and a series patch what git format-patch makes.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalise, restore } from '../src/parse/endings.ts';
@@ -14,7 +14,7 @@ import { reportLines } from '../src/emit/report.ts';
 import { run, type FileResult } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 import { LINKED, linkedFixtureNames } from './support.ts';
-import { FIXTURES, TARGETS, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
+import { TARGETS, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
 
 const crlf = (text: string) => text.replaceAll('\n', '\r\n');
 
@@ -135,6 +135,11 @@ describe('line endings restored after the edits (src/parse/endings.ts)', () => {
   it('removing lines removes their endings, untouched bytes (lone CRs too) stay', () => {
     expect(edited(RAW, [{ start: 0, end: 3, text: '' }])).toBe('b;\nc;');
     expect(edited('x\r/* y */\r\nz;\n', [{ start: 2, end: 9, text: '/* w */' }])).toBe('x\r/* w */\r\nz;\n');
+  });
+
+  it('throws rather than give bytes that do not read back as the planned text', () => {
+    // An LF line end inserted just after a lone CR would make it a CRLF: the file is left alone.
+    expect(() => edited('y\r\nx\na\r', [{ start: 6, end: 6, text: '\nb' }])).toThrow('the line endings could not be restored exactly');
   });
 });
 
