@@ -156,13 +156,14 @@ describe.each(ENDINGS)('$name files', ({ eol }) => {
 });
 
 /**
- * Interrupting apply. A tree of every fixture, COPIES times (every other copy CRLF), applied together with a directory of
- * small files without GUP calls so that the run uses worker threads (2,000+ files); those are
- * never written, so every run shares one directory of them and only the tree is copied. --no-verify
- * keeps each run short (the writes are the same). Every file must hold its original bytes or its
- * converted ones, every file reported `converted` its converted ones, and the exit status must
- * show the signal arrived (killed by it, or 128 + its number when apply caught it): a signal sent
- * after the run ended would leave every file converted and prove nothing.
+ * Interrupting apply. A tree of every fixture, COPIES times (every other copy CRLF), applied
+ * together with a directory of small files without GUP calls so that the run uses worker threads
+ * (2,000+ files); those are never written, so every run shares one directory of them and only
+ * the tree is copied. --no-verify keeps each run short (the writes are the same). Every file must
+ * hold its original bytes or its converted ones, every file reported `converted` its converted
+ * ones, and the exit status must show the signal arrived (killed by it, or 128 + its number when
+ * apply caught it): a signal sent after the run ended would leave every file converted and prove
+ * nothing.
  */
 describe('gup2pin apply, interrupted', () => {
   const COPIES = 6;
