@@ -9,6 +9,7 @@ import { unifiedDiff } from './emit/diff.ts';
 import { closingLine, reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
+import { normalise } from './parse/endings.ts';
 import { Progress } from './emit/progress.ts';
 import { defaultJobs } from './parallel/pool.ts';
 import { checkConversion, type Check } from './sim/index.ts';
@@ -187,11 +188,15 @@ function readArgument(path: string): string {
 /** Verdicts to print per file: on our own conversions, on two files, or on a patch against a tree. */
 async function verifyChecks(argv: VerifyArgs): Promise<{ files: Array<{ display: string; checks: Check[] }>; errors: number; run?: RunResult }> {
   const root = rootFor(argv.root, argv.paths ?? []);
-  const check = (display: string, before: string, after: string, api: TargetApi) => ({
-    display,
-    // --explain simulates each group again: parse and analyse the before text once, not per group.
-    checks: checkConversion({ text: before, analysis: argv.explain ? analyzeText(before) : undefined }, after, api, argv.explain),
-  });
+  const check = (display: string, rawBefore: string, rawAfter: string, api: TargetApi) => {
+    // Compared as analysed: a CRLF file (or patch against one) reads as LF.
+    const [before, after] = [normalise(rawBefore).text, normalise(rawAfter).text];
+    return {
+      display,
+      // --explain simulates each group again: parse and analyse the before text once, not per group.
+      checks: checkConversion({ text: before, analysis: argv.explain ? analyzeText(before) : undefined }, after, api, argv.explain),
+    };
+  };
   if (argv.before || argv.after) {
     if (!argv.before || !argv.after) throw new UsageError('--before and --after go together');
     const api = resolveTarget(argv.target, [argv.after]);

@@ -17,6 +17,7 @@ import { linkResults, type LinkContext, type LinkedResult } from './link/link.ts
 import { exportedHelpers, linkNeeds } from './link/needs.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
+import { normalise, restore } from './parse/endings.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
@@ -186,17 +187,15 @@ function readCandidate(path: string, display: () => string, convertible: boolean
     const unusable = unusableBytes(buf);
     // Generated register headers are huge and never call GUP: only mention real candidates.
     if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
-    const text = buf.toString('utf8');
+    const raw = buf.toString('utf8');
+    // Judged as it will be analysed: a CRLF file exactly as its LF twin.
+    const { text } = normalise(raw);
     if (!isCandidate(path, text) || (convertible && !GET_ACQUIRE_RE.test(text))) return null;
-    if (text.includes('\r\n')) return skip(CRLF_SKIP);
-    return text;
+    return raw;
   } catch (e) {
     return skip(cannot('read', e));
   }
 }
-
-/** Our inserted lines end in LF: a CRLF file would come out with mixed line endings. */
-const CRLF_SKIP = 'CRLF line endings: skipped (kernel sources use LF)';
 
 /** Why these bytes cannot be converted and written back as they are, if they cannot. */
 function unusableBytes(buf: Buffer): string | undefined {
@@ -213,9 +212,7 @@ function readUsable(path: string, display: string): string | WalkProblem {
     const buf = readBytes(path);
     const unusable = unusableBytes(buf);
     if (unusable) return { path: display, reason: unusable };
-    const text = buf.toString('utf8');
-    if (text.includes('\r\n')) return { path: display, reason: CRLF_SKIP };
-    return text;
+    return buf.toString('utf8');
   } catch (e) {
     return { path: display, reason: cannot('read', e) };
   }
@@ -252,33 +249,42 @@ const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && c
  */
 export function processFile(path: string, job: FileJob, i = -1, index?: SlotView): FileOutcome {
   // `verify` reports on conversions only: a file with none is not even parsed.
-  const text = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
-  if (typeof text !== 'string') return text;
+  const raw = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
+  if (typeof raw !== 'string') return raw;
   const display = shownFrom(job.root, path);
   const cache = job.cache;
-  if (!cache) return processCandidate(path, display, text, job);
-  const key = entryKey(cache, display, text);
+  if (!cache) return processCandidate(path, display, raw, job);
+  // Keyed on the raw text: an LF file and its CRLF twin have different outputs.
+  const key = entryKey(cache, display, raw);
   const kept = timed('read', () => readEntry<FileOutcome>(cache, key));
   // The same display path can name another file under another --root: the path is this one.
   // The original text is the one just read (it is part of the key), so it is not kept twice.
-  if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path, original: text } } : kept;
-  const outcome = processCandidate(path, display, text, job);
+  if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path, original: raw } } : kept;
+  const outcome = processCandidate(path, display, raw, job);
   // An internal error is not kept: the next run says it again, from the code.
   if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome && { result: { ...outcome.result, original: '' } });
   return outcome;
 }
 
-function processCandidate(path: string, display: string, text: string, { api, options }: FileJob): FileOutcome {
+/**
+ * The file's text is analysed with its line endings normalised (a CRLF file reads as LF); its
+ * result holds the raw text and the output with each line's ending restored, so diff, apply and
+ * series work on the bytes of the file.
+ */
+function processCandidate(path: string, display: string, raw: string, { api, options }: FileJob): FileOutcome {
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display), file: display };
     const verify = !options.check && (options.verify ?? true);
+    const normalised = normalise(raw);
+    const { text } = normalised;
     const { plan, verification, analysis } = processText(text, api, policy, { verify });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
     // Core kernel code converts only on request: its helpers (mm/gup.c's own API) are not linked.
     const links = policy.core ? undefined : linkNeeds(analysis);
     const report = fileReport(display, plan, verification, exportedHelpers(analysis));
-    return { result: { path, original: text, output: plan.output, ...report, checks, ...(links && { links }) } };
+    const output = restore(normalised, plan.edits, plan.output);
+    return { result: { path, original: raw, output, ...report, checks, ...(links && { links }) } };
   } catch (e) {
     // A bug of ours must cost one file, never the run (and never a half-written file).
     return { problem: { path: display, reason: `internal error, file left alone: ${(e as Error).message}` } };

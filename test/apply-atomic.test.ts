@@ -2,7 +2,8 @@
  * `apply`'s write guarantees: per file atomic (old bytes or new, never a mix, whatever kills the
  * process when), mode and owner kept, no write over a file that changed on disk (byte for byte),
  * no temp file left behind on a failure or a SIGINT/SIGTERM — and the temp file a SIGKILL can
- * leave is never a name the walk would take for a source.
+ * leave is never a name the walk would take for a source. LF files and CRLF ones alike (a vendor
+ * tree committed from Windows).
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -11,15 +12,18 @@ import { constants } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempPath, writeAtomic, WriteRefused } from '../src/emit/apply.ts';
 import { C_FILE_RE, walk } from '../src/discover/walk.ts';
-import { BIN, FIXTURES, fixtureNames, gup2pin, read, scratchDir } from './helpers.ts';
+import { BIN, fixtureNames, gup2pin, read, scratchDir } from './helpers.ts';
 const isRoot = process.getuid?.() === 0;
 
 /** Names a temp file of ours can have (tempPath). */
 const TEMP_RE = /^\..+\.gup2pin-\d+-[0-9a-f]{12}\.tmp$/;
 
-/** A fixture whose conversion changes the file, and the text of its conversion. */
-const SOURCE = read('qib', 'before.c');
-const CONVERTED = read('qib', 'after.6.5.c');
+const crlf = (text: string) => text.replaceAll('\n', '\r\n');
+/** The two line endings the tests run with: `eol` writes a test's LF text with them. */
+const ENDINGS = [
+  { name: 'LF', eol: (text: string) => text },
+  { name: 'CRLF', eol: crlf },
+];
 
 /** One file `name` holding `text` in a fresh directory; its path. */
 function oneFile(text: string | Buffer, name = 'qib.c'): string {
@@ -28,129 +32,138 @@ function oneFile(text: string | Buffer, name = 'qib.c'): string {
   return file;
 }
 
-describe('writeAtomic', () => {
-  it.each(['640', '755', '600', '2755'])('writes the new bytes and keeps mode %s', (octal) => {
-    const mode = parseInt(octal, 8);
-    const file = oneFile(SOURCE);
-    chmodSync(file, mode);
-    writeAtomic(file, SOURCE, CONVERTED);
-    expect(readFileSync(file, 'utf8')).toBe(CONVERTED);
-    expect(statSync(file).mode & 0o7777).toBe(mode);
-    expect(readdirSync(join(file, '..'))).toEqual(['qib.c']);
-  });
+describe.each(ENDINGS)('$name files', ({ eol }) => {
+  /** A fixture whose conversion changes the file, and the text of its conversion. */
+  const SOURCE = eol(read('qib', 'before.c'));
+  const CONVERTED = eol(read('qib', 'after.6.5.c'));
 
-  it.skipIf(!isRoot)('keeps the owner and group (as root)', () => {
-    const file = oneFile(SOURCE);
-    chownSync(file, 65534, 65534);
-    writeAtomic(file, SOURCE, CONVERTED);
-    expect(statSync(file)).toMatchObject({ uid: 65534, gid: 65534 });
-  });
-
-  // Same size: the temp file is written before the byte compare refuses, and must go.
-  it('refuses a file changed on disk since it was read, same size or not, and leaves it and its directory alone', () => {
-    for (const now of [SOURCE.replace('int', 'INT'), `${SOURCE}/* edited */\n`]) {
-      const file = oneFile(now);
-      expect(() => writeAtomic(file, SOURCE, CONVERTED)).toThrow(new WriteRefused('changed on disk since it was read'));
-      expect(readFileSync(file, 'utf8')).toBe(now);
+  describe('writeAtomic', () => {
+    it.each(['640', '755', '600', '2755'])('writes the new bytes and keeps mode %s', (octal) => {
+      const mode = parseInt(octal, 8);
+      const file = oneFile(SOURCE);
+      chmodSync(file, mode);
+      writeAtomic(file, SOURCE, CONVERTED);
+      expect(readFileSync(file, 'utf8')).toBe(CONVERTED);
+      expect(statSync(file).mode & 0o7777).toBe(mode);
       expect(readdirSync(join(file, '..'))).toEqual(['qib.c']);
-    }
+    });
+
+    it.skipIf(!isRoot)('keeps the owner and group (as root)', () => {
+      const file = oneFile(SOURCE);
+      chownSync(file, 65534, 65534);
+      writeAtomic(file, SOURCE, CONVERTED);
+      expect(statSync(file)).toMatchObject({ uid: 65534, gid: 65534 });
+    });
+
+    // Same size: the temp file is written before the byte compare refuses, and must go.
+    it('refuses a file changed on disk since it was read, same size or not, its endings only too, and leaves it and its directory alone', () => {
+      // (dos2unix or unix2dos run on it meanwhile: the same text, other bytes.)
+      const otherEndings = SOURCE.includes('\r\n') ? SOURCE.replaceAll('\r\n', '\n') : crlf(SOURCE);
+      for (const now of [SOURCE.replace('int', 'INT'), `${SOURCE}/* edited */\n`, otherEndings]) {
+        const file = oneFile(now);
+        expect(() => writeAtomic(file, SOURCE, CONVERTED)).toThrow(new WriteRefused('changed on disk since it was read'));
+        expect(readFileSync(file, 'utf8')).toBe(now);
+        expect(readdirSync(join(file, '..'))).toEqual(['qib.c']);
+      }
+    });
+
+    it('compares bytes, not decoded text: a file that is not valid UTF-8 is refused, not mangled', () => {
+      // A Latin-1 "é" in a comment decodes to U+FFFD: the text matches, writing it back would not.
+      const bytes = Buffer.concat([Buffer.from(eol('/* Copyright Ren\xe9 */\n'), 'latin1'), Buffer.from(SOURCE)]);
+      const file = oneFile(bytes);
+      const text = bytes.toString('utf8');
+      expect(() => writeAtomic(file, text, text.replace('get_user_pages', 'pin_user_pages'))).toThrow(/not valid UTF-8/);
+      expect(readFileSync(file).equals(bytes)).toBe(true);
+    });
+
+    it('refuses a path that became a directory, and leaves no temp file', () => {
+      const file = oneFile(SOURCE);
+      rmSync(file);
+      mkdirSync(file);
+      expect(() => writeAtomic(file, SOURCE, CONVERTED)).toThrow(WriteRefused);
+      expect(readdirSync(join(file, '..'))).toEqual(['qib.c']);
+      expect(statSync(file).isDirectory()).toBe(true);
+    });
+
+    it('writes through a symlink to the file it points to: the link stays a link', () => {
+      const file = oneFile(SOURCE);
+      const link = join(file, '..', 'link.c');
+      symlinkSync('qib.c', link);
+      writeAtomic(link, SOURCE, CONVERTED);
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(link)).toBe('qib.c');
+      expect(readFileSync(file, 'utf8')).toBe(CONVERTED);
+    });
+
+    it('names temp files so that two processes never share one and no walk takes one for a source', () => {
+      const dir = scratchDir();
+      const names = Array.from({ length: 100 }, () => tempPath(join(dir, 'umem.c')));
+      expect(new Set(names).size).toBe(100);
+      for (const name of names) {
+        expect(name.slice(dir.length + 1)).toMatch(TEMP_RE);
+        expect(name).toContain(`.gup2pin-${process.pid}-`);
+        expect(C_FILE_RE.test(name)).toBe(false);
+      }
+      writeFileSync(names[0], SOURCE);
+      expect(walk([dir]).files).toEqual([]);
+      // NAME_MAX: a long source name gives a temp name the file system still takes.
+      expect(tempPath(join(dir, `${'x'.repeat(250)}.c`)).slice(dir.length + 1).length).toBeLessThanOrEqual(255);
+    });
   });
 
-  it('compares bytes, not decoded text: a file that is not valid UTF-8 is refused, not mangled', () => {
-    // A Latin-1 "é" in a comment decodes to U+FFFD: the text matches, writing it back would not.
-    const bytes = Buffer.concat([Buffer.from('/* Copyright Ren\xe9 */\n', 'latin1'), Buffer.from(SOURCE)]);
-    const file = oneFile(bytes);
-    const text = bytes.toString('utf8');
-    expect(() => writeAtomic(file, text, text.replace('get_user_pages', 'pin_user_pages'))).toThrow(/not valid UTF-8/);
-    expect(readFileSync(file).equals(bytes)).toBe(true);
-  });
 
-  it('refuses a path that became a directory, and leaves no temp file', () => {
-    const file = oneFile(SOURCE);
-    rmSync(file);
-    mkdirSync(file);
-    expect(() => writeAtomic(file, SOURCE, CONVERTED)).toThrow(WriteRefused);
-    expect(readdirSync(join(file, '..'))).toEqual(['qib.c']);
-    expect(statSync(file).isDirectory()).toBe(true);
-  });
+  describe('gup2pin apply, file by file', () => {
+    it('leaves a file that is not valid UTF-8 byte for byte as it was, and writes the others (exit 2)', () => {
+      const root = scratchDir();
+      const latin1 = Buffer.concat([Buffer.from(eol('/* (c) Ren\xe9 */\n'), 'latin1'), Buffer.from(SOURCE)]);
+      writeFileSync(join(root, 'a.c'), latin1);
+      writeFileSync(join(root, 'b.c'), SOURCE);
+      const r = gup2pin(['apply', '--target', '6.5', '.'], root);
+      expect(r.code).toBe(2);
+      // The reader skips it, or else writeAtomic's byte compare refuses it: either way it is named.
+      expect(r.stderr).toMatch(/^gup2pin: a\.c: .*not valid UTF-8/m);
+      expect(r.stdout).toBe('converted b.c\n');
+      expect(readFileSync(join(root, 'a.c')).equals(latin1)).toBe(true);
+      expect(readFileSync(join(root, 'b.c'), 'utf8')).toBe(CONVERTED);
+    });
 
-  it('writes through a symlink to the file it points to: the link stays a link', () => {
-    const file = oneFile(SOURCE);
-    const link = join(file, '..', 'link.c');
-    symlinkSync('qib.c', link);
-    writeAtomic(link, SOURCE, CONVERTED);
-    expect(lstatSync(link).isSymbolicLink()).toBe(true);
-    expect(readlinkSync(link)).toBe('qib.c');
-    expect(readFileSync(file, 'utf8')).toBe(CONVERTED);
-  });
+    it('writes a file reached through a symlink in the tree once, and keeps the link', () => {
+      const root = scratchDir();
+      writeFileSync(join(root, 'a.c'), SOURCE);
+      symlinkSync('a.c', join(root, 'b.c'));
+      const r = gup2pin(['apply', '--target', '6.5', '.'], root);
+      expect(r).toMatchObject({ code: 0, stdout: 'converted a.c\n' });
+      expect(lstatSync(join(root, 'b.c')).isSymbolicLink()).toBe(true);
+      expect(readFileSync(join(root, 'a.c'), 'utf8')).toBe(CONVERTED);
+    });
 
-  it('names temp files so that two processes never share one and no walk takes one for a source', () => {
-    const dir = scratchDir();
-    const names = Array.from({ length: 100 }, () => tempPath(join(dir, 'umem.c')));
-    expect(new Set(names).size).toBe(100);
-    for (const name of names) {
-      expect(name.slice(dir.length + 1)).toMatch(TEMP_RE);
-      expect(name).toContain(`.gup2pin-${process.pid}-`);
-      expect(C_FILE_RE.test(name)).toBe(false);
-    }
-    writeFileSync(names[0], SOURCE);
-    expect(walk([dir]).files).toEqual([]);
-    // NAME_MAX: a long source name gives a temp name the file system still takes.
-    expect(tempPath(join(dir, `${'x'.repeat(250)}.c`)).slice(dir.length + 1).length).toBeLessThanOrEqual(255);
-  });
-});
-
-
-describe('gup2pin apply, file by file', () => {
-  it('leaves a file that is not valid UTF-8 byte for byte as it was, and writes the others (exit 2)', () => {
-    const root = scratchDir();
-    const latin1 = Buffer.concat([Buffer.from('/* (c) Ren\xe9 */\n', 'latin1'), Buffer.from(SOURCE)]);
-    writeFileSync(join(root, 'a.c'), latin1);
-    writeFileSync(join(root, 'b.c'), SOURCE);
-    const r = gup2pin(['apply', '--target', '6.5', '.'], root);
-    expect(r.code).toBe(2);
-    // The reader skips it, or else writeAtomic's byte compare refuses it: either way it is named.
-    expect(r.stderr).toMatch(/^gup2pin: a\.c: .*not valid UTF-8/m);
-    expect(r.stdout).toBe('converted b.c\n');
-    expect(readFileSync(join(root, 'a.c')).equals(latin1)).toBe(true);
-    expect(readFileSync(join(root, 'b.c'), 'utf8')).toBe(CONVERTED);
-  });
-
-  it('writes a file reached through a symlink in the tree once, and keeps the link', () => {
-    const root = scratchDir();
-    writeFileSync(join(root, 'a.c'), SOURCE);
-    symlinkSync('a.c', join(root, 'b.c'));
-    const r = gup2pin(['apply', '--target', '6.5', '.'], root);
-    expect(r).toMatchObject({ code: 0, stdout: 'converted a.c\n' });
-    expect(lstatSync(join(root, 'b.c')).isSymbolicLink()).toBe(true);
-    expect(readFileSync(join(root, 'a.c'), 'utf8')).toBe(CONVERTED);
-  });
-
-  // Root may rename over anything: a failing rename needs another user (nobody), in a sticky
-  // directory holding a file of root's — the temp file is written, the rename is refused.
-  it.skipIf(!isRoot)('removes its temp file when the rename fails (as uid 65534, sticky directory)', () => {
-    const root = scratchDir();
-    chmodSync(root, 0o755);
-    const dir = join(root, 'drivers');
-    mkdirSync(dir);
-    chmodSync(dir, 0o1777);
-    writeFileSync(join(dir, 'qib.c'), SOURCE);
-    const r = gup2pin(['apply', '--target', '6.5', 'drivers'], root, { uid: 65534, gid: 65534 });
-    expect(r.stderr).toMatch(/^gup2pin: drivers\/qib.c: not written: EPERM: operation not permitted, rename /m);
-    expect(r.code).toBe(2);
-    expect(readdirSync(dir)).toEqual(['qib.c']);
-    expect(readFileSync(join(dir, 'qib.c'), 'utf8')).toBe(SOURCE);
+    // Root may rename over anything: a failing rename needs another user (nobody), in a sticky
+    // directory holding a file of root's — the temp file is written, the rename is refused.
+    it.skipIf(!isRoot)('removes its temp file when the rename fails (as uid 65534, sticky directory)', () => {
+      const root = scratchDir();
+      chmodSync(root, 0o755);
+      const dir = join(root, 'drivers');
+      mkdirSync(dir);
+      chmodSync(dir, 0o1777);
+      writeFileSync(join(dir, 'qib.c'), SOURCE);
+      const r = gup2pin(['apply', '--target', '6.5', 'drivers'], root, { uid: 65534, gid: 65534 });
+      expect(r.stderr).toMatch(/^gup2pin: drivers\/qib.c: not written: EPERM: operation not permitted, rename /m);
+      expect(r.code).toBe(2);
+      expect(readdirSync(dir)).toEqual(['qib.c']);
+      expect(readFileSync(join(dir, 'qib.c'), 'utf8')).toBe(SOURCE);
+    });
   });
 });
 
 /**
- * Interrupting apply. A tree of every fixture, COPIES times, applied together with a directory of
- * small files without GUP calls so that the run uses worker threads (2,000+ files); those are
- * never written, so every run shares one directory of them and only the tree is copied. --no-verify
- * keeps each run short (the writes are the same). Every file must hold its original bytes or its
- * converted ones, every file reported `converted` its converted ones, and the exit status must
- * show the signal arrived (killed by it, or 128 + its number when apply caught it): a signal sent
- * after the run ended would leave every file converted and prove nothing.
+ * Interrupting apply. A tree of every fixture, COPIES times (every other copy CRLF), applied
+ * together with a directory of small files without GUP calls so that the run uses worker threads
+ * (2,000+ files); those are never written, so every run shares one directory of them and only
+ * the tree is copied. --no-verify keeps each run short (the writes are the same). Every file must
+ * hold its original bytes or its converted ones, every file reported `converted` its converted
+ * ones, and the exit status must show the signal arrived (killed by it, or 128 + its number when
+ * apply caught it): a signal sent after the run ended would leave every file converted and prove
+ * nothing.
  */
 describe('gup2pin apply, interrupted', () => {
   const COPIES = 6;
@@ -194,9 +207,10 @@ describe('gup2pin apply, interrupted', () => {
 
   beforeAll(async () => {
     source = dirFor();
+    // Every other copy in CRLF: files of both endings among the interrupted writes.
     for (let i = 0; i < COPIES; i++) {
       mkdirSync(join(source, 'drivers', `d${i}`), { recursive: true });
-      for (const n of fixtureNames()) cpSync(join(FIXTURES, n, 'before.c'), join(source, 'drivers', `d${i}`, `${n}.c`));
+      for (const n of fixtureNames()) writeFileSync(join(source, 'drivers', `d${i}`, `${n}.c`), i % 2 ? crlf(read(n, 'before.c')) : read(n, 'before.c'));
     }
     others = dirFor();
     for (let i = 0; i < OTHERS; i++) writeFileSync(join(others, `f${i}.c`), `int f${i}(void)\n{\n\treturn ${i};\n}\n`);

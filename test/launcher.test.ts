@@ -159,6 +159,23 @@ describe('result cache', () => {
     expect(usnic).toEqual(await cached(['diff', '--no-cache', 'drivers'], dir));
   });
 
+  it('keeps an LF file and its CRLF twin apart, alone and in a linked unit: each gets its own output', async () => {
+    const dir = scratchDir('gup2pin-cached-');
+    cpSync(join(FIXTURES, 'linked', 'usnic', 'before'), join(dir, 'linked'), { recursive: true });
+    writeFileSync(join(dir, 'x.c'), read('vfio', 'before.c'));
+    const lf = await cached(['diff', '.'], dir);
+    expect(lf.stdout).toContain('diff --git a/x.c b/x.c\n');
+    expect(lf.stdout.match(/^diff --git a\/linked\//gm)).toHaveLength(3);
+    expect(lf.stdout).not.toContain('\r');
+    for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.c') || f.endsWith('.h')))
+      writeFileSync(join(dir, rel), readFileSync(join(dir, rel), 'utf8').replaceAll('\n', '\r\n'));
+    const dos = await cached(['diff', '--timings', '.'], dir);
+    expect(work(dos.stderr).some((ms) => ms > 0)).toBe(true);
+    const fresh = await cached(['diff', '--no-cache', '.'], dir);
+    expect(dos.stdout).toBe(fresh.stdout);
+    expect(dos.stdout).toBe(lf.stdout.replace(/^([-+ ](?!-- a\/|\+\+ b\/).*)$/gm, '$1\r'));
+  });
+
   it('writes the file of this run when the same path under another root was answered before', async () => {
     const [a, b] = [tree('usnic'), tree('usnic')];
     expect((await cached(['apply', 'drivers'], a)).code).toBe(0);

@@ -55,9 +55,12 @@ export function resultCacheJob(location: CacheLocation | undefined, inputs: unkn
   return { dir, salt: JSON.stringify([location.build, process.versions.node, inputs]) };
 }
 
-/** The entry name for one file as shown at `display` with these bytes. */
-export function entryKey(job: ResultCacheJob, display: string, text: string): string {
-  return createHash('sha256').update(job.salt).update('\0').update(display).update('\0').update(text).digest('hex');
+/**
+ * The entry name for one file as shown at `display` with these bytes: its text as read, line
+ * endings included (a CRLF file's output is not its LF twin's).
+ */
+export function entryKey(job: ResultCacheJob, display: string, raw: string): string {
+  return createHash('sha256').update(job.salt).update('\0').update(display).update('\0').update(raw).digest('hex');
 }
 
 export function readEntry<T>(job: ResultCacheJob, key: string): T | undefined {

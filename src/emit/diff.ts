@@ -40,7 +40,8 @@ export function unifiedDiff(path: string, before: string, after: string): string
 
 /**
  * `@@ -a,b +c,d @@ func`: git names the nearest line above the hunk that starts with a letter,
- * `_` or `$` (xdiff's default funcname rule, 80 bytes at most), so reviewers see the function.
+ * `_` or `$` (xdiff's default funcname rule, 80 bytes at most, trailing whitespace dropped: a
+ * CRLF line's CR too), so reviewers see the function.
  */
 function withFunctionName(header: string, oldLines: readonly string[]): string {
   const m = /^@@ -(\d+)(?:,(\d+))? /.exec(header);

@@ -7,7 +7,10 @@
  */
 import { diffArrays, type StructuredPatchHunk } from 'diff';
 
-/** Lines with their newline: a last line without one differs from the same line with one. */
+/**
+ * Lines with their newline: a last line without one differs from the same line with one. A CRLF
+ * line's CR is part of it, as in xdiff: the diff prints it before the LF, as git diff does.
+ */
 const records = (text: string) => text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
 
 /** A file's records and which of them changed (xdiff's rchg[]). */

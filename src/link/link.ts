@@ -14,7 +14,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileReport, type FileReport, type GroupReport } from '../emit/report.ts';
 import { entryKey, readEntry, writeEntry, type ResultCacheJob } from '../cache/results.ts';
 import { walk, type WalkProblem } from '../discover/walk.ts';
-import { applyEdits, planFile, type FilePlan, type Policy } from '../plan/plan.ts';
+import { planFile, type FilePlan, type Policy } from '../plan/plan.ts';
 import { checkConversion, planVerified, type Check } from '../sim/index.ts';
 import type { GroupVerification } from '../sim/verdict.ts';
 import { RELEASE_APIS } from '../sites/api.ts';
@@ -24,7 +24,7 @@ import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
 import { OPEN_CODES, exportedHelpers, type LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
-import { joinUnit, locateLine, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
+import { joinUnit, locateLine, restoreSegment, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
 
 /** More files than this in one unit: the helper is a library, not one driver's pair. */
 export const MAX_UNIT_FILES = 8;
@@ -281,7 +281,8 @@ function cachedUnit<R extends LinkedResult>(
   const work = () => timed('verify', () => processUnit(unit, ctx, make, refused));
   if (!job) return work();
   const name = unit.segments.map((s) => `${s.display}${isGiven(ctx, s) ? '' : ' (outside)'}`).join('\n');
-  const key = entryKey(job, `unit\n${name}\n${JSON.stringify([...refused])}`, unit.text);
+  // Keyed on the files as read (NUL never is in one): a partner's CRLF twin gives other outputs.
+  const key = entryKey(job, `unit\n${name}\n${JSON.stringify([...refused])}`, unit.segments.map((s) => s.endings.raw).join('\0'));
   // Kept with display paths and without the texts: the same display path can name another file
   // under another --root, and the texts are the ones just read.
   type Kept = { refused: string } | { results: R[]; files: string[]; copies?: Array<{ path: string; of: string }> };
@@ -291,7 +292,7 @@ function cachedUnit<R extends LinkedResult>(
     if ('refused' in kept) return kept;
     const seg = (display: string) => byDisplay.get(display)!;
     return {
-      results: kept.results.map((r) => ({ ...r, path: seg(r.display).path, original: seg(r.display).text })),
+      results: kept.results.map((r) => ({ ...r, path: seg(r.display).path, original: seg(r.display).endings.raw })),
       files: kept.files.map((d) => seg(d).path),
       copies: kept.copies?.map((c) => ({ path: seg(c.path).path, of: seg(c.of).path })),
     };
@@ -403,13 +404,14 @@ function unitResults<R extends LinkedResult>(unit: Unit, whole: FileReport, plan
     const mine = (line: number) => at(line).segment === seg;
     const groups = whole.groups.filter((g) => mine(g.line)).map((g) => localGroup(unit, seg, g));
     const notGup = whole.notGup.filter((d) => mine(d.line)).map((d) => localDiagnostic(unit, seg, d));
-    const output = applyEdits(seg.text, edits.get(seg) ?? []);
-    if (!groups.length && !notGup.length && output === seg.text) continue;
+    const original = seg.endings.raw;
+    const output = restoreSegment(seg, edits.get(seg) ?? []);
+    if (!groups.length && !notGup.length && output === original) continue;
     const ids = new Set(groups.map((g) => g.id));
     const ver = new Map([...verification].filter(([id]) => ids.has(id)).map(([id, v]) => [id, { ...v, line: at(v.line).line }]));
     const r = make(seg.path, seg.display);
     Object.assign(r, {
-      original: seg.text,
+      original,
       output,
       groups,
       notGup,

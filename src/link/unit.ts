@@ -6,17 +6,24 @@
  * on the joined text unchanged, and offsets and lines map back to the file they came from.
  */
 import type { Edit } from '../../transforms/index.ts';
+import { normalise, restore, type Normalised } from '../parse/endings.ts';
 import { newlines } from '../parse/lines.ts';
+import { applyEdits } from '../plan/plan.ts';
 
 export interface UnitFile {
   /** Absolute path. */
   path: string;
   /** As shown to the user (relative to --root). */
   display: string;
+  /** As read. */
   text: string;
 }
 
 export interface Segment extends UnitFile {
+  /** The file's text with its line endings normalised (CRLF read as LF): what the joined text holds. */
+  text: string;
+  /** The file as read (`endings.raw`), and where its CRLF endings were. */
+  endings: Normalised;
   /** Offset of the file's first byte in the joined text. */
   start: number;
   /** Offset just past its last byte (the joining newline is not part of it). */
@@ -32,19 +39,21 @@ export interface Unit {
 
 
 /**
- * Joins the files in the given order. A file not ending in a newline gets one in the joined text
- * only, so that no declaration runs into the next file's first line.
+ * Joins the files in the given order, each with its line endings normalised (a CRLF partner file
+ * reads as LF). A file not ending in a newline gets one in the joined text only, so that no
+ * declaration runs into the next file's first line.
  */
 export function joinUnit(files: UnitFile[]): Unit {
   const segments: Segment[] = [];
   let text = '';
   let row = 0;
   for (const f of files) {
+    const endings = normalise(f.text);
     const start = text.length;
-    text += f.text;
-    segments.push({ ...f, start, end: text.length, row });
-    row += newlines(f.text);
-    if (!f.text.endsWith('\n')) {
+    text += endings.text;
+    segments.push({ ...f, text: endings.text, endings, start, end: text.length, row });
+    row += newlines(endings.text);
+    if (!endings.text.endsWith('\n')) {
       text += '\n';
       row++;
     }
@@ -85,4 +94,9 @@ export function splitEdits(unit: Unit, edits: readonly Edit[]): Map<Segment, Edi
     list.push({ start: e.start - seg.start, end: e.end - seg.start, text: e.text });
   }
   return out;
+}
+
+/** The bytes of one file of the unit after its `edits` (file-relative), each line's ending kept. */
+export function restoreSegment(seg: Segment, edits: readonly Edit[]): string {
+  return restore(seg.endings, edits, applyEdits(seg.text, [...edits]));
 }
