@@ -121,6 +121,25 @@ describe('launcher cache', () => {
     expect(await gup2pin(['crash'])).toEqual(viaTsx);
     expect(bundles()).toHaveLength(1); // built: this crash came through the bundle
   });
+
+  it("starts the worker threads of its own checkout when node_modules is another checkout's", async () => {
+    // A second checkout sharing this one's node_modules (a symlink, as worktrees and pnpm make):
+    // its bundles land in the shared cache, whose real path is this checkout's.
+    const other = scratchDir('gup2pin-other-');
+    for (const f of ['bin', 'src', 'transforms', 'package.json', 'tsconfig.json']) cpSync(join(pkg, f), join(other, f), { recursive: true });
+    symlinkSync(join(pkg, 'node_modules'), join(other, 'node_modules'));
+    appendFileSync(join(other, 'src', 'parallel', 'worker.ts'), "\nprocess.stderr.write('a worker of the other checkout\\n');\n");
+    // Enough files for the run to start its threads.
+    const tree = scratchDir('gup2pin-threads-');
+    writeFileSync(join(tree, 'x.c'), read('vfio', 'before.c'));
+    for (let i = 0; i < 2100; i++) writeFileSync(join(tree, `f${i}.c`), 'int x;\n');
+    const p = spawn(join(other, 'bin', 'gup2pin'), ['diff', '--jobs', '2', '.'], { cwd: tree, env: { ...process.env, GUP2PIN_NO_CACHE: '' } });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => p.on('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^a worker of the other checkout$/m);
+  });
 });
 
 describe('result cache', () => {
