@@ -13,7 +13,7 @@ import { callsApi, cannot, walk, type WalkProblem } from './discover/walk.ts';
 import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
-import { linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
+import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
 import { exportedHelpers, linkNeeds } from './link/needs.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
@@ -96,12 +96,16 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   let walked: ReturnType<typeof walk>;
   let finished: string[] = [];
   let mapped: Awaited<ReturnType<typeof pool.map>>;
+  let linking: LinkContext;
   try {
     // Threads start as soon as the walk has seen enough files, and load while it goes on.
     walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start() }));
     finished = interrupted(walked, shown, !!finish);
     const slots = index?.slots(walked.files);
-    mapped = await processAll(pool, walked.files, job, slots, progress && new Progress(progress, walked.files.length));
+    linking = linkContext(paths, walked.files, shown, job);
+    // With threads, a unit is worked out as soon as its open file's result comes (see EarlyUnits).
+    if (pool.started) linking.early = new EarlyUnits(linking, emptyResult);
+    mapped = await processAll(pool, walked.files, job, slots, linking.early, progress && new Progress(progress, walked.files.length));
     if (slots) timed('walk', () => index!.save(walked.files, slots));
   } finally {
     await pool.close();
@@ -114,9 +118,7 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     if ('problem' in o) problems.push(o.problem);
     else results.push(o.result);
   }
-  const linked = linkResults(results, linkContext(paths, walked.files, shown, job), (path, display) => ({
-    path, display, original: '', output: '', groups: [], notGup: [], verification: new Map(),
-  }));
+  const linked = linkResults(results, linking!, emptyResult);
   results = linked.results;
   problems.push(...linked.problems);
   const times = emptyTimes();
@@ -146,18 +148,31 @@ function interrupted(walked: ReturnType<typeof walk>, shown: (path: string) => s
 }
 
 /** Every file through the pool, with the progress line fed as outcomes arrive. */
-async function processAll(pool: Pool<string, NonNullable<FileOutcome>>, paths: string[], job: FileJob, slots: IndexSlots | undefined, progress: Progress | undefined) {
+async function processAll(
+  pool: Pool<string, NonNullable<FileOutcome>>,
+  paths: string[],
+  job: FileJob,
+  slots: IndexSlots | undefined,
+  early: EarlyUnits | undefined,
+  progress: Progress | undefined,
+) {
   const counts = { matched: 0, groups: 0 };
   const view = slots && new SlotView(slots);
   const mapped = await pool.map(paths, (path, i) => processFile(path, job, i, view), slots, {
     outcome: (o) => {
-      if ('result' in o) (counts.matched++, (counts.groups += o.result.groups.length));
+      if (!('result' in o)) return;
+      counts.matched++;
+      counts.groups += o.result.groups.length;
+      early?.add(o.result);
     },
     tick: (claimed) => progress?.update({ ...counts, scanned: claimed }),
   });
   progress?.clear();
   return mapped;
 }
+
+/** A file with nothing of its own to report, that a linked unit gives a result. */
+const emptyResult = (path: string, display: string): FileResult => ({ path, display, original: '', output: '', groups: [], notGup: [], verification: new Map() });
 
 /**
  * A path as shown to the user: relative to --root. Worked out only for the files that have

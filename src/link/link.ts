@@ -63,6 +63,8 @@ export interface LinkContext {
   read: (path: string, display: string) => string | WalkProblem;
   /** Where a unit's results are kept, and taken from while its files are unchanged. */
   cache?: ResultCacheJob;
+  /** Units already worked out while the run went through the files. */
+  early?: EarlyUnits;
 }
 
 /** What analysing a unit needs besides the run's context. */
@@ -239,7 +241,7 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
         ? { refused: `it would join ${members.length} files, more than gup2pin links` }
         : files.length !== members.length
           ? { refused: `${ctx.shown(members[files.length])} cannot be read` }
-          : cachedUnit(joinUnit(files), ctx, make);
+          : ((run.early?.take(files, ctx.acquirers) as UnitOutcome<R> | undefined) ?? cachedUnit(joinUnit(files), ctx, make));
     if ('refused' in linked) for (const r of openIn(members)) unlinked.set(r, linked.refused);
     else {
       take(linked);
@@ -266,6 +268,69 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { results: out, problems };
 }
+
+/**
+ * Units worked out while the run still goes through the files. An open file's result is linked,
+ * as soon as it comes, with the partners its own directory holds, and that unit is analysed then:
+ * a big unit (6.1's book3s_64_mmu_hv.c with book3s_hv.c, seconds of simulation) keeps one thread
+ * busy while the others go on with the files, instead of every thread but one waiting for it at
+ * the end. linkResults takes such an outcome only for the very unit it would analyse itself (the
+ * same files and texts, the same open files among them); anything else is worked out again.
+ */
+export class EarlyUnits {
+  private readonly seen = new Map<string, LinkedResult>();
+  private readonly done = new Map<string, { files: UnitFile[]; acquirers: string[][]; outcome: UnitOutcome<LinkedResult> }>();
+
+  constructor(
+    private readonly run: LinkContext,
+    private readonly make: (path: string, display: string) => LinkedResult,
+  ) {}
+
+  /** A file's result, as the run gets it: if its groups need partners, link and analyse them now. */
+  add(r: LinkedResult): void {
+    this.seen.set(r.path, r);
+    if (!r.links) return;
+    try {
+      timed('link', () => this.link(r, r.links!));
+    } catch {
+      // Only an early start: linkResults works the unit out again, and says what went wrong.
+    }
+  }
+
+  private link(r: LinkedResult, needs: LinkNeeds): void {
+    const { dir, tree } = searches(needs);
+    // A tree-wide search reads thousands of files: it is done once, at the end, for every exporter.
+    if (tree) return;
+    const files: UnitFile[] = [{ path: r.path, display: r.display, text: r.original }];
+    for (const f of cFilesIn(dirname(r.path))) {
+      if (f === r.path) continue;
+      const bytes = this.run.bytes(f);
+      if (!bytes || !dir.words.some((w) => bytes.includes(w))) continue;
+      const text = this.run.read(f, this.run.shown(f));
+      if (typeof text !== 'string') return;
+      if (dir.test(text)) files.push({ path: f, display: this.run.shown(f), text });
+    }
+    if (files.length < 2 || files.length > MAX_UNIT_FILES) return;
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const acquirers = (path: string) => this.seen.get(path)?.links?.acquirers ?? [];
+    // Two open files of one unit each find the other: the unit is worked out once.
+    if (this.take(files, acquirers)) return;
+    const outcome = cachedUnit(joinUnit(files), { ...this.run, acquirers }, this.make);
+    this.done.set(files.map((f) => f.path).join('\n'), { files, acquirers: files.map((f) => [...acquirers(f.path)]), outcome });
+  }
+
+  /** The outcome of this unit if it was worked out early from the same inputs, else undefined. */
+  take(files: readonly UnitFile[], acquirers: (path: string) => readonly string[]): UnitOutcome<LinkedResult> | undefined {
+    const early = this.done.get(files.map((f) => f.path).join('\n'));
+    if (!early) return undefined;
+    const same = files.every(
+      (f, i) => f.display === early.files[i].display && f.text === early.files[i].text && sameList(acquirers(f.path), early.acquirers[i]),
+    );
+    return same ? early.outcome : undefined;
+  }
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
  * A unit's results from the result cache while its files (bytes, paths, which are among the given

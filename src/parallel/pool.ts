@@ -55,6 +55,11 @@ export class Pool<I, O> {
     private readonly job: unknown,
   ) {}
 
+  /** Whether `start()` was called: the map will have other threads. */
+  get started(): boolean {
+    return this.workers.length > 0;
+  }
+
   /** Start the workers (again: no-op), so they load while the caller still gathers items. */
   start(): void {
     while (this.workers.length < this.threads) this.workers.push(new Worker(workerScript(), { workerData: this.job }));
