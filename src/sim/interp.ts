@@ -11,6 +11,7 @@ import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDec
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, notAnAddress, objectAt, show, symOf, type Loc, type Val } from './memory.ts';
 import { ITERATORS, builtin, type Builtin } from './mm-api.ts';
 import { Page, PageModel, type Folio } from './pages.ts';
+import { keep } from './strings.ts';
 
 type CallExpr = Extract<Expr, { t: 'call' }>;
 type IdExpr = Extract<Expr, { t: 'id' }>;
@@ -94,6 +95,7 @@ export class Oracle {
       }
     }
     v ??= this.flips.has(key) ? !negated : negated;
+    key = keep(key);
     this.decisions.set(key, v);
     this.position.set(key, this.order.length);
     this.order.push(key);

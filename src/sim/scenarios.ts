@@ -12,7 +12,7 @@ import type { TargetApi } from '../target.ts';
 import { Oracle, type GupResult, type RunConfig } from './interp.ts';
 import type { Func } from './lower.ts';
 import { Sym } from './memory.ts';
-import { runSession, type Outcome } from './outcome.ts';
+import { keptForComparison, runSession, type Outcome } from './outcome.ts';
 
 export type GupMode = 'full' | 'short' | 'short-fail' | 'later-short' | 'zero' | 'errno' | 'later-fail';
 
@@ -186,7 +186,7 @@ export class BeforeRuns {
     const flips = [...new Set(s.flips)].sort();
     const key = `${world}\u0001${flips.join('\u0000')}`;
     let out = this.byKey.get(key);
-    if (!out) this.byKey.set(key, (out = this.unaffected(world, flips) ?? runBefore(this.funcs, this.steps, s, this.api)));
+    if (!out) this.byKey.set(key, (out = this.unaffected(world, flips) ?? keptForComparison(runBefore(this.funcs, this.steps, s, this.api))));
     return out;
   }
 
