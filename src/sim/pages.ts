@@ -355,17 +355,21 @@ export class PageModel {
     // A held folio nothing happened to since the last look gives nothing new: it was added to
     // unpinnedWhileHeld then or never will be until its counts change, and written back then or
     // not dirty. The others are looked at in the order they are held, as all of them would be.
-    const due = [...this.changed].filter((f) => this.held.has(f)).sort((a, b) => a.heldSince - b.heldSince);
+    const due = this.changed.size === 1 ? this.changed : [...this.changed].sort((a, b) => a.heldSince - b.heldSince);
+    for (const f of due) this.look(f, writeback, expectPinned);
     this.changed.clear();
-    for (const f of due) {
-      if (expectPinned && f.fromGup && !f.leftAlone && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
-      if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
-        f.writtenBack = true;
-        f.dirty = false;
-        f.buffers = false;
-        this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${this.maybeDmaPinned(f)}`);
-        this.note(`  the device writes ${f.label} again after writeback`);
-      }
+  }
+
+  /** The device writing into one folio, if we hold it. */
+  private look(f: Folio, writeback: boolean, expectPinned: boolean) {
+    if (!this.held.has(f)) return;
+    if (expectPinned && f.fromGup && !f.leftAlone && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
+    if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
+      f.writtenBack = true;
+      f.dirty = false;
+      f.buffers = false;
+      this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${this.maybeDmaPinned(f)}`);
+      this.note(`  the device writes ${f.label} again after writeback`);
     }
   }
 }
