@@ -174,8 +174,8 @@ export function compare(b: Outcome, a: Outcome): Comparison {
   }
   // Both runs spun until the step limit: where each stopped says nothing about the code.
   if (a.fault && a.fault === b.fault && runaway(a)) return { differences };
-  // A before run that spun and an after run that did not (or spun elsewhere) took different
-  // paths: the faults say so, and nothing else of the before run is read (keptForComparison).
+  // A before run that spun and an after run that did not took different paths: the faults say
+  // so, and nothing else of the before run is read (keptForComparison).
   if (runaway(b)) return diverge('fault', a.fault ? `after: ${a.fault} (before: ${b.fault})` : `before faults (${b.fault}) but after does not: the runs took different paths`);
   // One run against itself: only what it says of itself can be wrong.
   if (a === b) return notPinned(a, differences);

@@ -251,7 +251,6 @@ export class PageModel {
 
   extraRef(p: Page) {
     p.folio.refcount++;
-    this.changed.add(p.folio);
     p.folio.gets++;
     this.hold(p.folio);
   }

@@ -1,8 +1,8 @@
 /**
  * One copy of each text the runs keep. The runs of a session go the same way for most of their
- * length and record the same calls, log lines and decision keys; a run is kept until it is
- * compared, so without this a session holding a hundred long runs (a loop spinning to the step
- * limit) keeps a hundred copies of every line, and the collector copies them all.
+ * length and make the same decisions and log lines; a run is kept until it is compared, so
+ * without this a session holding a hundred long runs (a loop spinning to the step limit) keeps a
+ * hundred copies of every key and line, and the collector copies them all.
  */
 const kept = new Map<string, string>();
 
@@ -16,4 +16,9 @@ export function keep(text: string): string {
   if (kept.size >= MAX_KEPT) kept.clear();
   kept.set(text, text);
   return text;
+}
+
+/** Let the kept copies go (the runs that shared them are done). */
+export function forgetKept(): void {
+  kept.clear();
 }

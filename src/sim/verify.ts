@@ -18,6 +18,7 @@ import { lowerAnalysed, loweredEdits } from './edited.ts';
 import { lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, worldOf, type Scenario } from './scenarios.ts';
+import { forgetKept } from './strings.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference, UnverifiableCode } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
@@ -269,6 +270,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
   } finally {
     for (const s of watched) s.watched = false;
+    // The runs are gone: what they shared need not outlive them.
+    forgetKept();
   }
 }
 
