@@ -96,6 +96,42 @@ describe('before runs of a session', () => {
     expect(hwFailed).not.toBe(happy);
     expect(hwFailed.returns).toEqual(['xr_register() = xr_hw_start()#1']);
   });
+
+  // kvmppc_update_vpa()'s retry loop: `gpa == vpap->next_gpa` is one opaque decision, false
+  // unless flipped, so the loop spins to the step limit, pinning a page on every pass.
+  const SPIN = `
+struct sp { struct page *page; unsigned long next; };
+
+int sp_get(struct sp *s, unsigned long uaddr)
+{
+	unsigned long gpa;
+
+	for (;;) {
+		gpa = s->next;
+		sp_poll(s);
+		if (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &s->page) != 1)
+			return -EFAULT;
+		if (gpa == s->next)
+			break;
+	}
+	return 0;
+}
+`;
+  const spin = (text: string) => runSession(lowerFile(parseC(text).rootNode), ['sp_get'], configFor(scenario([]), api, new Oracle()));
+
+  it('keep one that spun to the step limit without its memory and calls, and it compares as the whole run', () => {
+    const whole = spin(SPIN);
+    expect(whole.fault).toMatch(/step limit/);
+    expect(whole.events.length).toBeGreaterThan(100);
+    expect(whole.heap.length).toBeGreaterThan(0);
+    const kept = new BeforeRuns(lowerFile(parseC(SPIN).rootNode), ['sp_get'], api).get(scenario([]));
+    expect(kept.fault).toBe(whole.fault);
+    expect([kept.heap, kept.events]).toEqual([[], []]);
+    // Against an after run that spins alike, one that leaves the loop, and one that faults in it.
+    const afters = [spin(SPIN), spin(SPIN.replace('gpa == s->next', '1')), spin(SPIN.replace('sp_poll(s);', '*(int *)0 = 1;'))];
+    expect(afters.map((a) => a.fault ?? 'none')).toEqual([whole.fault, 'none', 'NULL dereference (dereference)']);
+    for (const after of afters) expect(compare(kept, after)).toEqual(compare(whole, after));
+  });
 });
 
 describe('proof required (every command that writes a conversion)', () => {

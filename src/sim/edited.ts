@@ -1,9 +1,9 @@
 /**
  * Lowering a converted file from the original's, parsing only what the edits changed. Edits
- * touch a few statements of a few functions; everything else is the original's lowering, and an
- * edited function is the original's definition with its edited statements swapped for new ones,
- * each parsed on its own. On the fixtures, the edited definitions are 75 KB to parse again, a
- * fifth of all the text verify parses; the edited statements are 14 KB.
+ * touch a few statements of a few functions; everything else is lowered from the original's
+ * definitions, and an edited function is the original's definition with its edited statements
+ * swapped for new ones, each parsed on its own. On the fixtures, the edited definitions are 75 KB
+ * to parse again, a fifth of all the text verify parses; the edited statements are 14 KB.
  */
 import { macroLoopAt, parseC, tolerate, type Node } from '../parse/kernel-c.ts';
 import { newlines } from '../parse/lines.ts';

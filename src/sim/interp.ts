@@ -11,6 +11,7 @@ import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDec
 import { Fault, FieldCell, Obj, Ptr, Sym, baseOf, derivedKey, element, notAnAddress, objectAt, show, symOf, type Loc, type Val } from './memory.ts';
 import { ITERATORS, builtin, type Builtin } from './mm-api.ts';
 import { Page, PageModel, type Folio } from './pages.ts';
+import { keep } from './strings.ts';
 
 type CallExpr = Extract<Expr, { t: 'call' }>;
 type IdExpr = Extract<Expr, { t: 'id' }>;
@@ -94,6 +95,7 @@ export class Oracle {
       }
     }
     v ??= this.flips.has(key) ? !negated : negated;
+    key = keep(key);
     this.decisions.set(key, v);
     this.position.set(key, this.order.length);
     this.order.push(key);
@@ -169,8 +171,11 @@ const ERRNO_MAX = 4095;
  */
 interface Frame {
   names: FrameNames;
-  /** Undefined until the declaration runs; UNSET while its initialiser is evaluated. */
-  values: Array<Val | typeof UNSET | undefined>;
+  /**
+   * Undefined until the declaration runs; UNSET while its initialiser is evaluated; UNINIT for
+   * one declared without an initialiser and not read yet.
+   */
+  values: Array<Val | typeof UNSET | typeof UNINIT | undefined>;
   cells?: Array<Obj | undefined>;
   /** Declared as an array or a struct by value: the variable stands for its storage. */
   aggregate?: boolean[];
@@ -178,6 +183,11 @@ interface Frame {
 }
 
 const UNSET = Symbol('unset');
+/**
+ * Declared without an initialiser: its opaque value is made when it is first read. Most such
+ * variables are assigned before that, and a loop declares them on every pass.
+ */
+const UNINIT = Symbol('uninit');
 
 /** The strings a function's frames use, built once per function rather than on every call. */
 interface FrameNames {
@@ -548,7 +558,14 @@ export class Machine {
     }
     frame.types[slot] = type;
     if (init) this.assignVar(slot, this.eval(init));
-    else this.setLocal(frame, slot, this.atom(frame.names.uninit[slot]));
+    else frame.values[slot] = UNINIT;
+  }
+
+  /** What a variable declared without an initialiser holds until written (made once, when read). */
+  private uninitialised(frame: Frame, slot: number): Val {
+    const v = this.atom(frame.names.uninit[slot]);
+    frame.values[slot] = v;
+    return v;
   }
 
   /**
@@ -573,7 +590,8 @@ export class Machine {
     if (cell) return this.loadSlot(cell, 0);
     const v = frame.values[slot]!;
     // Read inside its own initialiser: what an unwritten cell reads as.
-    return v === UNSET ? this.loadSlot(this.cellOf(frame, slot), 0) : v;
+    if (v === UNSET) return this.loadSlot(this.cellOf(frame, slot), 0);
+    return v === UNINIT ? this.uninitialised(frame, slot) : v;
   }
 
   private setLocal(frame: Frame, slot: number, v: Val) {
@@ -588,7 +606,7 @@ export class Machine {
     const cell = frame.cells?.[slot];
     if (cell) return cell.slot(0);
     const v = frame.values[slot];
-    return v === UNSET ? undefined : v;
+    return v === UNSET ? undefined : v === UNINIT ? this.uninitialised(frame, slot) : v;
   }
 
   /** The cell of a local variable, made when its address is first taken. */
@@ -598,7 +616,7 @@ export class Machine {
     if (!cell) {
       cell = newCell(frame.names.labels[slot]);
       const v = frame.values[slot];
-      if (v !== UNSET) cell.setSlot(0, v!);
+      if (v !== UNSET) cell.setSlot(0, v === UNINIT ? this.uninitialised(frame, slot) : v!);
       cells[slot] = cell;
     }
     return cell;
@@ -872,8 +890,10 @@ export class Machine {
   }
 
   private evalAll(es: Expr[]): Val[] {
-    const vs: Val[] = [];
-    for (const e of es) vs.push(this.eval(e));
+    // Sized once: an array grown by push() starts with room for 17 values, and every call
+    // makes one.
+    const vs = new Array<Val>(es.length);
+    for (let i = 0; i < es.length; i++) vs[i] = this.eval(es[i]);
     return vs;
   }
 

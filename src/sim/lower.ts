@@ -102,6 +102,8 @@ export interface Func {
   /** Source text of the whole definition: two versions differ iff their texts do. */
   text: string;
   line: number;
+  /** The last line of its body. */
+  end: number;
   /**
    * Names of the parameters and local variables, each once, parameters first: a frame keeps its
    * variables in an array indexed like this, so running the code never looks a name up.
@@ -659,15 +661,48 @@ export function lowerFile(root: Node): Map<string, Func> {
 type FileName = { global: number; constant?: number };
 
 /**
- * A file's lowered functions, with what lowering new versions of some of them needs: the file's
- * name numbering and array fields, each function's definition, and which functions it names.
+ * A function of a lowered file: its signature and lines at once, its body the first time it is
+ * run or looked into. A session runs a few of a file's functions, and a kernel file has hundreds.
+ */
+class LazyFunc implements Func {
+  declare readonly body: Stmt;
+  declare readonly locals: string[];
+  #lowered?: { body: Stmt; locals: string[] };
+  readonly #lowerBody: () => { body: Stmt; locals: string[] };
+
+  constructor(
+    readonly name: string,
+    readonly returnType: string,
+    readonly params: Param[],
+    readonly text: string,
+    readonly line: number,
+    readonly end: number,
+    lowerBody: () => { body: Stmt; locals: string[] },
+  ) {
+    this.#lowerBody = lowerBody;
+    // Its own properties, as a lowered function's are: what walks a function as data (JSON,
+    // the tests) sees its body.
+    Object.defineProperties(this, LAZY_PARTS);
+  }
+
+  lowered(): { body: Stmt; locals: string[] } {
+    return (this.#lowered ??= this.#lowerBody());
+  }
+}
+
+const LAZY_PARTS: PropertyDescriptorMap = {
+  body: { get: function (this: LazyFunc) { return this.lowered().body; }, enumerable: true },
+  locals: { get: function (this: LazyFunc) { return this.lowered().locals; }, enumerable: true },
+};
+
+/**
+ * A file's functions, each lowered when first needed, with what lowering new versions of some of
+ * them needs: the file's name numbering, array fields and macros, and each function's definition.
  */
 export class LoweredFile {
   readonly funcs = new Map<string, Func>();
-  /** The definition each function was lowered from. */
+  /** The definition each function is lowered from. */
   readonly definitions = new Map<string, Node>();
-  /** The file's functions each function's code names (calls, or takes the address of). */
-  private readonly refs = new Map<string, Set<string>>();
 
   private constructor(
     private readonly arrays: Set<string>,
@@ -683,63 +718,48 @@ export class LoweredFile {
       if (name && field(def, 'body') && !defs.has(name) && !misreadCursor(def)) defs.set(name, { node: def });
     }
     const file = new LoweredFile(arrayFieldNames(root), enumeratorNames(root), macroDefinitions(root, new Set(defs.keys())));
-    file.lower(defs);
+    for (const [name, def] of defs) file.add(name, def);
     return file;
   }
 
   /**
    * This file with some definitions replaced by new versions (each parsed on its own, as the
-   * file's structs are unchanged). Those are lowered again, and so is every function that
-   * reaches one of them: a lowered call links to the lowered callee, so an untouched caller
-   * would still run the old version. The rest is shared.
+   * file's structs are unchanged). Its functions are all its own, lowered when needed: a lowered
+   * call links to the lowered callee, so a caller shared with the original would still run the
+   * old version of a replaced function.
    */
   withDefinitions(replaced: ReadonlyMap<string, Definition>): LoweredFile {
     const file = new LoweredFile(this.arrays, new Map(this.names), this.macros);
-    const redo = new Set(replaced.keys());
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const [name, refs] of this.refs)
-        if (!redo.has(name) && [...refs].some((r) => redo.has(r))) (redo.add(name), (grew = true));
-    }
-    for (const [name, f] of this.funcs) {
-      // Every name keeps its place in the map; the ones lowered again are overwritten.
-      file.funcs.set(name, f);
-      file.definitions.set(name, this.definitions.get(name)!);
-      file.refs.set(name, this.refs.get(name)!);
-    }
-    file.lower(new Map([...redo].map((name) => [name, replaced.get(name) ?? { node: this.definitions.get(name)! }])));
+    for (const name of this.funcs.keys()) file.add(name, replaced.get(name) ?? { node: this.definitions.get(name)! });
     return file;
   }
 
-  private lower(defs: ReadonlyMap<string, Definition>): void {
+  /** A function of this file, to be lowered from `definition` when first needed. */
+  private add(name: string, definition: Definition): void {
+    const { node: def, text, lines: counted = TREE_LINES } = definition;
+    const { returnType, params } = signature(def);
+    const end = counted.end(field(def, 'body')!);
+    this.funcs.set(name, new LazyFunc(name, returnType, params, text ?? def.text, counted.start(def), end, () => this.lower(definition, params)));
+    this.definitions.set(name, def);
+  }
+
+  private lower({ node: def, substitutes: swapped, lines: counted }: Definition, params: Param[]): { body: Stmt; locals: string[] } {
     embeddedArrays = this.arrays;
     fileNames = this.names;
     fileMacros = this.macros;
     expansions.clear();
-    const uses = new Map<string, Array<IdExpr | CallExpr>>();
-    for (const [name, { node: def, text, substitutes: swapped, lines: counted }] of defs) {
-      const { returnType, params } = signature(def);
-      current = { decls: [], uses: [] };
-      substitutes = swapped ?? NO_SUBSTITUTES;
-      lines = counted ?? TREE_LINES;
-      let body: Stmt;
-      let line: number;
-      try {
-        body = lowerStmt(field(def, 'body')!);
-        line = lines.start(def);
-      } finally {
-        substitutes = NO_SUBSTITUTES;
-        lines = TREE_LINES;
-      }
-      this.funcs.set(name, { name, returnType, params, body, text: text ?? def.text, line, locals: numberLocals(params, current) });
-      this.definitions.set(name, def);
-      uses.set(name, current.uses);
+    current = { decls: [], uses: [] };
+    substitutes = swapped ?? NO_SUBSTITUTES;
+    lines = counted ?? TREE_LINES;
+    let body: Stmt;
+    try {
+      body = lowerStmt(field(def, 'body')!);
+    } finally {
+      substitutes = NO_SUBSTITUTES;
+      lines = TREE_LINES;
     }
-    for (const [name, used] of uses) {
-      const refs = new Set<string>();
-      for (const e of used) if ((e.callee = this.funcs.get(e.name!))) refs.add(e.name!);
-      this.refs.set(name, refs);
-    }
+    for (const e of current.uses) e.callee = this.funcs.get(e.name!);
+    return { body, locals: numberLocals(params, current) };
   }
 }
 

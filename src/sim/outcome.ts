@@ -105,6 +105,19 @@ export function runSession(funcs: ReadonlyMap<string, Func>, steps: string[], cf
   };
 }
 
+/** The run was stopped at the step limit (a loop that never ends under this scenario). */
+const runaway = (o: Outcome) => !!o.fault && /step limit/.test(o.fault);
+
+/**
+ * A before run as kept for its comparison, which comes later. One stopped at the step limit is
+ * compared on its fault alone (see compare), so the memory and the calls it left are let go: on
+ * a loop that spins to the limit, hundreds of objects and thousands of calls per run, for every
+ * scenario of the session, kept until the last of them is compared.
+ */
+export function keptForComparison(o: Outcome): Outcome {
+  return runaway(o) ? { ...o, heap: [], events: [] } : o;
+}
+
 /** Live memory as sorted text lines: what both runs leave in arrays and structs. */
 function dumpMemory(heap: Obj[]): string[] {
   const seen = new Set<Obj>();
@@ -160,7 +173,10 @@ export function compare(b: Outcome, a: Outcome): Comparison {
     return { differences, unsupported: [...unsupported].join(', ') };
   }
   // Both runs spun until the step limit: where each stopped says nothing about the code.
-  if (a.fault && a.fault === b.fault && /step limit/.test(a.fault)) return { differences };
+  if (a.fault && a.fault === b.fault && runaway(a)) return { differences };
+  // A before run that spun and an after run that did not took different paths: the faults say
+  // so, and nothing else of the before run is read (keptForComparison).
+  if (runaway(b)) return diverge('fault', a.fault ? `after: ${a.fault} (before: ${b.fault})` : `before faults (${b.fault}) but after does not: the runs took different paths`);
   // One run against itself: only what it says of itself can be wrong.
   if (a === b) return notPinned(a, differences);
   const modelFault = a.fault && b.fault && a.fault !== b.fault ? correspondingFaults(b, a) : undefined;

@@ -6,6 +6,7 @@
  * release is named where it happens.
  */
 import { Obj } from './memory.ts';
+import { keep } from './strings.ts';
 
 const GUP_PIN_COUNTING_BIAS = 1024;
 
@@ -46,6 +47,8 @@ export class Folio {
   readonly dirtyLog: DirtyEvent[] = [];
   writtenBack = false;
   dirtiedWithoutBuffers = false;
+  /** When it last became held: the model's held folios, in the order they became so. */
+  heldSince = 0;
 
   constructor(
     readonly id: number,
@@ -113,6 +116,15 @@ export class PageModel {
   /** Sections that already had their sleep reported. */
   private readonly slept = new Set<number>();
   private readonly held = new Set<Folio>();
+  private holds = 0;
+  /**
+   * Folios whose state changed since the device last looked at them: only those can give it
+   * anything new to do (see deviceWrites). A run holding hundreds of pages calls out thousands
+   * of times; looking at every held page each time made it quadratic.
+   */
+  private readonly changed = new Set<Folio>();
+  /** What the device was last told: told otherwise, it looks at every held folio again. */
+  private lastDevice?: { writeback: boolean; expectPinned: boolean };
   private zeroFolio?: Folio;
   /** Held pages page_maybe_dma_pinned() did not report while the device used them. */
   readonly unpinnedWhileHeld = new Set<Folio>();
@@ -123,7 +135,7 @@ export class PageModel {
   constructor(readonly options: PageModelOptions) {}
 
   note(line: string) {
-    if (this.logging) this.log.push(line);
+    if (this.logging) this.log.push(keep(line));
   }
 
   /** Whether note() still records: a loop past the cap need not build lines only to drop them. */
@@ -195,11 +207,16 @@ export class PageModel {
 
   private hold(f: Folio) {
     f.everHeld = true;
-    this.held.add(f);
+    if (!this.held.has(f)) {
+      f.heldSince = ++this.holds;
+      this.held.add(f);
+    }
+    this.changed.add(f);
   }
 
   private settle(f: Folio) {
     if (!f.held) this.held.delete(f);
+    this.changed.add(f);
   }
 
   /** `touched`: the acquire is in code the conversion changed. */
@@ -280,6 +297,7 @@ export class PageModel {
     const f = p.folio;
     this.touch(p, op);
     f.dirtyLog.push({ via, locked: f.locked, wasDirty: f.dirty });
+    this.changed.add(f);
     if (via === 'mapping' && f.mapping === 'file' && !f.buffers && !f.dirtiedWithoutBuffers) {
       f.dirtiedWithoutBuffers = true;
       this.note(`  ${op}(${p.label}): the file page has no buffers any more (ext4 warns, data may be lost)`);
@@ -327,15 +345,30 @@ export class PageModel {
    * the scenario FOLL_PIN exists for.
    */
   deviceWrites(writeback: boolean, expectPinned: boolean) {
-    for (const f of this.held) {
-      if (expectPinned && f.fromGup && !f.leftAlone && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
-      if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
-        f.writtenBack = true;
-        f.dirty = false;
-        f.buffers = false;
-        this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${this.maybeDmaPinned(f)}`);
-        this.note(`  the device writes ${f.label} again after writeback`);
-      }
+    const last = this.lastDevice;
+    if (last?.writeback !== writeback || last.expectPinned !== expectPinned) {
+      for (const f of this.held) this.changed.add(f);
+      this.lastDevice = { writeback, expectPinned };
+    }
+    if (!this.changed.size) return;
+    // A held folio nothing happened to since the last look gives nothing new: it was added to
+    // unpinnedWhileHeld then or never will be until its counts change, and written back then or
+    // not dirty. The others are looked at in the order they are held, as all of them would be.
+    const due = this.changed.size === 1 ? this.changed : [...this.changed].sort((a, b) => a.heldSince - b.heldSince);
+    for (const f of due) this.look(f, writeback, expectPinned);
+    this.changed.clear();
+  }
+
+  /** The device writing into one folio, if we hold it. */
+  private look(f: Folio, writeback: boolean, expectPinned: boolean) {
+    if (!this.held.has(f)) return;
+    if (expectPinned && f.fromGup && !f.leftAlone && !(f.zero && this.options.zeroPageNotPinned) && !this.maybeDmaPinned(f)) this.unpinnedWhileHeld.add(f);
+    if (writeback && f.mapping === 'file' && !f.writtenBack && f.dirty) {
+      f.writtenBack = true;
+      f.dirty = false;
+      f.buffers = false;
+      this.note(`  writeback cleans ${f.label} and drops its buffers; page_maybe_dma_pinned(${f.label}) = ${this.maybeDmaPinned(f)}`);
+      this.note(`  the device writes ${f.label} again after writeback`);
     }
   }
 }

@@ -12,7 +12,7 @@ import type { TargetApi } from '../target.ts';
 import { Oracle, type GupResult, type RunConfig } from './interp.ts';
 import type { Func } from './lower.ts';
 import { Sym } from './memory.ts';
-import { runSession, type Outcome } from './outcome.ts';
+import { keptForComparison, runSession, type Outcome } from './outcome.ts';
 
 export type GupMode = 'full' | 'short' | 'short-fail' | 'later-short' | 'zero' | 'errno' | 'later-fail';
 
@@ -81,6 +81,36 @@ export function runBefore(funcs: ReadonlyMap<string, Func>, steps: string[], s: 
   return runSession(funcs, steps, cfg);
 }
 
+/**
+ * Discovery runs made, by file, target and what they ran: a run stops at the first acquire, at a
+ * fault or after a step that failed, and then it ran only the steps up to there. It is the run
+ * of every session that starts with those steps (the sessions of one acquirer, one per releaser),
+ * in the same world with the same flips: a run never looks at the steps it has not reached.
+ */
+const discoveries = new WeakMap<ReadonlyMap<string, Func>, WeakMap<TargetApi, Map<string, Outcome>>>();
+
+/** How a discovery run ended, for the sessions it is the run of (see discover). */
+type RunEnd = 'fault' | 'failed-step' | 'last-step';
+
+function discover(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi): Outcome {
+  let byApi = discoveries.get(funcs);
+  if (!byApi) discoveries.set(funcs, (byApi = new WeakMap()));
+  let made = byApi.get(api);
+  if (!made) byApi.set(api, (made = new Map()));
+  const scenario = `${worldOf(s)}\u0001${[...new Set(s.flips)].sort().join('\u0000')}`;
+  const key = (end: RunEnd, ran: number) => `${end}\u0001${scenario}\u0001${steps.slice(0, ran).join('\u0000')}`;
+  for (let ran = 1; ran <= steps.length; ran++) {
+    // A step that failed ends a session only where another step follows it; a run that got to
+    // its last step is the run of that session alone.
+    const known = made.get(key('fault', ran)) ?? made.get(key(ran < steps.length ? 'failed-step' : 'last-step', ran));
+    if (known) return known;
+  }
+  const out = runBefore(funcs, steps, s, api, true);
+  const end: RunEnd = out.fault ? 'fault' : out.returns.length < steps.length ? 'failed-step' : 'last-step';
+  made.set(key(end, out.fault ? out.returns.length + 1 : out.returns.length), out);
+  return out;
+}
+
 /** The after run sees the world the before run saw: same bindings, same decisions. */
 export function runAfter(funcs: ReadonlyMap<string, Func>, steps: string[], s: Scenario, api: TargetApi, before: Outcome, untouched?: ReadonlySet<string>): Outcome {
   const cfg = configFor(s, api, new Oracle(new Set(s.flips), s.bindings, before.decisions, before.indices, before.facts));
@@ -115,7 +145,7 @@ function reachAcquire(funcs: ReadonlyMap<string, Func>, steps: string[], api: Ta
   const tried = new Set<string>();
   for (let runs = 0; queue.length && runs < DISCOVERY_BUDGET; runs++) {
     const flips = queue.shift()!;
-    const out = runBefore(funcs, steps, base(3, 'full', { flips }), api, true);
+    const out = discover(funcs, steps, base(3, 'full', { flips }), api);
     if (out.gupCalls > 0) return { flips, reached: out };
     if (flips.length >= DISCOVERY_DEPTH) continue;
     for (const k of out.decisionOrder) {
@@ -151,7 +181,7 @@ function bindCount(funcs: ReadonlyMap<string, Func>, steps: string[], api: Targe
   for (const candidates of [common, [...common, 4096, 1]]) {
     for (const bindings of combos(candidates, 0)) {
       if (candidates !== common && [...bindings.values()].every((v) => common.includes(v))) continue;
-      const out = runBefore(funcs, steps, base(n, 'full', { flips, bindings }), api, true);
+      const out = discover(funcs, steps, base(n, 'full', { flips, bindings }), api);
       if (out.gupCounts[0] === n || (n === 0 && out.gupCalls === 0 && !out.fault)) return bindings;
     }
   }
@@ -186,7 +216,7 @@ export class BeforeRuns {
     const flips = [...new Set(s.flips)].sort();
     const key = `${world}\u0001${flips.join('\u0000')}`;
     let out = this.byKey.get(key);
-    if (!out) this.byKey.set(key, (out = this.unaffected(world, flips) ?? runBefore(this.funcs, this.steps, s, this.api)));
+    if (!out) this.byKey.set(key, (out = this.unaffected(world, flips) ?? keptForComparison(runBefore(this.funcs, this.steps, s, this.api))));
     return out;
   }
 

@@ -18,6 +18,7 @@ import { lowerAnalysed, loweredEdits } from './edited.ts';
 import { lowerFile, structPointer, type Func } from './lower.ts';
 import { compare, type Outcome } from './outcome.ts';
 import { planScenarios, runAfter, runBefore, worldOf, type Scenario } from './scenarios.ts';
+import { forgetKept } from './strings.ts';
 import type { DivergenceReason, GroupVerification, IntendedDifference, UnverifiableCode } from './verdict.ts';
 
 const MAX_SESSIONS = 6;
@@ -172,9 +173,9 @@ export interface AfterText {
 interface LoweredAfter {
   funcs: Map<string, Func>;
   /**
-   * Made from the original's lowering by replacing the edited definitions: everything else (the
-   * other functions, globals, structs) is the original's, so a run that enters no edited
-   * function runs the same in both versions.
+   * Made from the original's definitions with the edited ones replaced: everything else (the
+   * other functions, globals, structs) is lowered from the original's, so a run that enters no
+   * edited function runs the same in both versions.
    */
   sharesUnedited: boolean;
 }
@@ -249,7 +250,7 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     units.push({ line: Math.min(...rest.map((r) => beforeFuncs.get(r)!.line)), what: `changed code outside any pin group: ${rest.map((r) => `${r}()`).join(', ')}`, sessions: kept, acquireName, reached, edited: [] });
   }
   // Edited statements are in changed functions; an unchanged one of the converted version is
-  // the original's lowering, on the original's lines.
+  // lowered from the original's definition, on the original's lines.
   const onlyChanged = (funcs: ReadonlyMap<string, Func>) => new Map([...funcs].filter(([n]) => changed.has(n)));
   const [changedBefore, changedAfter] = [onlyChanged(beforeFuncs), onlyChanged(afterFuncs)];
   for (const [unit, hunks] of hunksByUnit(editedHunks(b.text, a.text, a.edits), units, beforeFuncs)) {
@@ -269,6 +270,8 @@ export function verifyTexts(before: string | VerifyInput, after: string | AfterT
     return units.map((u) => verifyUnit(u, beforeFuncs, afterFuncs, api, repeats, untouched)).sort((x, y) => x.line - y.line);
   } finally {
     for (const s of watched) s.watched = false;
+    // The runs are gone: what they shared need not outlive them.
+    forgetKept();
   }
 }
 
@@ -285,7 +288,7 @@ function siteLines(g: PinGroup): Array<[number, number]> {
  */
 function hunksByUnit(hunks: EditedHunk[], units: Unit[], funcs: ReadonlyMap<string, Func>): Map<Unit, EditedHunk[]> {
   const out = new Map<Unit, EditedHunk[]>();
-  const functionAt = (line: number) => [...funcs.values()].find((f) => f.line <= line && line <= f.body.end)?.name;
+  const functionAt = (line: number) => [...funcs.values()].find((f) => f.line <= line && line <= f.end)?.name;
   const sitesIn = (u: Unit, name: string) => !!u.group && [...u.group.acquires, ...u.group.releases].some((c) => c.fn.name === name);
   for (const h of hunks) {
     const [from, to] = h.before ?? [h.anchor, h.anchor];
