@@ -194,18 +194,21 @@ function readCandidate(path: string, display: () => string, convertible: boolean
     // A byte search (no decoding) drops almost every file of a tree before the regular
     // expression sees it.
     let opened: Stats | undefined;
-    const buf = readIfHolds(path, CANDIDATE_BYTES, index && ((st) => (opened = st)));
-    if (!buf) {
+    // No candidate whatever the options: the index may keep it, with its stat from before the read.
+    const none = () => {
       if (opened) index!.record(i, opened);
       return null;
-    }
+    };
+    const buf = readIfHolds(path, CANDIDATE_BYTES, index && ((st) => (opened = st)));
+    if (!buf) return none();
     const unusable = unusableBytes(buf);
     // Generated register headers are huge and never call GUP: only mention real candidates.
-    if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : null;
+    if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : none();
     const raw = buf.toString('utf8');
     // Judged as it will be analysed: a CRLF file exactly as its LF twin.
     const { text } = normalise(raw);
-    if (!isCandidate(path, text) || (convertible && !GET_ACQUIRE_RE.test(text))) return null;
+    if (!isCandidate(path, text)) return none();
+    if (convertible && !GET_ACQUIRE_RE.test(text)) return null;
     return raw;
   } catch (e) {
     return skip(cannot('read', e));

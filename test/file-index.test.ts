@@ -97,6 +97,18 @@ describe('file index', () => {
     expect(indexed(t.cache, [join(t.dir, 'drivers')], files)).toEqual([true, false, true]);
   });
 
+  it('keeps a file that names the API only in a comment, and reads it again once it calls it', async () => {
+    const t = setUp();
+    const c = t.file('c.c');
+    writeFileSync(c, `/* Pages come from get_user_pages_fast() in the caller. */\n${PLAIN}`);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 10_000);
+    await t.diffed();
+    expect(indexed(t.cache, [join(t.dir, 'drivers')], [t.file('a.c'), t.file('b.c'), c])).toEqual([true, false, true]);
+    writeFileSync(c, read('plain-loop', 'before.c'));
+    expect(await t.diffed()).toEqual(['drivers/b.c', 'drivers/c.c']);
+  });
+
   it('is not used without the result cache', async () => {
     const t = setUp();
     await run([join(t.dir, 'drivers')], api, t.dir, {});

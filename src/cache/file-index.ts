@@ -1,8 +1,8 @@
 /**
- * The file index: which files of the paths held none of the prefilter's bytes at an earlier run,
- * known by their stat (size, mtime, ctime, inode), as git's index knows unchanged files. A run
- * with the result cache then stats those files instead of reading them: on the 6.1 tree, 55,000
- * stats instead of 1.18 GB read and searched.
+ * The file index: which files of the paths called no GUP API in their code at an earlier run
+ * (most hold not even the prefilter's bytes), known by their stat (size, mtime, ctime, inode), as
+ * git's index knows unchanged files. A run with the result cache then stats those files instead
+ * of reading them: on the 6.1 tree, 55,000 stats instead of 1.18 GB read and searched.
  *
  * A stat is only trusted when it cannot hide a change (git's "racily clean" files): a file whose
  * mtime or ctime is within MARGIN_MS of the start of the run that recorded it could be changed
@@ -120,12 +120,12 @@ export class SlotView {
     this.seen = new Float64Array(slots.seen);
   }
 
-  /** Whether the index knows file `i` (as holding no candidate bytes, at some stat). */
+  /** Whether the index knows file `i` (as no candidate, at some stat). */
   known(i: number): boolean {
     return !Number.isNaN(this.knew[i * WIDTH]);
   }
 
-  /** Whether file `i` is known to hold no candidate bytes and its stat says it is unchanged. */
+  /** Whether file `i` is known to be no candidate and its stat says it is unchanged. */
   unchanged(i: number, st: Stats): boolean {
     const at = i * WIDTH;
     if (Number.isNaN(this.knew[at])) return false;
@@ -135,7 +135,7 @@ export class SlotView {
     return true;
   }
 
-  /** File `i`, with this stat (taken before it was read), holds no candidate bytes. */
+  /** File `i`, with this stat (taken before it was read), is no candidate. */
   record(i: number, st: Stats): void {
     put(this.seen, i * WIDTH, st);
   }
