@@ -41,7 +41,8 @@ interface Kept {
 export class FileIndex {
   private constructor(
     private readonly file: string,
-    private readonly entries: Map<string, number>,
+    /** The files it knows, in the order of `stats` (a run's, sorted). */
+    private readonly paths: readonly string[],
     private readonly stats: Float64Array,
     /** When this run started: stats as recent as this are not trusted next time. */
     private readonly startedAt: number,
@@ -51,26 +52,36 @@ export class FileIndex {
   static load(job: ResultCacheJob, paths: string[], startedAt = Date.now()): FileIndex {
     const name = createHash('sha256').update(JSON.stringify([...paths].sort())).digest('hex').slice(0, 20);
     const file = join(job.dir, `files-${name}`);
-    const entries = new Map<string, number>();
-    let stats: Float64Array = new Float64Array(0);
     try {
       const kept = deserialize(readFileSync(file)) as Kept;
-      stats = kept.stats;
-      kept.paths.split('\n').forEach((p, i) => entries.set(p, i));
+      return new FileIndex(file, kept.paths ? kept.paths.split('\n') : [], kept.stats, startedAt);
     } catch {
       // No index yet (or a damaged one): every file is read.
+      return new FileIndex(file, [], new Float64Array(0), startedAt);
     }
-    return new FileIndex(file, entries, stats, startedAt);
   }
 
   /** Shared slots for this run's files, filled with what the index knows of each. */
   slots(files: readonly string[]): IndexSlots {
     const known = new Float64Array(new SharedArrayBuffer(files.length * WIDTH * 8)).fill(NaN);
     const seen = new Float64Array(new SharedArrayBuffer(files.length * WIDTH * 8)).fill(NaN);
-    files.forEach((path, i) => {
-      const at = this.entries.get(path);
-      if (at !== undefined) known.set(this.stats.subarray(at * WIDTH, at * WIDTH + WIDTH), i * WIDTH);
-    });
+    const copy = (from: number, to: number) => {
+      for (let k = 0; k < WIDTH; k++) known[to * WIDTH + k] = this.stats[from * WIDTH + k];
+    };
+    // Both lists are a run's walk, sorted: one pass over the two, not 55,000 lookups.
+    if (isSorted(files) && isSorted(this.paths)) {
+      for (let i = 0, j = 0; i < files.length && j < this.paths.length; ) {
+        if (files[i] === this.paths[j]) copy(j++, i++);
+        else if (files[i] < this.paths[j]) i++;
+        else j++;
+      }
+    } else {
+      const at = new Map(this.paths.map((p, j) => [p, j]));
+      files.forEach((path, i) => {
+        const j = at.get(path);
+        if (j !== undefined) copy(j, i);
+      });
+    }
     return { known: known.buffer as SharedArrayBuffer, seen: seen.buffer as SharedArrayBuffer };
   }
 
@@ -89,7 +100,7 @@ export class FileIndex {
       paths.push(path);
       for (let k = 0; k < WIDTH; k++) stats.push(seen[at + k]);
     });
-    if (!changed && paths.length === this.entries.size) return;
+    if (!changed && paths.length === this.paths.length) return;
     writeWhole(this.file, serialize({ paths: paths.join('\n'), stats: Float64Array.from(stats) } satisfies Kept));
   }
 
@@ -97,6 +108,11 @@ export class FileIndex {
   private trusted(seen: Float64Array, at: number): boolean {
     return seen[at + 1] < this.startedAt - MARGIN_MS && seen[at + 2] < this.startedAt - MARGIN_MS;
   }
+}
+
+function isSorted(paths: readonly string[]): boolean {
+  for (let i = 1; i < paths.length; i++) if (paths[i - 1] >= paths[i]) return false;
+  return true;
 }
 
 /** The numbers the index keeps of a file. */
