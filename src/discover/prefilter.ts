@@ -21,10 +21,11 @@ export const CANDIDATE_BYTES = Buffer.from('user_pa');
 
 /**
  * A file's bytes if they hold `needle`, else null; `opened` hears the file's stat first. The
- * returned buffer may be the thread's scratch buffer: it is valid until the next call. A file larger than one read is searched a
- * chunk at a time, each overlapping the previous by the needle's length less one (so a needle
- * across the boundary is found), and read whole only if the needle is there: the register headers
- * of amdgpu (83 files over 1 MiB in 6.1, a third of the tree's bytes) are read once.
+ * returned buffer may be the thread's scratch buffer: it is valid until the next call. A file
+ * larger than one read is searched a chunk at a time, each overlapping the previous by the
+ * needle's length less one (so a needle across the boundary is found), and read whole only if the
+ * needle is there: the register headers of amdgpu (83 files over 1 MiB in 6.1, a third of the
+ * tree's bytes) are read once.
  */
 export function readIfHolds(path: string, needle: Buffer, opened?: (st: Stats) => void): Buffer | null {
   const fd = openSync(path, 'r');
