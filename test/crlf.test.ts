@@ -5,7 +5,7 @@
  * (git apply and patch -p1 take it) and a series patch what git format-patch makes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalise, restore } from '../src/parse/endings.ts';
@@ -13,24 +13,10 @@ import { applyEdits } from '../src/plan/plan.ts';
 import { reportLines } from '../src/emit/report.ts';
 import { run, type FileResult } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { LINKED, linkedFixtureNames } from './support.ts';
+import { LINKED, linkedFixtureNames, treeFiles } from './support.ts';
 import { TARGETS, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
 
 const crlf = (text: string) => text.replaceAll('\n', '\r\n');
-
-/** Every file below `dir`, relative to it, with its text. */
-function treeFiles(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const visit = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) visit(p);
-      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
-    }
-  };
-  visit(dir);
-  return out;
-}
 
 /** `files` (relative path → text) written under a new scratch directory. */
 function writeTree(files: Map<string, string>): string {

@@ -4,29 +4,15 @@
  * for byte; converting an after tree again changes nothing; the scan report names the verdicts
  * and the files of each group (scan.txt, target 6.5).
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EarlyUnits, type LinkContext } from '../src/link/link.ts';
 import { reportLines } from '../src/emit/report.ts';
 import { analyzeText, processFile, run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { LINKED, TARGETS, linkedFixtureNames } from './support.ts';
+import { LINKED, TARGETS, linkedFixtureNames, treeFiles } from './support.ts';
 import { scratchDir } from './helpers.ts';
-
-/** Every file below `dir`, relative to it, with its text. */
-function treeFiles(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const visit = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) visit(p);
-      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
-    }
-  };
-  visit(dir);
-  return out;
-}
 
 /** The tree `dir` as gup2pin would leave it: each file's output, or its text when unchanged. */
 async function converted(dir: string, target: string) {

@@ -4,8 +4,8 @@
  * — the fuzz child process, the long fuzz run — imports this module instead.)
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 // Every CLI a test starts does the work: runs compared with each other (--jobs 1 and 3, apply
 // twice) would otherwise have the second answered by the first from the result cache.
@@ -29,6 +29,20 @@ export const linkedFixtureNames = () =>
     .filter((d) => d.isDirectory() && existsSync(join(LINKED, d.name, 'before')))
     .map((d) => d.name)
     .sort();
+
+/** Every file below `dir`, relative to it, with its text. */
+export function treeFiles(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) visit(p);
+      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
+    }
+  };
+  visit(dir);
+  return out;
+}
 
 export const read = (name: string, file: string) => readFileSync(join(FIXTURES, name, file), 'utf8');
 
