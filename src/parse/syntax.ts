@@ -51,7 +51,9 @@ export class SyntaxTree {
   missing: Uint8Array;
   /** The id of node 0: ids are unique across trees. */
   readonly base: number;
-  private readonly objects: Array<SyntaxNode | undefined> = [];
+  /** Each node's object once made. Sized once: set at scattered indices, an empty array would
+   * fall back to a dictionary. */
+  private readonly objects: Array<SyntaxNode | undefined>;
   private lineStarts?: number[];
   private error?: boolean;
 
@@ -74,6 +76,7 @@ export class SyntaxTree {
     this.base = nextId;
     this.build();
     nextId = this.base + this.count;
+    this.objects = new Array<SyntaxNode | undefined>(this.count);
     this.rootNode = this.node(0);
   }
 
