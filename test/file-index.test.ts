@@ -109,6 +109,20 @@ describe('file index', () => {
     expect(await t.diffed()).toEqual(['drivers/b.c', 'drivers/c.c']);
   });
 
+  it('reads every file again when the index is damaged, and writes a whole one', async () => {
+    const t = setUp();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 10_000);
+    await t.diffed();
+    const dir = join(t.cache.dir, 'results', 'test');
+    const [index] = readdirSync(dir).filter((n) => n.startsWith('files-'));
+    for (const junk of [Buffer.from('not an index'), Buffer.alloc(0)]) {
+      writeFileSync(join(dir, index), junk);
+      expect(await t.diffed()).toEqual(['drivers/b.c']);
+      expect(indexed(t.cache, [join(t.dir, 'drivers')], [t.file('a.c'), t.file('b.c')])).toEqual([true, false]);
+    }
+  });
+
   it('is not used without the result cache', async () => {
     const t = setUp();
     await run([join(t.dir, 'drivers')], api, t.dir, {});
