@@ -2,8 +2,9 @@
  * Kernel version targeting: which release API the emitted code must compile against.
  * Levels follow the API timeline in the domain reference (§1, H12).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dirsUp } from './discover/root.ts';
 
 export interface KernelVersion {
   major: number;
@@ -68,13 +69,7 @@ export const DEFAULT_VERSION: KernelVersion = { major: 6, minor: 5 };
 
 /** VERSION/PATCHLEVEL of the kernel tree containing `path`, found by walking up to its Makefile. */
 export function versionFromTree(path: string): KernelVersion | undefined {
-  let dir = resolve(path);
-  try {
-    if (!statSync(dir).isDirectory()) dir = dirname(dir);
-  } catch {
-    dir = dirname(dir);
-  }
-  for (;;) {
+  for (const dir of dirsUp(path)) {
     const makefile = join(dir, 'Makefile');
     if (existsSync(makefile) && existsSync(join(dir, 'Kconfig'))) {
       const text = readFileSync(makefile, 'utf8').slice(0, 4096);
@@ -82,10 +77,8 @@ export function versionFromTree(path: string): KernelVersion | undefined {
       const minor = /^PATCHLEVEL\s*=\s*(\d+)/m.exec(text);
       if (major && minor) return { major: +major[1], minor: +minor[1] };
     }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
   }
+  return undefined;
 }
 
 /** Resolve `--target` ('auto' or X.Y) for the given input paths. */

@@ -29,7 +29,12 @@ function setUp() {
     const result = await run([join(dir, 'drivers')], api, dir, { cache });
     return result.files.filter((f) => f.output !== f.original).map((f) => f.display);
   };
-  return { dir, cache, diffed, file: (name: string) => join(dir, 'drivers', name) };
+  /** The index file of runs over `drivers` (there is one once a run kept a file). */
+  const indexFile = () => {
+    const results = join(cache.dir, 'results', cache.build);
+    return join(results, readdirSync(results).find((n) => n.startsWith('files-'))!);
+  };
+  return { dir, cache, diffed, indexFile, file: (name: string) => join(dir, 'drivers', name) };
 }
 
 /** The index of a run over `drivers`: each file it knows, by path. */
@@ -43,6 +48,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Ten seconds on (fake time): stats taken so far are old enough for the index to trust. */
+function later(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(Date.now() + 10_000);
+}
+
 describe('file index', () => {
   it('keeps the files without the bytes, once their stat is old enough to trust', async () => {
     const t = setUp();
@@ -52,16 +63,14 @@ describe('file index', () => {
     expect(await t.diffed()).toEqual(['drivers/b.c']);
     expect(indexed(t.cache, paths, files)).toEqual([false, false]);
     // Seen from ten seconds on, the same stat is trusted; the candidate is never kept.
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     expect(await t.diffed()).toEqual(['drivers/b.c']);
     expect(indexed(t.cache, paths, files)).toEqual([true, false]);
   });
 
   it('reads a kept file again when its stat changes, even back to the same size and mtime', async () => {
     const t = setUp();
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     const a = t.file('a.c');
     // A whole second: what utimes() sets back is then exactly what stat() said.
     utimesSync(a, 1_700_000_000, 1_700_000_000);
@@ -75,23 +84,20 @@ describe('file index', () => {
     writeFileSync(t.file('b.c'), PLAIN);
     utimesSync(a, 1_700_000_000, 1_700_000_000);
     expect(statSync(a).mtimeMs).toBe(before.mtimeMs);
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     expect(await t.diffed()).toEqual(['drivers/a.c']);
   });
 
   it('forgets files no longer there, and writes nothing when nothing changed', async () => {
     const t = setUp();
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     await t.diffed();
-    const dir = join(t.cache.dir, 'results', 'test');
-    const [index] = readdirSync(dir).filter((n) => n.startsWith('files-'));
-    const written = statSync(join(dir, index)).mtimeMs;
+    const written = statSync(t.indexFile()).mtimeMs;
     await t.diffed();
-    expect(statSync(join(dir, index)).mtimeMs).toBe(written);
+    expect(statSync(t.indexFile()).mtimeMs).toBe(written);
     writeFileSync(t.file('c.c'), PLAIN);
     await t.diffed();
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     await t.diffed();
     const files = [t.file('a.c'), t.file('b.c'), t.file('c.c')];
     expect(indexed(t.cache, [join(t.dir, 'drivers')], files)).toEqual([true, false, true]);
@@ -101,8 +107,7 @@ describe('file index', () => {
     const t = setUp();
     const c = t.file('c.c');
     writeFileSync(c, `/* Pages come from get_user_pages_fast() in the caller. */\n${PLAIN}`);
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     await t.diffed();
     expect(indexed(t.cache, [join(t.dir, 'drivers')], [t.file('a.c'), t.file('b.c'), c])).toEqual([true, false, true]);
     writeFileSync(c, read('plain-loop', 'before.c'));
@@ -111,13 +116,11 @@ describe('file index', () => {
 
   it('reads every file again when the index is damaged, and writes a whole one', async () => {
     const t = setUp();
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10_000);
+    later();
     await t.diffed();
-    const dir = join(t.cache.dir, 'results', 'test');
-    const [index] = readdirSync(dir).filter((n) => n.startsWith('files-'));
+    const index = t.indexFile();
     for (const junk of [Buffer.from('not an index'), Buffer.alloc(0)]) {
-      writeFileSync(join(dir, index), junk);
+      writeFileSync(index, junk);
       expect(await t.diffed()).toEqual(['drivers/b.c']);
       expect(indexed(t.cache, [join(t.dir, 'drivers')], [t.file('a.c'), t.file('b.c')])).toEqual([true, false]);
     }

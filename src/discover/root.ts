@@ -6,13 +6,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-/**
- * The top of the tree holding `path`: the nearest directory above it that is a git checkout's top
- * level (`.git`, a directory or a worktree's file) or a kernel tree's top (its Makefile says
- * VERSION and PATCHLEVEL, beside a Kbuild: `arch/x86` has a Makefile and a Kbuild too).
- * Undefined if there is none.
- */
-export function treeTop(path: string): string | undefined {
+/** The directory `path` is (or the one holding it, for a file or a missing path), then each above it. */
+export function* dirsUp(path: string): Generator<string> {
   let dir = resolve(path);
   try {
     if (!statSync(dir).isDirectory()) dir = dirname(dir);
@@ -20,14 +15,27 @@ export function treeTop(path: string): string | undefined {
     dir = dirname(dir);
   }
   for (;;) {
-    if (existsSync(join(dir, '.git')) || isKernelTop(dir)) return dir;
+    yield dir;
     const parent = dirname(dir);
-    if (parent === dir) return undefined;
+    if (parent === dir) return;
     dir = parent;
   }
 }
 
-function isKernelTop(dir: string): boolean {
+/**
+ * The top of the tree holding `path`: the nearest directory above it that is a git checkout's top
+ * level (`.git`, a directory or a worktree's file) or a kernel tree's top. Undefined if there is none.
+ */
+export function treeTop(path: string): string | undefined {
+  for (const dir of dirsUp(path)) if (existsSync(join(dir, '.git')) || isKernelTop(dir)) return dir;
+  return undefined;
+}
+
+/**
+ * A kernel tree's top: its Makefile says VERSION and PATCHLEVEL, beside a Kbuild (`arch/x86` has a
+ * Makefile and a Kbuild too).
+ */
+export function isKernelTop(dir: string): boolean {
   if (!existsSync(join(dir, 'Kbuild'))) return false;
   try {
     const head = readFileSync(join(dir, 'Makefile'), 'utf8').slice(0, 4096);

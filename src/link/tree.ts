@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { dirsUp } from '../discover/root.ts';
 
 const isDir = (p: string) => {
   try {
@@ -28,10 +29,8 @@ function gitTop(dir: string): string | undefined {
 
 /** The nearest directory at or above `dir` with the kernel's top-level Makefile and Kbuild. */
 function kernelTop(dir: string): string | undefined {
-  for (let d = dir; ; d = dirname(d)) {
-    if (isKernelTop(d)) return d;
-    if (dirname(d) === d) return undefined;
-  }
+  for (const d of dirsUp(dir)) if (isKernelTop(d)) return d;
+  return undefined;
 }
 
 /**
