@@ -12,6 +12,7 @@ import { groupFiles } from '../src/series/grouping.ts';
 import { parseMaintainers } from '../src/series/maintainers.ts';
 import { body, callChange } from '../src/series/message.ts';
 import { joinUnit, locateLine, segmentAt, splitEdits } from '../src/link/unit.ts';
+import { kernelTreeOf } from '../src/link/tree.ts';
 import { linkNeeds } from '../src/link/needs.ts';
 import { analyzeText, run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
@@ -246,5 +247,20 @@ describe('apply of a group across files, killed between its renames', () => {
     expect(texts(dir)).toEqual(after);
     expect(readdirSync(join(dir, USNIC)).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(gup2pin(args, dir).stdout).toBe('');
+  });
+});
+
+describe('the kernel tree callers are searched in', () => {
+  it('is the tree top above the paths, not arch/x86 (which has a Makefile and a Kbuild too)', () => {
+    const top = scratchDir('gup2pin-kernel-');
+    writeFileSync(join(top, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n');
+    writeFileSync(join(top, 'Kbuild'), '');
+    mkdirSync(join(top, 'arch', 'x86', 'kvm'), { recursive: true });
+    writeFileSync(join(top, 'arch', 'x86', 'Makefile'), 'obj-y += kvm/\n');
+    writeFileSync(join(top, 'arch', 'x86', 'Kbuild'), 'obj-y += kvm/\n');
+    writeFileSync(join(top, 'arch', 'x86', 'kvm', 'mmu.c'), 'int x;\n');
+    expect(kernelTreeOf([join(top, 'arch', 'x86', 'kvm')])).toBe(top);
+    expect(kernelTreeOf([join(top, 'missing'), join(top, 'arch', 'x86', 'kvm', 'mmu.c')])).toBe(top);
+    expect(kernelTreeOf([scratchDir('gup2pin-nokernel-')])).toBeUndefined();
   });
 });
