@@ -97,21 +97,18 @@ describe('before runs of a session', () => {
     expect(hwFailed.returns).toEqual(['xr_register() = xr_hw_start()#1']);
   });
 
-  // kvmppc_update_vpa()'s retry loop: `gpa == vpap->next_gpa` is one opaque decision, false
-  // unless flipped, so the loop spins to the step limit, pinning a page on every pass.
+  // A retry loop on an opaque call: each sp_done() is a decision of its own, false unless
+  // flipped, so the loop spins to the step limit, pinning a page on every pass.
   const SPIN = `
-struct sp { struct page *page; unsigned long next; };
+struct sp { struct page *page; };
 
 int sp_get(struct sp *s, unsigned long uaddr)
 {
-	unsigned long gpa;
-
 	for (;;) {
-		gpa = s->next;
 		sp_poll(s);
 		if (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &s->page) != 1)
 			return -EFAULT;
-		if (gpa == s->next)
+		if (sp_done(s))
 			break;
 	}
 	return 0;
@@ -128,7 +125,7 @@ int sp_get(struct sp *s, unsigned long uaddr)
     expect(kept.fault).toBe(whole.fault);
     expect([kept.heap, kept.events]).toEqual([[], []]);
     // Against an after run that spins alike, one that leaves the loop, and one that faults in it.
-    const afters = [spin(SPIN), spin(SPIN.replace('gpa == s->next', '1')), spin(SPIN.replace('sp_poll(s);', '*(int *)0 = 1;'))];
+    const afters = [spin(SPIN), spin(SPIN.replace('sp_done(s)', '1')), spin(SPIN.replace('sp_poll(s);', '*(int *)0 = 1;'))];
     expect(afters.map((a) => a.fault ?? 'none')).toEqual([whole.fault, 'none', 'NULL dereference (dereference)']);
     for (const after of afters) expect(compare(kept, after)).toEqual(compare(whole, after));
   });
@@ -1249,6 +1246,114 @@ describe('equality of two opaque values', () => {
 
   it('and flipped, `a != b` true makes them false', () => {
     expect(walk(EQ, 'demo', ['(param:a==param:b)']).events).toEqual(['differ()']);
+  });
+});
+
+describe('an opaque value compared with itself', () => {
+  // The shape of kvmppc_update_vpa(): read a field, drop the lock to pin, take it again and
+  // retry unless the field is unchanged. One thread runs, so nothing changed it.
+  const RETRY = `struct xv { unsigned long next_gpa; spinlock_t lock; };
+
+int demo(struct xv *v)
+{
+	unsigned long gpa;
+	int tries = 0;
+
+	for (;;) {
+		gpa = v->next_gpa;
+		spin_unlock(&v->lock);
+		pin(gpa);
+		spin_lock(&v->lock);
+		if (gpa == v->next_gpa)
+			break;
+		unpin(gpa);
+		tries++;
+	}
+	return tries + (gpa != v->next_gpa) + (gpa < v->next_gpa) + (gpa >= v->next_gpa);
+}
+`;
+
+  it('is equal to it, not a decision: the retry loop is left at once', () => {
+    expect(walk(RETRY, 'demo')).toEqual({
+      events: ['spin_unlock(&arg(struct xv *)#1.lock)', 'pin(arg(struct xv *)#1.next_gpa)', 'spin_lock(&arg(struct xv *)#1.lock)'],
+      returns: ['demo() = 1'],
+      unsupported: [],
+      decisions: [],
+    });
+  });
+});
+
+describe('an iterator macro the file defines as a for header', () => {
+  // The shape of for_each_runnable_thread() in book3s_hv.c: a `for` whose condition calls a
+  // static function of the file that finds the next non-NULL slot.
+  const THREADS = `struct xt { unsigned long slot[4]; };
+
+static unsigned long xt_next(struct xt *t, int *ip)
+{
+	int i = *ip;
+
+	while (++i < 4) {
+		if (t->slot[i]) {
+			*ip = i;
+			return t->slot[i];
+		}
+	}
+	return 0;
+}
+
+#define for_each_xt_task(i, task, t) \\
+	for (i = -1; (task = xt_next(t, &i)); )
+
+int demo(struct xt *t, unsigned long a, unsigned long b)
+{
+	unsigned long task;
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	t->slot[1] = a;
+	t->slot[3] = b;
+	for_each_xt_task(i, task, t) {
+		run(task, i);
+	}
+	for_each_xt_task(i, task, t)
+		if (task == b)
+			break;
+	return i;
+}
+`;
+
+  it("runs as the for it expands to, through the file's own function", () => {
+    // A scenario where both values are non-zero: the walk visits both slots, and the second stops
+    // at b (b == b needs no decision; a == b does).
+    expect(walk(THREADS, 'demo', ['param:a', 'param:b'])).toEqual({
+      events: ['run(param:a, 1)', 'run(param:b, 3)'],
+      returns: ['demo() = 3'],
+      unsupported: [],
+      decisions: ['param:a', 'param:b', '(param:a==param:b)'],
+    });
+  });
+});
+
+describe('inline asm', () => {
+  const ASM = `int demo(unsigned long *p, unsigned long v)
+{
+	unsigned long old;
+
+	asm volatile("ptesync" : : : "memory");
+	asm volatile("ldarx %0,0,%1" : "=&r" (old) : "r" (p), "r" (v) : "cc");
+	if (old == v)
+		same();
+	return 0;
+}
+`;
+
+  it('is an event both runs make alike; an output operand gets a value of its own', () => {
+    expect(walk(ASM, 'demo')).toEqual({
+      events: ['asm()', 'asm(param:p, param:v)'],
+      returns: ['demo() = 0'],
+      unsupported: [],
+      decisions: ['(asm()#2==param:v)'],
+    });
   });
 });
 

@@ -857,8 +857,12 @@ export class Machine {
       if (isRelation(op)) return arith(op, l.off, r.off);
     }
     if (l instanceof Ptr && r instanceof Ptr && (op === '==' || op === '!=')) return op === '!=' ? 1 : 0;
-    // The same opaque value on both sides: `(max(a, b) - b)` once b won.
-    if (l instanceof Sym && r instanceof Sym && l.key === r.key && op === '-') return 0;
+    // The same opaque value on both sides: `(max(a, b) - b)` once b won; `gpa == vpap->next_gpa`
+    // re-read under the lock, nothing having written it (one thread runs).
+    if (l instanceof Sym && r instanceof Sym && l.key === r.key) {
+      if (op === '-') return 0;
+      if (isRelation(op)) return op === '==' || op === '<=' || op === '>=' ? 1 : 0;
+    }
     // x + 0, x - 0, x * 1, x << 0 are x: keep keys of equal values equal.
     if (r === 0 && ZERO_IS_IDENTITY.has(op)) return l;
     if (r === 1 && (op === '*' || op === '/')) return l;

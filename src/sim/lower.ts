@@ -197,9 +197,35 @@ function exprNode(n: Node | null | undefined): Expr {
     }
     case 'comma_expression':
       return { t: 'comma', l: lowerExpr(field(n, 'left')), r: lowerExpr(field(n, 'right')) };
+    case 'gnu_asm_expression':
+      return asmExpr(n) ?? { t: 'opaque', text: n.text };
     default:
       return { t: 'opaque', text: n.text };
   }
+}
+
+/**
+ * `asm volatile("ptesync" : : : "memory")`: a call the simulator cannot see into (an event both
+ * runs must make alike), its input operands the arguments; each output operand gets a value of
+ * its own the asm computed. No asm takes or drops a page reference. An `asm goto` can jump to
+ * its labels, so it stays unmodelled.
+ */
+function asmExpr(n: Node): Expr | undefined {
+  if (field(n, 'goto_labels')) return undefined;
+  const operands = (list: string) => (field(n, list)?.namedChildren ?? []).flatMap((o) => field(o, 'value') ?? []);
+  const outputs = operands('output_operands');
+  const line = expandedAt ?? n.startPosition.row + 1;
+  const call = (inputs: Node[]): Expr => {
+    const name = 'asm';
+    const e = uniformExpr<CallExpr>({ t: 'call', name, ...fileName(name), fn: uniformExpr({ t: 'id', name, ...fileName(name) }), args: inputs.map(lowerExpr), texts: inputs.map((i) => i.text), line });
+    current.uses.push(e);
+    return e;
+  };
+  const inputs = operands('input_operands');
+  if (!outputs.length) return call(inputs);
+  return outputs
+    .map((o, i) => uniformExpr<Expr>({ t: 'asg', l: lowerExpr(o), r: call(i ? [] : inputs) }))
+    .reduce((l, r) => uniformExpr({ t: 'comma', l, r }));
 }
 
 /**
@@ -211,6 +237,12 @@ export interface Macro {
   params: string[];
   /** The replacement text, its line continuations joined. */
   body: string;
+  /**
+   * An iterator macro whose replacement is a `for` header: `#define for_each_runnable_thread(i,
+   * vcpu, vc) for (i = -1; (vcpu = next_runnable_thread(vc, &i)); )`. Its loops are lowered as
+   * that `for`, so they run as the file's own code says.
+   */
+  loop?: boolean;
 }
 
 /** The file's function-like macros (set by LoweredFile). */
@@ -232,10 +264,8 @@ const expansions = new Map<string, Node | null>();
  */
 function expansion(n: Node, name: string, argNodes: Node[]): Expr | undefined {
   const m = fileMacros.get(name);
-  if (!m || expanding.has(name) || argNodes.length !== m.params.length || builtin(name)) return undefined;
-  const args = new Map(m.params.map((p, i) => [p, argNodes[i].text.trim()]));
-  // Parameters are replaced as tokens, outside literals and comments, as the preprocessor does.
-  const text = m.body.replace(MACRO_TOKENS, (tok) => (args.has(tok) ? args.get(tok)! : tok));
+  if (!m || m.loop || expanding.has(name) || argNodes.length !== m.params.length || builtin(name)) return undefined;
+  const text = replaced(m, argNodes);
   let e = expansions.get(text);
   if (e === undefined) expansions.set(text, (e = expressionOf(text)));
   if (!e) return undefined;
@@ -248,6 +278,47 @@ function expansion(n: Node, name: string, argNodes: Node[]): Expr | undefined {
     expanding.delete(name);
     expandedAt = outer;
   }
+}
+
+/** A macro's replacement text for a call with `argNodes`. */
+function replaced(m: Macro, argNodes: Node[]): string {
+  const args = new Map(m.params.map((p, i) => [p, argNodes[i].text.trim()]));
+  // Parameters are replaced as tokens, outside literals and comments, as the preprocessor does.
+  return m.body.replace(MACRO_TOKENS, (tok) => (args.has(tok) ? args.get(tok)! : tok));
+}
+
+/**
+ * A loop of the file's iterator macro `name` (see Macro.loop), lowered as the `for` it expands
+ * to, with `body` as the loop's body; undefined for any other iterator (a modelled one, or one
+ * the file does not define as a `for`).
+ */
+function fileLoop(name: string, argNodes: Node[], at: number, body: () => Stmt): StmtKind | undefined {
+  const m = fileMacros.get(name);
+  if (!m?.loop || argNodes.length !== m.params.length) return undefined;
+  const text = replaced(m, argNodes);
+  let loop = loopHeaders.get(text);
+  if (loop === undefined) loopHeaders.set(text, (loop = forStatementOf(text)));
+  if (!loop) return undefined;
+  const outer = expandedAt;
+  expandedAt ??= at;
+  let header: Omit<Extract<StmtKind, { t: 'for' }>, 'body'>;
+  try {
+    header = forHeader(loop);
+  } finally {
+    expandedAt = outer;
+  }
+  return { ...header, body: body() };
+}
+
+/** Parsed `for` headers by text, as expansions. */
+const loopHeaders = new Map<string, Node | null>();
+
+/** `text` (a `for (…)` header) parsed as a `for` statement with an empty body, if it is one. */
+function forStatementOf(text: string): Node | null {
+  const tree = parseC(`void __gup2pin_macro(void)\n{\n${text}\n;\n}\n`);
+  if (tree.hasError) return null;
+  const stmts = tree.rootNode.firstNamedChild?.childForFieldName('body')?.namedChildren.filter((c) => c.type !== 'comment') ?? [];
+  return stmts.length === 1 && stmts[0].type === 'for_statement' && field(stmts[0], 'body')?.type === 'expression_statement' ? stmts[0] : null;
 }
 
 /** String and character literals, comments, numbers, identifiers: the tokens a parameter may be. */
@@ -263,7 +334,11 @@ function expressionOf(text: string): Node | null {
   return stmts[0].namedChildren.find((c) => c.type !== 'comment') ?? null;
 }
 
-/** The function-like macros `root` defines whose replacement could be an expression. */
+/** A replacement that is only a `for (…)` header (whether its parentheses close at its end is
+ * left to the parse of an expansion). */
+const FOR_HEADER_RE = /^for\s*\(.*\)$/s;
+
+/** The function-like macros `root` defines whose replacement could be an expression or a loop header. */
 function macroDefinitions(root: Node, functions: ReadonlySet<string>): Map<string, Macro> {
   const macros = new Map<string, Macro | null>();
   for (const d of root.descendantsOfType('preproc_function_def')) {
@@ -271,11 +346,13 @@ function macroDefinitions(root: Node, functions: ReadonlySet<string>): Map<strin
     const params = field(d, 'parameters')?.children.filter((c) => c.type !== '(' && c.type !== ')' && c.type !== ',' && c.type !== 'comment') ?? [];
     const value = field(d, 'value');
     const body = value?.text.replace(/\\\r?\n/g, ' ').trim();
-    if (!name || functions.has(name) || isIteratorMacro(name)) continue;
+    if (!name || functions.has(name)) continue;
+    const loop = isIteratorMacro(name);
+    if (loop && !(body && FOR_HEADER_RE.test(body))) continue;
     // A comment ends tree-sitter's replacement text: one inside the body leaves the rest out.
     const whole = !!value && d.children.every((c) => c.endIndex <= value.endIndex || c.type === 'comment') && !d.hasError;
     const usable = whole && body && !body.includes('#') && params.every((p) => p.type === 'identifier');
-    const m = usable ? { params: params.map((p) => p.text), body } : null;
+    const m = usable ? { params: params.map((p) => p.text), body, ...(loop && { loop }) } : null;
     // Defined differently under different #ifs: which one the build has is not known.
     const seen = macros.get(name);
     macros.set(name, seen === undefined || (seen && m && seen.body === m.body && seen.params.join() === m.params.join()) ? m : null);
@@ -421,7 +498,10 @@ function misreadMacroLoop(n: Node): StmtKind | undefined {
  */
 function misreadMacroBlock(n: Node): StmtKind | undefined {
   const cursor = misreadCursor(n);
-  return cursor && { t: 'macroloop', name: field(n, 'type')!.text, args: [lowerExpr(cursor)], body: lowerStmt(field(n, 'body')) };
+  if (!cursor) return undefined;
+  const name = field(n, 'type')!.text;
+  const body = () => lowerStmt(field(n, 'body'));
+  return fileLoop(name, [cursor], n.startPosition.row + 1, body) ?? { t: 'macroloop', name, args: [lowerExpr(cursor)], body: body() };
 }
 
 /** The cursor of a misread `for_each_xxx(cursor) { … }` (see misreadMacroBlock). */
@@ -455,8 +535,10 @@ function lowerBlock(children: Node[], span: Span): Block {
     if (substitutes.get(c) === null) continue;
     const loop = macroLoopAt(c);
     if (loop && named[i + 1]?.id === loop.body.id) {
-      const args = callArgs(loop.call).map(lowerExpr);
-      body.push(uniformStmt({ t: 'macroloop', name: loop.name, args, body: lowerStmt(loop.body) }, { line: lines.start(c), end: lines.end(loop.body) }));
+      const span = { line: lines.start(c), end: lines.end(loop.body) };
+      const own = fileLoop(loop.name, callArgs(loop.call), c.startPosition.row + 1, () => lowerStmt(loop.body));
+      const args = own ? [] : callArgs(loop.call).map(lowerExpr);
+      body.push(uniformStmt(own ?? { t: 'macroloop', name: loop.name, args, body: lowerStmt(loop.body) }, span));
       i++;
       continue;
     }
@@ -466,6 +548,18 @@ function lowerBlock(children: Node[], span: Span): Block {
 }
 
 const NOWHERE: Span = { line: 0, end: 0 };
+
+/** A `for` statement's initialiser, condition and update (an expanded macro's: at its call's line). */
+function forHeader(n: Node): Omit<Extract<StmtKind, { t: 'for' }>, 'body'> {
+  const init = field(n, 'initializer');
+  const span = (x: Node) => (expandedAt === undefined ? spanOf(x) : { line: expandedAt, end: expandedAt });
+  return {
+    t: 'for',
+    init: init ? uniformStmt(init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init) }, span(init)) : undefined,
+    c: field(n, 'condition') ? lowerExpr(field(n, 'condition')) : undefined,
+    u: field(n, 'update') ? lowerExpr(field(n, 'update')) : undefined,
+  };
+}
 
 function lowerStmt(n: Node | null | undefined): Stmt {
   const swapped = n && substitutes.get(n);
@@ -511,16 +605,8 @@ function stmtNode(n: Node | null | undefined): StmtKind {
         b: alt ? lowerStmt(alt.type === 'else_clause' ? alt.namedChildren.find((c) => c.type !== 'comment') : alt) : undefined,
       };
     }
-    case 'for_statement': {
-      const init = field(n, 'initializer');
-      return {
-        t: 'for',
-        init: init ? uniformStmt(init.type === 'declaration' ? lowerDecl(init) : { t: 'expr', e: lowerExpr(init) }, spanOf(init)) : undefined,
-        c: field(n, 'condition') ? lowerExpr(field(n, 'condition')) : undefined,
-        u: field(n, 'update') ? lowerExpr(field(n, 'update')) : undefined,
-        body: lowerStmt(field(n, 'body')),
-      };
-    }
+    case 'for_statement':
+      return { ...forHeader(n), body: lowerStmt(field(n, 'body')) };
     case 'while_statement':
       return { t: 'while', c: lowerExpr(field(n, 'condition')), body: lowerStmt(field(n, 'body')) };
     case 'do_statement':
