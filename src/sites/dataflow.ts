@@ -29,7 +29,7 @@ import {
   OWNERSHIP_TAKING, RELEASE_APIS, RVALUE_SOURCES, ARRAY_FREES, DIRTY_CALLS, acquireLayout,
   type AcquireLayout, type ReleaseApi,
 } from './api.ts';
-import { callArgs, callName, counterBumps, descendants, enclosingLoop, forBound, isStaticDecl, norm, unparen } from './ast.ts';
+import { callArgs, callName, counterBumps, enclosingLoop, forBound, isStaticDecl, norm, unparen } from './ast.ts';
 
 export interface FnInfo {
   name: string;
@@ -119,6 +119,9 @@ interface Rvalue {
 }
 
 const CONSTANT_IDS = new Set(['NULL', 'true', 'false']);
+
+/** The nodes of a function body that move values (see collect): only these are visited. */
+const FLOW_NODES = ['init_declarator', 'initializer_pair', 'assignment_expression', 'return_statement', 'expression_statement', 'call_expression'];
 
 /** API names a static function of the file may take over (mm.h's own static inlines are not among them). */
 const LOCAL_API_NAMES: ReadonlySet<string> = new Set(EMITTED_NAMES);
@@ -484,7 +487,7 @@ export class FileFacts {
   }
 
   private collect(fn: FnInfo) {
-    for (const node of descendants(fn.body)) {
+    for (const node of fn.body.descendantsOfType(FLOW_NODES)) {
       switch (node.type) {
         case 'init_declarator': {
           const name = declaredName(node.childForFieldName('declarator')!);

@@ -11,7 +11,7 @@
  */
 import type { Node } from '../parse/kernel-c.ts';
 import { ACQUIRE_NAMES, ARRAY_ALLOCATORS, ARRAY_FREES, PAGE_COPIES, RELEASE_APIS, acquireLayout, zeroingAllocation } from './api.ts';
-import { callArgs, callName, descendants, lineOf, unparen } from './ast.ts';
+import { callArgs, callName, lineOf, unparen } from './ast.ts';
 import type { FileFacts, FnInfo } from './dataflow.ts';
 
 /** Calls that only read the array (besides the frees, ARRAY_FREES). */
@@ -39,6 +39,10 @@ interface Site {
   node: Node;
 }
 
+/** Nodes that write a value somewhere (only these of a function body are visited: not every node). */
+const WRITES = ['assignment_expression', 'init_declarator', 'return_statement'];
+const WRITES_AND_CALLS = [...WRITES, 'declaration', 'update_expression', 'call_expression'];
+
 /** Why the slots of `array` past the pinned count may not be NULL; undefined when they are. */
 export function whyNotZeroed(facts: FileFacts, array: Node, fn: FnInfo): string | undefined {
   const name = `'${array.text}'`;
@@ -48,7 +52,7 @@ export function whyNotZeroed(facts: FileFacts, array: Node, fn: FnInfo): string 
   const keys = aliases(facts, fns, start);
   let origin: Site | undefined;
   for (const f of fns) {
-    for (const node of descendants(f.body)) {
+    for (const node of f.body.descendantsOfType(WRITES_AND_CALLS)) {
       const site = { fn: f, node };
       const at = `(line ${lineOf(node)})`;
       if (node.type === 'assignment_expression' || node.type === 'init_declarator' || node.type === 'return_statement') {
@@ -178,7 +182,7 @@ function aliases(facts: FileFacts, fns: FnInfo[], start: string): Set<string> {
     (edges.get(b) ?? edges.set(b, []).get(b)!).push(a);
   };
   for (const f of fns) {
-    for (const node of descendants(f.body)) {
+    for (const node of f.body.descendantsOfType(WRITES)) {
       if (node.type === 'assignment_expression' || node.type === 'init_declarator' || node.type === 'return_statement') {
         const { lhs, key, value } = write(facts, f, node);
         if (value && !(lhs && isElement(lhs))) link(key, pointerKey(facts, value, f));
