@@ -25,6 +25,16 @@ describe('walk', () => {
     expect(problems).toEqual([]);
   });
 
+  it('finds files in the order of a sort of whole paths (a directory below a longer name), each once', () => {
+    const root = scratchDir();
+    for (const d of ['b', 'b/c', 'b-d', 'a']) mkdirSync(join(root, d), { recursive: true });
+    for (const f of ['b/x.c', 'b/c/y.c', 'b-y.c', 'b.c', 'b-d/z.c', 'a/z.h', 'b0.c']) writeFileSync(join(root, f), '');
+    const expected = ['a/z.h', 'b-d/z.c', 'b-y.c', 'b.c', 'b/c/y.c', 'b/x.c', 'b0.c'];
+    expect(walk([root]).files.map((f) => relative(root, f))).toEqual(expected);
+    // Paths that overlap, given in any order: still each file once, in that order.
+    expect(walk([join(root, 'b'), root, join(root, 'b.c')]).files.map((f) => relative(root, f))).toEqual(expected);
+  });
+
   it('the tree is the path named: a link out of it is reported, through show(), not followed', () => {
     const root = tree();
     const { files, problems } = walk([join(root, 'drivers', 'sub'), join(root, 'nope')], { show: (p) => relative(root, p) });

@@ -91,7 +91,7 @@ export function walk(paths: string[], { show = (path) => path, onFile }: WalkOpt
     else if (st.isDirectory()) visit(abs, { given: abs, real: realpathSync(abs) }, files, problem);
     else problems.push({ path: p, reason: 'not a regular file or directory: skipped' });
   }
-  return { files: [...files.paths].sort(), problems, journals: [...files.journals].sort() };
+  return { files: files.sorted(), problems, journals: [...files.journals].sort() };
 }
 
 /** Records a problem with a path found in a tree. */
@@ -104,17 +104,29 @@ export function cannot(what: string, e: unknown): string {
   return `cannot ${what} (${code ?? (e as Error).message})`;
 }
 
-/** The files found so far, without duplicates, counted out loud. */
+/**
+ * The files found so far, counted out loud. A tree's walk finds them in sorted order (see
+ * visit) and each once, so they are kept as found; only what breaks that order (a second path, a
+ * symlinked file) needs the duplicates taken out and a sort at the end.
+ */
 class FoundFiles {
-  readonly paths = new Set<string>();
+  private readonly paths: string[] = [];
+  private inOrder = true;
   readonly journals = new Set<string>();
 
   constructor(private readonly onFile?: (count: number) => void) {}
 
   add(path: string): void {
-    if (this.paths.has(path)) return;
-    this.paths.add(path);
-    this.onFile?.(this.paths.size);
+    const last = this.paths[this.paths.length - 1];
+    if (last !== undefined && !(last < path)) this.inOrder = false;
+    this.paths.push(path);
+    this.onFile?.(this.paths.length);
+  }
+
+  /** Every file once, sorted. */
+  sorted(): string[] {
+    if (this.inOrder) return this.paths;
+    return [...new Set(this.paths)].sort();
   }
 }
 
@@ -132,8 +144,11 @@ function visit(dir: string, root: Root, files: FoundFiles, problem: ProblemAt) {
     problem(dir, cannot('read directory', e));
     return;
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const ent of entries) {
+  // A directory sorts as its name and a separator, so the files below it come out where a sort
+  // of whole paths puts them: `b/x.c` after `b-y.c` ('/' > '-').
+  const keyed = entries.map((ent) => ({ ent, key: ent.isDirectory() ? ent.name + sep : ent.name }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { ent } of keyed) {
     // `dir` is absolute and normal already: path.join() would spend a third of the walk
     // normalising it again.
     const full = dir.endsWith(sep) ? dir + ent.name : dir + sep + ent.name;
