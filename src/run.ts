@@ -224,10 +224,10 @@ function unusableBytes(buf: Buffer): string | undefined {
   return undefined;
 }
 
-/** The text of a file a linked unit needs, or why it cannot be used. */
-function readUsable(path: string, display: string): string | WalkProblem {
+/** The text of a file a linked unit needs (its bytes if read already), or why it cannot be used. */
+function readUsable(path: string, display: string, bytes?: Buffer): string | WalkProblem {
   try {
-    const buf = readBytes(path);
+    const buf = bytes ?? readBytes(path);
     const unusable = unusableBytes(buf);
     if (unusable) return { path: display, reason: unusable };
     return buf.toString('utf8');
@@ -237,6 +237,16 @@ function readUsable(path: string, display: string): string | WalkProblem {
 }
 
 function linkContext(paths: string[], walked: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
+  // The files of open files' directories: searched as each open file's result comes and again
+  // when the run links, and read as text when they match; read once.
+  const near = new Map<string, Buffer | undefined>();
+  const bytes = (path: string) => {
+    try {
+      return readBytes(path);
+    } catch {
+      return undefined;
+    }
+  };
   return {
     walked,
     cache,
@@ -247,14 +257,13 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
     verify: options.verify ?? true,
     check: options.check,
     api,
-    bytes: (path) => {
-      try {
-        return readBytes(path);
-      } catch {
-        return undefined;
-      }
+    bytes: (path, keep) => {
+      if (near.has(path)) return near.get(path);
+      const b = bytes(path);
+      if (keep) near.set(path, b);
+      return b;
     },
-    read: readUsable,
+    read: (path, display) => readUsable(path, display, near.get(path)),
   };
 }
 

@@ -89,19 +89,25 @@ export class FileIndex {
   save(files: readonly string[], slots: IndexSlots): void {
     const seen = new Float64Array(slots.seen);
     const known = new Float64Array(slots.known);
-    const paths: string[] = [];
-    const stats: number[] = [];
-    // Every file kept with the stat it was known by, and no other: the index is the same.
+    const keep = (i: number) => !Number.isNaN(seen[i * WIDTH]) && this.trusted(seen, i * WIDTH);
+    // Every file kept with the stat it was known by, and no other: the index is the same (the
+    // usual warm run), and nothing is built.
+    let kept = 0;
     let changed = false;
-    files.forEach((path, i) => {
-      const at = i * WIDTH;
-      if (Number.isNaN(seen[at]) || !this.trusted(seen, at)) return;
-      changed ||= !sameStat(seen, known, at);
-      paths.push(path);
-      for (let k = 0; k < WIDTH; k++) stats.push(seen[at + k]);
-    });
-    if (!changed && paths.length === this.paths.length) return;
-    writeWhole(this.file, serialize({ paths: paths.join('\n'), stats: Float64Array.from(stats) } satisfies Kept));
+    for (let i = 0; i < files.length; i++) {
+      if (!keep(i)) continue;
+      kept++;
+      changed ||= !sameStat(seen, known, i * WIDTH);
+    }
+    if (!changed && kept === this.paths.length) return;
+    const paths: string[] = [];
+    const stats = new Float64Array(kept * WIDTH);
+    for (let i = 0; i < files.length; i++) {
+      if (!keep(i)) continue;
+      stats.set(seen.subarray(i * WIDTH, (i + 1) * WIDTH), paths.length * WIDTH);
+      paths.push(files[i]);
+    }
+    writeWhole(this.file, serialize({ paths: paths.join('\n'), stats } satisfies Kept));
   }
 
   /** Whether a stat seen by this run can be trusted by the next one (see MARGIN_MS). */

@@ -57,8 +57,12 @@ export interface LinkContext {
   verify: boolean;
   check?: { explain: boolean };
   api: Parameters<typeof planFile>[1];
-  /** A file's bytes for a first byte search (undefined: unreadable; it is not linked). */
-  bytes: (path: string) => Buffer | undefined;
+  /**
+   * A file's bytes for a first byte search (undefined: unreadable; it is not linked). `near`: a
+   * file of an open file's directory, searched again when the run links and read as text if it
+   * matches: kept for the run, read once (a tree-wide search's thousands of files are not kept).
+   */
+  bytes: (path: string, near?: boolean) => Buffer | undefined;
   /** Why a file cannot be used, or its text. */
   read: (path: string, display: string) => string | WalkProblem;
   /** Where a unit's results are kept, and taken from while its files are unchanged. */
@@ -175,10 +179,11 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
     // read once, whatever the number of exporters, and a byte search for the names comes first.
     const askers = new Map<string, Array<{ r: R; search: Search }>>();
     const ask = (f: string, r: R, search: Search) => f !== r.path && (askers.get(f) ?? askers.set(f, []).get(f)!).push({ r, search });
+    const near = new Set<string>();
     for (const r of open) {
       const { dir, tree } = searches(r.links!);
       const local = cFilesIn(dirname(r.path));
-      for (const f of local) ask(f, r, dir);
+      for (const f of local) ask(f, r, dir), near.add(f);
       if (tree) {
         const skip = new Set(local);
         for (const f of wholeTree()) if (!skip.has(f)) ask(f, r, tree);
@@ -191,7 +196,7 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
       // exports have their eighth caller 24,000 of the 32,000 files into the tree).
       const live = asks.filter((a) => found.get(a.r)!.length < MAX_UNIT_FILES);
       if (!live.length) continue;
-      const bytes = byPath.has(f) ? Buffer.from(byPath.get(f)!.original) : ctx.bytes(f);
+      const bytes = byPath.has(f) ? Buffer.from(byPath.get(f)!.original) : ctx.bytes(f, near.has(f));
       if (!bytes) continue;
       const maybe = live.filter((a) => a.search.words.some((w) => bytes.includes(w)));
       if (!maybe.length) continue;
@@ -304,7 +309,7 @@ export class EarlyUnits {
     const files: UnitFile[] = [{ path: r.path, display: r.display, text: r.original }];
     for (const f of cFilesIn(dirname(r.path))) {
       if (f === r.path) continue;
-      const bytes = this.run.bytes(f);
+      const bytes = this.run.bytes(f, true);
       if (!bytes || !dir.words.some((w) => bytes.includes(w))) continue;
       const text = this.run.read(f, this.run.shown(f));
       if (typeof text !== 'string') return;
