@@ -77,7 +77,7 @@ function nativeNodes(tree: SyntaxTree): Parser.SyntaxNode[] {
 
 /** Checks every node of the mirror against its native twin; returns the pairs. */
 function compare(text: string): Array<[SyntaxNode, Parser.SyntaxNode]> {
-  const tree = parseC(text);
+  const tree = parseC(text, true);
   const natives = nativeNodes(tree);
   expect(tree.rootNode.descendants().length).toBe(natives.length);
   const twin = new Map<number, SyntaxNode>(natives.map((n, i) => [n.id, tree.node(i)]));

@@ -182,8 +182,12 @@ const headerEndsOf = new WeakMap<Tree, ReadonlySet<number>>();
 
 let parser: Parser | undefined;
 
-/** Parses `text` (tolerated): a plain-JS mirror of the tree, whose node texts are slices of the tolerated copy. */
-export function parseC(text: string): Tree {
+/**
+ * Parses `text` (tolerated): a plain-JS mirror of the tree, whose node texts are slices of the
+ * tolerated copy. `keepNative`: the binding's tree stays reachable even without errors (tests
+ * compare the two).
+ */
+export function parseC(text: string, keepNative = false): Tree {
   parser ??= (() => {
     const language = C as unknown as Parser.Language & { nodeSubclasses?: unknown };
     // setLanguage would build a class per node type (field getters, by eval: ~17 ms a process)
@@ -197,7 +201,7 @@ export function parseC(text: string): Tree {
   })();
   const { src, headerEnds } = tolerated(text);
   // The native binding reads long inputs in chunks; a callback avoids its 32 KiB string limit.
-  const tree = new SyntaxTree(src, parser.parse((index: number) => src.slice(index, index + 16384)));
+  const tree = new SyntaxTree(src, parser.parse((index: number) => src.slice(index, index + 16384)), keepNative);
   if (headerEnds.length) headerEndsOf.set(tree, new Set(headerEnds));
   return tree;
 }

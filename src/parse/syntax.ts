@@ -67,13 +67,15 @@ export class SyntaxTree {
    * fall back to a dictionary. */
   private readonly objects: Array<SyntaxNode | undefined>;
   private lineStarts?: number[];
-  private error?: boolean;
+  private readonly error: boolean;
+  private readonly nativeTree?: Parser.Tree;
 
   constructor(
     /** The string the parser read: what node texts are slices of. */
     readonly source: string,
-    /** The node-tree-sitter tree, for anything the mirror does not cover. Slow: not for hot paths. */
-    readonly native: Parser.Tree,
+    native: Parser.Tree,
+    /** Keep the binding's tree even without errors (to compare the mirror with it). */
+    keepNative = false,
   ) {
     // Kernel C has about one node per four bytes: rarely grown.
     const capacity = Math.ceil(source.length / 3) + 64;
@@ -86,15 +88,25 @@ export class SyntaxTree {
     this.places = new Uint32Array(capacity);
     this.missing = new Uint8Array(capacity);
     this.base = nextId;
-    this.build();
+    this.build(native);
     nextId = this.base + this.count;
+    // An error-free tree never asks the binding again: its native memory can go before the
+    // mirror's (peak RSS of a whole-tree run 10-25 MB lower).
+    this.error = native.rootNode.hasError;
+    if (this.error || keepNative) this.nativeTree = native;
     this.objects = new Array<SyntaxNode | undefined>(this.count);
     this.rootNode = this.node(0);
   }
 
   /** Whether the tree has any error: when not, no node needs asking. */
   get hasError(): boolean {
-    return (this.error ??= this.native.rootNode.hasError);
+    return this.error;
+  }
+
+  /** The node-tree-sitter tree of a tree with errors, whose nodes are asked about them. Slow. */
+  get native(): Parser.Tree {
+    if (!this.nativeTree) throw new Error('the binding is asked about a tree without errors');
+    return this.nativeTree;
   }
 
   pointAt(index: number): Point {
@@ -115,8 +127,8 @@ export class SyntaxTree {
    * none (43 %). Spans are asked of every node: a node's hidden children (the newline ending a
    * `#include`) count in its span and are no child the cursor visits.
    */
-  private build(): void {
-    const cursor = this.native.walk();
+  private build(native: Parser.Tree): void {
+    const cursor = native.walk();
     // The open nodes: ancestors of the one the cursor is on, and how many children each has so far.
     const open: number[] = [];
     const childCounts: number[] = [];
