@@ -334,8 +334,10 @@ function expressionOf(text: string): Node | null {
   return stmts[0].namedChildren.find((c) => c.type !== 'comment') ?? null;
 }
 
-/** A replacement that is only a `for (…)` header (whether its parentheses close at its end is
- * left to the parse of an expansion). */
+/**
+ * A replacement that is only a `for (…)` header (whether its parentheses close at its end is
+ * left to the parse of an expansion).
+ */
 const FOR_HEADER_RE = /^for\s*\(.*\)$/s;
 
 /** The function-like macros `root` defines whose replacement could be an expression or a loop header. */
@@ -537,8 +539,7 @@ function lowerBlock(children: Node[], span: Span): Block {
     if (loop && named[i + 1]?.id === loop.body.id) {
       const span = { line: lines.start(c), end: lines.end(loop.body) };
       const own = fileLoop(loop.name, callArgs(loop.call), c.startPosition.row + 1, () => lowerStmt(loop.body));
-      const args = own ? [] : callArgs(loop.call).map(lowerExpr);
-      body.push(uniformStmt(own ?? { t: 'macroloop', name: loop.name, args, body: lowerStmt(loop.body) }, span));
+      body.push(uniformStmt(own ?? { t: 'macroloop', name: loop.name, args: callArgs(loop.call).map(lowerExpr), body: lowerStmt(loop.body) }, span));
       i++;
       continue;
     }
@@ -834,6 +835,7 @@ export class LoweredFile {
     fileNames = this.names;
     fileMacros = this.macros;
     expansions.clear();
+    loopHeaders.clear();
     current = { decls: [], uses: [] };
     substitutes = swapped ?? NO_SUBSTITUTES;
     lines = counted ?? TREE_LINES;
