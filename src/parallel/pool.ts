@@ -31,6 +31,13 @@ export function claim(cursor: Int32Array, length: number): number {
   return i < length ? i : -1;
 }
 
+/**
+ * A worker's young generation: 24 MB (8 MB semi-spaces) instead of V8's 48 MB. A whole-tree run's
+ * peak RSS was 407-423 MB with two threads, over its 400 MB limit; this brings it to 356-383 MB
+ * with no measurable change in time (A/B, 4 runs each).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 24 };
+
 /** How long this thread works before it lets waiting worker replies in. */
 const SLICE_MS = 5;
 
@@ -62,7 +69,7 @@ export class Pool<I, O> {
 
   /** Start the workers (again: no-op), so they load while the caller still gathers items. */
   start(): void {
-    while (this.workers.length < this.threads) this.workers.push(new Worker(workerScript(), { workerData: this.job }));
+    while (this.workers.length < this.threads) this.workers.push(new Worker(workerScript(), { workerData: this.job, resourceLimits: WORKER_LIMITS }));
   }
 
   /** Outcomes in item order, each worker's summary, and how many threads did the work. */
