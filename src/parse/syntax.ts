@@ -37,6 +37,8 @@ const FIELDLESS: ReadonlySet<string> = new Set(
     .filter((t) => t.named && !(t.fields && Object.keys(t.fields).length))
     .map((t) => t.type),
 );
+/** Field ids by name, as `fieldNames` registers them. */
+const fieldIds = new Map<string, number>();
 /** `fields` of a node that fills no field. */
 const NO_FIELD = 0xffff;
 
@@ -152,7 +154,10 @@ export class SyntaxTree {
         const fieldId = cursor.currentFieldId;
         if (fieldId === undefined) this.fields[i] = NO_FIELD;
         else {
-          fieldNames[fieldId] ??= cursor.currentFieldName;
+          if (fieldNames[fieldId] === undefined) {
+            fieldNames[fieldId] = cursor.currentFieldName;
+            fieldIds.set(fieldNames[fieldId], fieldId);
+          }
           this.fields[i] = fieldId;
         }
       }
@@ -259,12 +264,6 @@ export class SyntaxNode {
     return p < 0 ? null : this.tree.node(p);
   }
 
-  /** The field this node fills in its parent, if any (as the cursor reports it). */
-  private get field(): string | null {
-    const f = this.tree.fields[this.order];
-    return f === NO_FIELD ? null : fieldNames[f];
-  }
-
   get children(): SyntaxNode[] {
     if (this.kids) return this.kids;
     const { tree } = this;
@@ -338,11 +337,30 @@ export class SyntaxNode {
     // The cursor credits an ERROR's children with their hidden parents' fields; the node API
     // reads the ERROR's own (empty) field map.
     if (this.type === 'ERROR') return null;
-    return this.children.find((c) => c.field === name) ?? null;
+    const at = this.fieldChildren(name, true);
+    return at.length ? this.tree.node(at[0]) : null;
   }
 
   childrenForFieldName(name: string): SyntaxNode[] {
-    return this.children.filter((c) => c.field === name);
+    return this.fieldChildren(name, false).map((i) => this.tree.node(i));
+  }
+
+  /**
+   * Positions of the children filling field `name` (the first only, with `first`), read off the
+   * columns: the analysis asks a field of most nodes, and making every sibling an object for it
+   * made a third of all node objects.
+   */
+  private fieldChildren(name: string, first: boolean): number[] {
+    const id = fieldIds.get(name);
+    if (id === undefined) return [];
+    const { sizes, fields } = this.tree;
+    const out: number[] = [];
+    for (let c = this.order + 1, end = this.subtreeEnd(); c < end; c += sizes[c]) {
+      if (fields[c] !== id) continue;
+      out.push(c);
+      if (first) break;
+    }
+    return out;
   }
 
   /** This node and everything below it, in document order. */
@@ -355,22 +373,24 @@ export class SyntaxNode {
   /**
    * Nodes of the given type(s) among this node and its descendants, in document order — as the
    * binding returns them, which also skips empty nodes at the very start of the file. Only the
-   * nodes found are made into objects.
+   * nodes found are made into objects; with `where`, only those whose text it accepts (a file's
+   * 40,000 identifiers searched for the names of its functions).
    */
-  descendantsOfType(types: string | string[]): SyntaxNode[] {
+  descendantsOfType(types: string | string[], where?: (text: string) => boolean): SyntaxNode[] {
     const { tree } = this;
-    const { types: ids, ends } = tree;
+    const { types: ids, starts, ends, source } = tree;
     const out: SyntaxNode[] = [];
     const end = this.subtreeEnd();
+    const take = (i: number) => ends[i] > 0 && (!where || where(source.slice(starts[i], ends[i])));
     // Most calls ask a small subtree (an expression), where making the key of a mask costs more
     // than comparing names.
     if (end - this.order < SMALL_SUBTREE) {
       const names = typeof types === 'string' ? [types] : types;
-      for (let i = this.order; i < end; i++) if (names.includes(typeNames[ids[i]]) && ends[i] > 0) out.push(tree.node(i));
+      for (let i = this.order; i < end; i++) if (names.includes(typeNames[ids[i]]) && take(i)) out.push(tree.node(i));
       return out;
     }
     const wanted = typeMask(types);
-    for (let i = this.order; i < end; i++) if (wanted[ids[i]] && ends[i] > 0) out.push(tree.node(i));
+    for (let i = this.order; i < end; i++) if (wanted[ids[i]] && take(i)) out.push(tree.node(i));
     return out;
   }
 

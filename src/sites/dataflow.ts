@@ -164,9 +164,8 @@ export class FileFacts {
       const info = describeFunction(def);
       if (info && !this.functions.has(info.name)) this.functions.set(info.name, info);
     }
-    for (const id of root.descendantsOfType('identifier')) {
-      const fn = this.functions.get(id.text);
-      if (!fn) continue;
+    for (const id of root.descendantsOfType('identifier', (name) => this.functions.has(name))) {
+      const fn = this.functions.get(id.text)!;
       const p = id.parent;
       if (p?.type === 'call_expression' && p.childForFieldName('function')?.id === id.id) fn.callers++;
       else if (p?.type !== 'function_declarator') fn.addressTaken = true;
