@@ -164,6 +164,15 @@ describe('syntax mirror', () => {
     const [[define]] = compare('#define A -1 /* x */\t\nint y;\n').filter(([m]) => m.type === 'preproc_def');
     expect(define.hasError).toBe(true);
     expect(define.descendants().some((d) => d.isMissing || d.type === 'ERROR')).toBe(false);
+    expect(define.errorNodes()).toEqual([]);
+    // errorNodes() is the ERROR and MISSING nodes of a subtree, in document order.
+    for (const text of [BROKEN, MACRO_ARG, 'void f(void)\n{\n\tfor_each_sg(sgl, sg, n, i)\n\t\tput_page(sg_page(sg))\n}\n']) {
+      const root = parseC(text).rootNode;
+      const errors = root.descendants().filter((d) => d.type === 'ERROR' || d.isMissing);
+      expect(errors.length).toBeGreaterThan(0);
+      for (const from of [root, ...root.descendantsOfType(['function_definition', 'compound_statement', 'ERROR'])])
+        expect(from.errorNodes()).toEqual(from.descendants().filter((d) => d.type === 'ERROR' || d.isMissing));
+    }
   });
 
   it('counts UTF-16 code units, like the binding', () => {

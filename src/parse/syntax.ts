@@ -41,6 +41,8 @@ const FIELDLESS: ReadonlySet<string> = new Set(
 const fieldIds = new Map<string, number>();
 /** `fields` of a node that fills no field. */
 const NO_FIELD = 0xffff;
+/** tree-sitter's symbol for ERROR nodes. */
+const ERROR_ID = 0xffff;
 
 let nextId = 1;
 
@@ -302,7 +304,14 @@ export class SyntaxNode {
   }
 
   get namedChildren(): SyntaxNode[] {
-    return (this.named ??= this.children.filter((c) => c.isNamed));
+    if (this.named) return this.named;
+    if (this.kids) return (this.named = this.kids.filter((c) => c.isNamed));
+    // Off the columns: the punctuation between a call's arguments is not made into objects.
+    const { tree } = this;
+    const { sizes, types } = tree;
+    const named: SyntaxNode[] = [];
+    for (let c = this.order + 1, end = this.subtreeEnd(); c < end; c += sizes[c]) if (namedTypes[types[c]]) named.push(tree.node(c));
+    return (this.named = named);
   }
 
   get namedChildCount(): number {
@@ -360,6 +369,15 @@ export class SyntaxNode {
       out.push(c);
       if (first) break;
     }
+    return out;
+  }
+
+  /** The ERROR and MISSING nodes among this node and its descendants, in document order. */
+  errorNodes(): SyntaxNode[] {
+    const { tree } = this;
+    const { types, missing } = tree;
+    const out: SyntaxNode[] = [];
+    for (let i = this.order, end = this.subtreeEnd(); i < end; i++) if (types[i] === ERROR_ID || missing[i]) out.push(tree.node(i));
     return out;
   }
 

@@ -5,7 +5,7 @@
  */
 import { isIteratorMacro, type Node, type Tree } from '../parse/kernel-c.ts';
 import { CANDIDATE_RE, MAY_RELEASE_RE, ATOMIC_ENTER_RE, ATOMIC_LEAVE_RE } from './api.ts';
-import { callName, descendants, lineOf, nodeAt } from './ast.ts';
+import { callName, lineOf, nodeAt } from './ast.ts';
 import { findClashes, type LocalApiFunction } from './clash.ts';
 import { FileFacts, releasedPage, type AcquireCall, type CallInto, type FnInfo, type ReleaseCall } from './dataflow.ts';
 import type { Diagnostic } from './diagnostics.ts';
@@ -248,7 +248,7 @@ const realErrors = new WeakMap<Node, boolean>();
  */
 export function hasRealError(node: Node): boolean {
   let found = realErrors.get(node);
-  if (found === undefined) realErrors.set(node, (found = node.hasError && descendants(node).some(isRealError)));
+  if (found === undefined) realErrors.set(node, (found = node.hasError && node.errorNodes().some(isRealError)));
   return found;
 }
 
