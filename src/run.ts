@@ -17,7 +17,7 @@ import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './
 import { exportedHelpers, linkNeeds } from './link/needs.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
-import { normalise, restore } from './parse/endings.ts';
+import { normalise, restore, type Normalised } from './parse/endings.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
@@ -184,7 +184,7 @@ const shownFrom = (root: string, path: string) => relative(root, path) || path;
  * The text of a file worth parsing, or why not: nothing to say (null), or a problem. With
  * `convertible`, only a file with something to convert is worth it.
  */
-function readCandidate(path: string, display: () => string, convertible: boolean, i: number, index: SlotView | undefined): string | FileOutcome {
+function readCandidate(path: string, display: () => string, convertible: boolean, i: number, index: SlotView | undefined): Normalised | FileOutcome {
   const skip = (reason: string) => ({ problem: { path: display(), reason } });
   try {
     if (index?.known(i)) {
@@ -204,12 +204,12 @@ function readCandidate(path: string, display: () => string, convertible: boolean
     const unusable = unusableBytes(buf);
     // Generated register headers are huge and never call GUP: only mention real candidates.
     if (unusable) return isCandidate(path, buf.toString('latin1')) ? skip(unusable) : none();
-    const raw = buf.toString('utf8');
     // Judged as it will be analysed: a CRLF file exactly as its LF twin.
-    const { text } = normalise(raw);
+    const normalised = normalise(buf.toString('utf8'));
+    const { text } = normalised;
     if (!isCandidate(path, text)) return none();
     if (convertible && !GET_ACQUIRE_RE.test(text)) return null;
-    return raw;
+    return normalised;
   } catch (e) {
     return skip(cannot('read', e));
   }
@@ -276,18 +276,19 @@ const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && c
  */
 export function processFile(path: string, job: FileJob, i = -1, index?: SlotView): FileOutcome {
   // `verify` reports on conversions only: a file with none is not even parsed.
-  const raw = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
-  if (typeof raw !== 'string') return raw;
+  const read = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
+  if (!read || !('raw' in read)) return read;
+  const { raw } = read;
   const display = shownFrom(job.root, path);
   const cache = job.cache;
-  if (!cache) return processCandidate(path, display, raw, job);
+  if (!cache) return processCandidate(path, display, read, job);
   // Keyed on the raw text: an LF file and its CRLF twin have different outputs.
   const key = entryKey(cache, display, raw);
   const kept = timed('read', () => readEntry<FileOutcome>(cache, key));
   // The same display path can name another file under another --root: the path is this one.
   // The original text is the one just read (it is part of the key), so it is not kept twice.
   if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path, original: raw } } : kept;
-  const outcome = processCandidate(path, display, raw, job);
+  const outcome = processCandidate(path, display, read, job);
   // An internal error is not kept: the next run says it again, from the code.
   if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome && { result: { ...outcome.result, original: '' } });
   return outcome;
@@ -298,12 +299,11 @@ export function processFile(path: string, job: FileJob, i = -1, index?: SlotView
  * result holds the raw text and the output with each line's ending restored, so diff, apply and
  * series work on the bytes of the file.
  */
-function processCandidate(path: string, display: string, raw: string, { api, options }: FileJob): FileOutcome {
+function processCandidate(path: string, display: string, normalised: Normalised, { api, options }: FileJob): FileOutcome {
   try {
     const policy = { core: !options.core && CORE_DIR_RE.test(display), file: display };
     const verify = !options.check && (options.verify ?? true);
-    const normalised = normalise(raw);
-    const { text } = normalised;
+    const { raw, text } = normalised;
     const { plan, verification, analysis } = processText(text, api, policy, { verify });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));

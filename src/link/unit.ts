@@ -37,7 +37,6 @@ export interface Unit {
   segments: Segment[];
 }
 
-
 /**
  * Joins the files in the given order, each with its line endings normalised (a CRLF partner file
  * reads as LF). A file not ending in a newline gets one in the joined text only, so that no
