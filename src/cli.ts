@@ -39,7 +39,7 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
   for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
 }
 
-async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
+async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish' | 'convertOnly'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
   const result = await run(argv.paths, api, rootFor(argv.root, argv.paths), {
@@ -67,7 +67,7 @@ function emitting(result: RunResult, work: () => void): void {
 /** The closing line: files with pin groups that were not changed are the unchanged ones. */
 function closing(result: RunResult, changed: { count: number; as: string }, errors: number): string {
   const unchanged = result.files.filter((f) => f.output === f.original).length;
-  return closingLine(summarize(result.files), changed, unchanged, errors, (performance.now() - started) / 1000);
+  return closingLine(summarize(result.files), changed, unchanged, result.setAside, errors, (performance.now() - started) / 1000);
 }
 
 /** --timings: where the time went, per stage, summed over the threads. */
@@ -78,7 +78,7 @@ function reportTimings(argv: Common, result: RunResult): void {
 }
 
 async function diffCommand(argv: Common): Promise<number> {
-  const { result, errors } = await execute(argv);
+  const { result, errors } = await execute(argv, { convertOnly: true });
   let diffs = 0;
   emitting(result, () => {
     for (const f of result.files) {
@@ -95,7 +95,7 @@ async function diffCommand(argv: Common): Promise<number> {
 }
 
 async function applyCommand(argv: Common): Promise<number> {
-  const run = await execute(argv, { finish: true });
+  const run = await execute(argv, { finish: true, convertOnly: true });
   const { result } = run;
   if (!argv.quiet) for (const f of result.finished) process.stdout.write(`converted ${f} (finishing an interrupted apply)\n`);
   const start = performance.now();

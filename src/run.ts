@@ -15,6 +15,7 @@ import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
 import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
 import { exportedHelpers, linkNeeds } from './link/needs.ts';
+import { setAside, stillNeeded, type SetAside } from './link/scope.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { normalise, restore, type Normalised } from './parse/endings.ts';
@@ -33,6 +34,8 @@ export interface RunResult {
   problems: WalkProblem[];
   /** Files an interrupted apply had left half-renamed, finished before this run (display paths). */
   finished: string[];
+  /** `convertOnly`: candidate files not analysed, as nothing in them can convert (else undefined). */
+  setAside?: number;
   /** Time per stage, summed over threads (milliseconds). */
   times: StageTimes;
   /** Threads that worked on files (this one included). */
@@ -54,6 +57,8 @@ export interface RunOptions {
   verify?: boolean;
   /** `verify`: plan without the simulator, then report its verdict on each changed group. */
   check?: { explain: boolean };
+  /** `diff`, `apply`: analyse only the files whose groups can convert, and those linking may join with them (link/scope.ts). */
+  convertOnly?: boolean;
   /** Threads working on files (1: all in this thread). */
   jobs?: number;
   /** Where to draw a progress line (a terminal), if anywhere. */
@@ -73,8 +78,8 @@ export interface FileJob {
   cache?: ResultCacheJob;
 }
 
-/** One file's outcome: a result, a problem to report, or nothing (not a candidate). */
-export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | null;
+/** One file's outcome: a result, a problem to report, a candidate set aside (`convertOnly`), or nothing (not a candidate). */
+export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | { aside: SetAside } | null;
 
 /**
  * Core kernel code (mm/, kernel/, fs/, ipc/, security/, lib/) that upstream deliberately left on
@@ -84,12 +89,17 @@ export type FileOutcome = { result: FileResult } | { problem: WalkProblem } | nu
  */
 const CORE_DIR_RE = /(^|[/\\])(mm|kernel|fs|ipc|security|lib)[/\\]/;
 
+/** Core kernel code, converted only with --core. */
+const isCore = (display: string, options: RunOptions) => !options.core && CORE_DIR_RE.test(display);
+
 export async function run(paths: string[], api: TargetApi, root: string, options: RunOptions = {}): Promise<RunResult> {
   const before = { ...threadTimes };
   // Paths found in the trees are shown relative to --root, in diffs, reports and problem lines.
   const shown = (path: string) => shownFrom(root, path);
   const { jobs = 1, progress, cache, finish, ...fileOptions } = options;
-  const job: FileJob = { api, root, options: fileOptions, cache: resultCacheJob(cache, [api, fileOptions]) };
+  // The result cache is shared with runs that analyse every file: a result does not depend on it.
+  const { convertOnly, ...resultOptions } = fileOptions;
+  const job: FileJob = { api, root, options: fileOptions, cache: resultCacheJob(cache, [api, resultOptions]) };
   const pool = new Pool<string, NonNullable<FileOutcome>>(jobs - 1, job);
   // With the result cache, files known to be no candidates are only stat'ed, not read.
   const index = job.cache && FileIndex.load(job.cache, paths.map((p) => resolve(p)));
@@ -110,21 +120,31 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   } finally {
     await pool.close();
   }
-  if (job.cache) trimEntries(job.cache);
   let results: FileResult[] = [];
   const { problems } = walked;
-  for (const o of mapped.outcomes) {
-    if (!o) continue;
+  const aside: SetAside[] = [];
+  const take = (o: FileOutcome) => {
+    if (!o) return;
     if ('problem' in o) problems.push(o.problem);
+    else if ('aside' in o) aside.push(o.aside);
     else results.push(o.result);
+  };
+  for (const o of mapped.outcomes) take(o);
+  // The files set aside that linking can join with a converting one after all, in this thread.
+  const needed = stillNeeded(aside, results);
+  if (needed.length) {
+    const all: FileJob = { ...job, options: resultOptions };
+    for (const a of needed) take(processFile(a.path, all));
+    results.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
+  if (job.cache) trimEntries(job.cache);
   const linked = linkResults(results, linking!, emptyResult);
   results = linked.results;
   problems.push(...linked.problems);
   const times = emptyTimes();
   for (const stage of STAGES) times[stage] = threadTimes[stage] - before[stage];
   for (const t of mapped.summaries) addTimes(times, t as StageTimes);
-  return { files: results, problems, finished, times, threads: mapped.threads };
+  return { files: results, problems, finished, setAside: convertOnly ? aside.length - needed.length : undefined, times, threads: mapped.threads };
 }
 
 /**
@@ -253,7 +273,7 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
     paths: paths.map((p) => resolve(p)),
     shown,
     analyze: analyzeText,
-    policy: (display) => ({ core: !options.core && CORE_DIR_RE.test(display), file: display }),
+    policy: (display) => ({ core: isCore(display, options), file: display }),
     verify: options.verify ?? true,
     check: options.check,
     api,
@@ -280,6 +300,10 @@ export function processFile(path: string, job: FileJob, i = -1, index?: SlotView
   if (!read || !('raw' in read)) return read;
   const { raw } = read;
   const display = shownFrom(job.root, path);
+  if (job.options.convertOnly) {
+    const aside = setAside(path, read.text, isCore(display, job.options));
+    if (aside) return { aside };
+  }
   const cache = job.cache;
   if (!cache) return processCandidate(path, display, read, job);
   // Keyed on the raw text: an LF file and its CRLF twin have different outputs.
@@ -299,9 +323,9 @@ export function processFile(path: string, job: FileJob, i = -1, index?: SlotView
  * result holds the raw text and the output with each line's ending restored, so diff, apply and
  * series work on the bytes of the file.
  */
-function processCandidate(path: string, display: string, normalised: Normalised, { api, options }: FileJob): FileOutcome {
+function processCandidate(path: string, display: string, normalised: Normalised, { api, options }: FileJob): Exclude<FileOutcome, { aside: SetAside }> {
   try {
-    const policy = { core: !options.core && CORE_DIR_RE.test(display), file: display };
+    const policy = { core: isCore(display, options), file: display };
     const verify = !options.check && (options.verify ?? true);
     const { raw, text } = normalised;
     const { plan, verification, analysis } = processText(text, api, policy, { verify });

@@ -33,7 +33,7 @@ describe('gup2pin diff', () => {
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('diff --git a/drivers/hfi1/hfi1.c b/drivers/hfi1/hfi1.c\n--- a/drivers/hfi1/hfi1.c\n+++ b/drivers/hfi1/hfi1.c\n');
     expect(out.stdout).not.toContain('neg-mixed-helper');
-    expect(out.stderr).toMatch(/^6 converted, 2 refused, 0 already pinned, 6 files changed, 1 unchanged, 0 errors, \d+\.\d\d s\n$/);
+    expect(out.stderr).toMatch(/^6 converted, 2 refused, 0 already pinned, 6 files changed, 1 unchanged, 0 with nothing to convert, 0 errors, \d+\.\d\d s\n$/);
   });
 
   it('produces a patch git apply accepts, giving the expected files', () => {
@@ -90,11 +90,21 @@ describe('gup2pin apply', () => {
     expect(readFileSync(file, 'utf8')).toBe(read('qib', 'after.5.4.c'));
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const snapshot = DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'));
-    expect(first.stderr).toMatch(/^5 converted, 3 refused, 0 already pinned, 5 written, 2 unchanged, 0 errors, \d+\.\d\d s\n$/);
+    expect(first.stderr).toMatch(/^5 converted, 3 refused, 0 already pinned, 5 written, 2 unchanged, 0 with nothing to convert, 0 errors, \d+\.\d\d s\n$/);
     const second = gup2pin(['apply', '--target', '5.4', 'drivers'], root);
     expect(second.stdout).toBe('');
-    expect(second.stderr).toMatch(/^0 converted, 3 refused, 5 already pinned, 0 written, 7 unchanged, 0 errors, \d+\.\d\d s\n$/);
+    expect(second.stderr).toMatch(/^0 converted, 3 refused, 5 already pinned, 0 written, 7 unchanged, 0 with nothing to convert, 0 errors, \d+\.\d\d s\n$/);
     expect(DRIVERS.map((n) => readFileSync(join(root, 'drivers', n, `${n}.c`), 'utf8'))).toEqual(snapshot);
+  });
+
+  it('analyses again only what can still convert: on 6.5 the converted drivers are on the pin API', () => {
+    const root = tree(DRIVERS);
+    expect(gup2pin(['apply', '--target', '6.5', 'drivers'], root).code).toBe(0);
+    const second = gup2pin(['apply', '--target', '6.5', 'drivers'], root);
+    expect(second.stdout).toBe('');
+    // Only neg-alloc-bounce and neg-mixed-helper still call get_user_pages*(); scan reports on all.
+    expect(second.stderr).toMatch(/^0 converted, 1 refused, 1 already pinned, 0 written, 2 unchanged, 5 with nothing to convert, 0 errors, \d+\.\d\d s\n$/);
+    expect(gup2pin(['scan', '--target', '6.5', 'drivers'], root).stdout.split('\n').at(-2)).toBe('0 converted, 2 refused, 6 already pinned, 7 files (target 6.5)');
   });
 });
 

@@ -106,10 +106,12 @@ export const summaryLine = (s: Summary) =>
 /**
  * The closing line of a command that changes files, like jscodeshift's: the groups, then the
  * files changed (`changed` names how: "changed", "written", "mails written") and left
- * unchanged, the errors, and the time taken.
+ * unchanged, the candidate files not analysed for want of anything to convert (`diff`, `apply`),
+ * the errors, and the time taken.
  */
-export function closingLine(s: Summary, changed: { count: number; as: string }, unchanged: number, errors: number, seconds: number): string {
-  return `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${changed.count} ${changed.as}, ${unchanged} unchanged, ${errors} error${errors === 1 ? '' : 's'}, ${seconds.toFixed(2)} s`;
+export function closingLine(s: Summary, changed: { count: number; as: string }, unchanged: number, setAside: number | undefined, errors: number, seconds: number): string {
+  const aside = setAside === undefined ? '' : `${setAside} with nothing to convert, `;
+  return `${s.converted} converted, ${s.refused} refused, ${s.alreadyPinned} already pinned, ${changed.count} ${changed.as}, ${unchanged} unchanged, ${aside}${errors} error${errors === 1 ? '' : 's'}, ${seconds.toFixed(2)} s`;
 }
 
 function groupLine(g: GroupReport): { line: number; file?: string; text: string } {
