@@ -230,6 +230,18 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
     for (const p of u.files) inUnit.add(p);
   };
   const openIn = (members: string[]) => members.map((p) => byPath.get(p)).filter((r): r is R => !!r?.links);
+  // Our own failure on a unit (a bug, or line endings that cannot be restored) costs its files,
+  // left alone and named, as a failure on one file does (run.ts), never the run.
+  const attempt = (files: UnitFile[], work: () => UnitOutcome<R>): UnitOutcome<R> | undefined => {
+    try {
+      return work();
+    } catch (e) {
+      const others = files.slice(1).map((f) => f.display);
+      const linkedWith = others.length ? ` with the files linked to it (${others.join(', ')})` : '';
+      problems.push({ path: files[0].display, reason: `internal error, left alone${linkedWith}: ${(e as Error).message}` });
+      return undefined;
+    }
+  };
   for (const members of components.values()) {
     members.sort();
     const files: UnitFile[] = [];
@@ -246,7 +258,8 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
         ? { refused: `it would join ${members.length} files, more than gup2pin links` }
         : files.length !== members.length
           ? { refused: `${ctx.shown(members[files.length])} cannot be read` }
-          : ((run.early?.take(files, ctx.acquirers) as UnitOutcome<R> | undefined) ?? cachedUnit(joinUnit(files), ctx, make));
+          : ((run.early?.take(files, ctx.acquirers) as UnitOutcome<R> | undefined) ??
+            attempt(files, () => cachedUnit(joinUnit(files), ctx, make)) ?? { results: [], files: members });
     if ('refused' in linked) for (const r of openIn(members)) unlinked.set(r, linked.refused);
     else {
       take(linked);
@@ -263,7 +276,8 @@ export function linkResults<R extends LinkedResult>(results: R[], run: LinkConte
     if (inUnit.has(r.path) || !converted.length) continue;
     const message = `not linked with the files that share its pages: ${why}`;
     const refusals = new Map(converted.map((g) => [g.id, [{ code: 'not-linked' as const, line: g.line, message }]]));
-    const alone = cachedUnit(joinUnit([{ path: r.path, display: r.display, text: r.original }]), ctx, make, refusals);
+    const file = { path: r.path, display: r.display, text: r.original };
+    const alone = attempt([file], () => cachedUnit(joinUnit([file]), ctx, make, refusals)) ?? { results: [], files: [r.path] };
     if (!('refused' in alone)) take(alone);
   }
 

@@ -97,5 +97,10 @@ export function splitEdits(unit: Unit, edits: readonly Edit[]): Map<Segment, Edi
 
 /** The bytes of one file of the unit after its `edits` (file-relative), each line's ending kept. */
 export function restoreSegment(seg: Segment, edits: readonly Edit[]): string {
-  return restore(seg.endings, edits, applyEdits(seg.text, [...edits]));
+  try {
+    return restore(seg.endings, edits, applyEdits(seg.text, [...edits]));
+  } catch (e) {
+    // Which file of the unit it was: the failure is reported for the whole unit.
+    throw new Error(`${seg.display}: ${(e as Error).message}`);
+  }
 }
