@@ -14,13 +14,13 @@ import { CANDIDATE_RE, GET_ACQUIRE_RE } from './sites/api.ts';
 import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
 import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
-import { exportedHelpers, linkNeeds } from './link/needs.ts';
+import { exportedHelpers, headerEscapes, linkNeeds } from './link/needs.ts';
 import { setAside, stillNeeded, type SetAside } from './link/scope.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { normalise, restore, type Normalised } from './parse/endings.ts';
 import { parseC } from './parse/kernel-c.ts';
-import { planFile, type FilePlan, type Policy } from './plan/plan.ts';
+import { planFile, withForced, type FilePlan, type Policy } from './plan/plan.ts';
 import type { GroupVerification } from './sim/verdict.ts';
 import { checkConversion, planVerified } from './sim/index.ts';
 import { analyze, type FileAnalysis, type Part } from './sites/groups.ts';
@@ -328,7 +328,7 @@ function processCandidate(path: string, display: string, normalised: Normalised,
     const policy = { core: isCore(display, options), file: display };
     const verify = !options.check && (options.verify ?? true);
     const { raw, text } = normalised;
-    const { plan, verification, analysis } = processText(text, api, policy, { verify });
+    const { plan, verification, analysis } = processText(text, api, policy, { verify, header: display.endsWith('.h') });
     if (!plan.groups.length && !plan.notGup.length) return null;
     const checks = options.check && timed('verify', () => checkConversion({ text, analysis }, { text: plan.output, edits: plan.edits }, api, options.check!.explain));
     // Core kernel code converts only on request: its helpers (mm/gup.c's own API) are not linked.
@@ -351,10 +351,11 @@ export function analyzeText(text: string, parts?: readonly Part[]): FileAnalysis
 export function processText(
   text: string,
   api: TargetApi,
-  policy: Policy = { core: false },
-  options: { verify?: boolean } = {},
+  given: Policy = { core: false },
+  options: { verify?: boolean; header?: boolean } = {},
 ): { plan: FilePlan; verification: Map<number, GroupVerification>; analysis: FileAnalysis } {
   const analysis = analyzeText(text);
+  const policy = options.header ? withForced(given, headerEscapes(analysis, () => true)) : given;
   if (options.verify) return { ...timed('verify', () => planVerified(analysis, api, policy)), analysis };
   return { plan: timed('plan', () => planFile(analysis, api, policy)), verification: new Map(), analysis };
 }

@@ -14,7 +14,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileReport, type FileReport, type GroupReport } from '../emit/report.ts';
 import { entryKey, readEntry, writeEntry, type ResultCacheJob } from '../cache/results.ts';
 import { walk, type WalkProblem } from '../discover/walk.ts';
-import { planFile, type FilePlan, type Policy } from '../plan/plan.ts';
+import { planFile, withForced, type FilePlan, type Policy } from '../plan/plan.ts';
 import { checkConversion, planVerified, type Check } from '../sim/index.ts';
 import type { GroupVerification } from '../sim/verdict.ts';
 import { RELEASE_APIS } from '../sites/api.ts';
@@ -22,7 +22,7 @@ import { functionName } from '../sites/dataflow.ts';
 import type { Diagnostic } from '../sites/diagnostics.ts';
 import type { FileAnalysis, Part } from '../sites/groups.ts';
 import { timed } from '../timing.ts';
-import { OPEN_CODES, exportedHelpers, type LinkNeeds } from './needs.ts';
+import { OPEN_CODES, exportedHelpers, headerEscapes, type LinkNeeds } from './needs.ts';
 import { kernelTreeOf } from './tree.ts';
 import { joinUnit, locateLine, restoreSegment, segmentAt, splitEdits, type Segment, type Unit, type UnitFile } from './unit.ts';
 
@@ -455,18 +455,19 @@ function processUnit<R extends LinkedResult>(
     }
   }
   const home = unit.segments.find((s) => isGiven(ctx, s)) ?? unit.segments[0];
-  const policy = { ...ctx.policy(home.display), forced: refused };
+  const escapes = headerEscapes(analysis, (offset) => segmentAt(unit, offset).display.endsWith('.h'));
+  const policy = withForced({ ...ctx.policy(home.display), forced: refused }, escapes);
   const outside = unit.segments.filter((s) => !isGiven(ctx, s));
   let { plan, verification } = planUnit(analysis, ctx, policy);
   // A conversion that needs an edit in a file outside the paths is refused, naming the file.
-  const forced = new Map(policy.forced);
+  const outsiders = new Map<number, Diagnostic[]>();
   for (const g of plan.groups) {
     if (g.verdict !== 'converted') continue;
     const touched = [...splitEdits(unit, g.edits).keys()].filter((s) => outside.includes(s));
     if (touched.length)
-      forced.set(g.group.id, touched.map((s) => ({ code: 'outside-paths', line: g.group.line, message: `the conversion also edits ${s.display}, which is not among the given paths: pass it too` })));
+      outsiders.set(g.group.id, touched.map((s) => ({ code: 'outside-paths', line: g.group.line, message: `the conversion also edits ${s.display}, which is not among the given paths: pass it too` })));
   }
-  if (forced.size > policy.forced.size) ({ plan, verification } = planUnit(analysis, ctx, { ...policy, forced }));
+  if (outsiders.size) ({ plan, verification } = planUnit(analysis, ctx, withForced(policy, outsiders)));
   const checks = ctx.check && checkConversion({ text: unit.text, analysis }, { text: plan.output, edits: plan.edits }, ctx.api, ctx.check.explain);
   const results = unitResults(unit, fileReport('', plan, verification, exportedHelpers(analysis)), plan, checks, make);
   return { results, files: unit.segments.map((s) => s.path) };

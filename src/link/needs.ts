@@ -7,6 +7,7 @@
  */
 import { CANDIDATE_RE } from '../sites/api.ts';
 import type { FnInfo } from '../sites/dataflow.ts';
+import type { Diagnostic } from '../sites/diagnostics.ts';
 import { FILE_HAZARD_CODES, type FileAnalysis, type PinGroup } from '../sites/groups.ts';
 
 export interface LinkNeeds {
@@ -91,6 +92,28 @@ export function exportedHelpers(analysis: FileAnalysis): Map<number, string[]> {
     for (const site of [...g.acquires, ...g.releases]) names.add(site.fn.name);
     const exported = [...names].filter((n) => exportRe(n).test(analysis.text)).sort();
     if (exported.length) out.set(g.id, exported);
+  }
+  return out;
+}
+
+/**
+ * Groups whose pages leave through a function of a header, a `static inline` GUP wrapper such as
+ * 6.5+ mm.h's get_user_page_vma_remote(): every file including the header may call it and
+ * release the pages, and no search of its callers is made (the whole tree may be). Such a group
+ * is refused, as one whose pages are handed to a function outside the file is; one with no
+ * release here at all is refused for that already.
+ */
+export function headerEscapes(analysis: FileAnalysis, inHeader: (offset: number) => boolean): Map<number, Diagnostic[]> {
+  const out = new Map<number, Diagnostic[]>();
+  for (const g of analysis.groups) {
+    if (g.family !== 'gup' || !g.releases.length) continue;
+    const through = [...channels(analysis, g).functions].filter((name) => {
+      const fn = analysis.facts.functions.get(name);
+      return !!fn && inHeader(fn.node.startIndex);
+    });
+    if (!through.length) continue;
+    const names = through.sort().map((n) => `${n}()`).join(', ');
+    out.set(g.id, [{ code: 'escape', line: g.line, message: `the pinned pages leave through ${names}, defined in a header: any file that includes it may release them` }]);
   }
   return out;
 }

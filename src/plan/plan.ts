@@ -91,10 +91,18 @@ function matchRelease(rel: ReleaseCall, ctx: ReleaseContext) {
 export interface Policy {
   /** The file is core kernel code whose GUP users stay on FOLL_GET unless asked (H9). */
   core: boolean;
-  /** Groups refused from outside the planner (the simulator found them not equivalent). */
+  /** Groups refused from outside the planner (the simulator found them not equivalent, a header's function hands their pages out). */
   forced?: ReadonlyMap<number, Diagnostic[]>;
   /** The file as shown: its name names a renamed local function (src/plan/rename.ts). */
   file?: string;
+}
+
+/** The policy with more groups refused from outside the planner (a group's reasons add up). */
+export function withForced(policy: Policy, more: ReadonlyMap<number, Diagnostic[]>): Policy {
+  if (!more.size) return policy;
+  const forced = new Map(policy.forced);
+  for (const [id, ds] of more) forced.set(id, [...(forced.get(id) ?? []), ...ds]);
+  return { ...policy, forced };
 }
 
 export function planFile(analysis: FileAnalysis, api: TargetApi, policy: Policy = { core: false }): FilePlan {
