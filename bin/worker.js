@@ -1,6 +1,7 @@
 // Worker thread bootstrap: loads the worker entry the way bin/gup2pin loads the CLI (a cached
 // bundle, else tsx) and starts serving batches of files.
-import { loadEntry } from './load.js';
+import { keepCode, loadEntry } from './load.js';
 
 const worker = await loadEntry('worker');
-worker.serve();
+// Its code cache is written (first run of a build) when its work is done, before it says so.
+worker.serve(keepCode);

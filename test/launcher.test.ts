@@ -4,7 +4,7 @@
  * Runs on a copy of the package (own node_modules/.cache) so it can't disturb other tests' runs.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, read, scratchDir } from './helpers.ts';
@@ -32,7 +32,7 @@ function gup2pin(args: string[], env: Record<string, string> = {}, cwd = FIXTURE
   });
 }
 const tsx = (args: string[]) => gup2pin(args, { GUP2PIN_NO_CACHE: '1' });
-const bundles = (entry = 'cli') => readdirSync(cache).filter((f) => f.startsWith(`${entry}-`) && f.endsWith('.mjs'));
+const bundles = (entry = 'cli') => readdirSync(cache).filter((f) => f.startsWith(`${entry}-`) && f.endsWith('.cjs'));
 /** A bundle and its source map (read on a crash only). */
 const withMaps = (names: string[]) => names.flatMap((b) => [b, `${b}.map`]);
 
@@ -67,7 +67,7 @@ describe('launcher cache', () => {
 
   it('really runs the cached bundle when its key matches', async () => {
     const [bundle] = bundles();
-    writeFileSync(join(cache, bundle), "export async function main() { process.stdout.write('from the cache\\n'); return 7; }\n");
+    writeFileSync(join(cache, bundle), "exports.main = async function main() { process.stdout.write('from the cache\\n'); return 7; };\n");
     expect(await gup2pin(SCAN)).toEqual({ code: 7, stdout: 'from the cache\n', stderr: '' });
   });
 
@@ -84,9 +84,23 @@ describe('launcher cache', () => {
     rmSync(cache, { recursive: true, force: true });
     const runs = await Promise.all(Array.from({ length: 4 }, () => gup2pin(SCAN)));
     for (const r of runs) expect(r).toEqual(expected);
-    expect(readdirSync(cache).sort()).toEqual(withMaps([...bundles(), ...bundles('worker')]).sort()); // no temp files left
+    // No temp files left: the bundles, their maps, and the CLI's code cache (no worker ran).
+    expect(readdirSync(cache).sort()).toEqual([...withMaps([...bundles(), ...bundles('worker')]), `${bundles()[0]}.code`].sort());
     expect(bundles()).toHaveLength(1);
     expect(bundles('worker')).toHaveLength(1);
+  });
+
+  it("keeps V8's code cache of a bundle's first run, uses it after, and makes it again when V8 rejects it", async () => {
+    rmSync(cache, { recursive: true, force: true });
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    const code = join(cache, `${bundles()[0]}.code`);
+    const made = statSync(code).mtimeMs;
+    expect(statSync(code).size).toBeGreaterThan(10_000);
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    expect(statSync(code).mtimeMs).toBe(made);
+    writeFileSync(code, 'not a code cache');
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    expect(statSync(code).size).toBeGreaterThan(10_000);
   });
 
   it('falls back to tsx when the cache directory cannot be created', async () => {

@@ -8,7 +8,8 @@ import { processFile, type FileJob, type FileOutcome } from '../run.ts';
 import { threadTimes } from '../timing.ts';
 import { SlotView, type IndexSlots } from '../cache/file-index.ts';
 
-export function serve(): void {
+/** `done`: called once this thread's work is over, before the main thread hears so (it then stops the thread). */
+export function serve(done?: () => void): void {
   const port = parentPort;
   if (!port) throw new Error('src/parallel/worker.ts runs only as a worker thread');
   const job = workerData as FileJob;
@@ -19,6 +20,7 @@ export function serve(): void {
       const outcome = processFile(items[i], job, i, index);
       if (outcome) port.postMessage({ results: [[i, outcome]] } satisfies WorkerReply<FileOutcome>);
     }
+    done?.();
     port.postMessage({ done: threadTimes } satisfies WorkerReply<FileOutcome>);
   });
 }
