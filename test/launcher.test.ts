@@ -84,8 +84,10 @@ describe('launcher cache', () => {
     rmSync(cache, { recursive: true, force: true });
     const runs = await Promise.all(Array.from({ length: 4 }, () => gup2pin(SCAN)));
     for (const r of runs) expect(r).toEqual(expected);
-    // No temp files left: the bundles, their maps, and the CLI's code cache (no worker ran).
-    expect(readdirSync(cache).sort()).toEqual([...withMaps([...bundles(), ...bundles('worker')]), `${bundles()[0]}.code`].sort());
+    // No temp files left: the bundles, their maps, and the CLI's code cache (no worker ran); the
+    // sources' stamp once they are 2 s old.
+    const left = readdirSync(cache).filter((f) => f !== 'sources.stamp');
+    expect(left.sort()).toEqual([...withMaps([...bundles(), ...bundles('worker')]), `${bundles()[0]}.code`].sort());
     expect(bundles()).toHaveLength(1);
     expect(bundles('worker')).toHaveLength(1);
   });
@@ -101,6 +103,22 @@ describe('launcher cache', () => {
     writeFileSync(code, 'not a code cache');
     expect(await gup2pin(SCAN)).toEqual(expected);
     expect(statSync(code).size).toBeGreaterThan(10_000);
+  });
+
+  it('finds its bundle by a stamp of the sources’ stats, and hashes them again when one changes', async () => {
+    const stamp = join(cache, 'sources.stamp');
+    // Once the sources (src/cli.ts was edited by a test above) are 2 s old, a run leaves the stamp.
+    const newest = Math.max(...['src/cli.ts', 'bin/load.js', 'package.json'].map((f) => statSync(join(pkg, f)).ctimeMs));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, newest + 2100 - Date.now())));
+    rmSync(stamp, { force: true });
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    const [signature, key] = readFileSync(stamp, 'utf8').split(' ');
+    expect(bundles()).toEqual([`cli-${key}.cjs`]);
+    // A source edited just now: a new key and bundle, and no stamp while the edit is that recent.
+    appendFileSync(join(pkg, 'src', 'run.ts'), '// edited again\n');
+    expect(await gup2pin(SCAN)).toEqual(expected);
+    expect(bundles()).not.toEqual([`cli-${key}.cjs`]);
+    expect(readFileSync(stamp, 'utf8').split(' ')[0]).toBe(signature);
   });
 
   it('falls back to tsx when the cache directory cannot be created', async () => {
