@@ -9,6 +9,7 @@ import { verdictLines } from '../src/emit/verdicts.ts';
 import { BeforeRuns, configFor, type Scenario } from '../src/sim/scenarios.ts';
 import { loweredEdits } from '../src/sim/edited.ts';
 import { verifyTexts } from '../src/sim/verify.ts';
+import { hasRealError } from '../src/sites/groups.ts';
 import { applyEdits, planFile } from '../src/plan/plan.ts';
 import { analyzeText, processText } from '../src/run.ts';
 import { fixtureNames, read, TARGETS } from './helpers.ts';
@@ -568,6 +569,32 @@ describe('lowering a conversion from its edits', () => {
     expect(analysis.tree.rootNode.descendantsOfType('function_definition')).toHaveLength(2);
     const at = NESTED.indexOf('put_page');
     expect(loweredEdits(analysis, [{ start: at, end: at + 8, text: 'unpin_user_page' }])).toBeUndefined();
+  });
+
+  it('splices an edited function whole in a file with a parse error elsewhere, and not one with its own', () => {
+    const ODD = `static int xr_odd(struct xr_dev *xd)
+{
+	int n = xd->count +;
+
+	return n;
+}
+
+static void xr_put(struct page **pages, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
+}
+`;
+    const analysis = analyzeText(ODD);
+    const [odd, put] = analysis.tree.rootNode.descendantsOfType('function_definition');
+    expect([hasRealError(odd), hasRealError(put)]).toEqual([true, false]);
+    const edit = (what: string, text: string) => [{ start: ODD.indexOf(what), end: ODD.indexOf(what) + what.length, text }];
+    const inPut = edit('put_page', 'unpin_user_page');
+    const whole = lowerFile(parseC(applyEdits(ODD, inPut)).rootNode);
+    expect(shape(loweredEdits(analysis, inPut)!.funcs)).toBe(shape(whole));
+    expect(loweredEdits(analysis, edit('return n', 'return n + 1'))).toBeUndefined();
   });
 
   it('falls back to a whole parse when an edit is outside every function', () => {

@@ -26,10 +26,13 @@ export function lowerAnalysed(analysis: FileAnalysis): LoweredFile {
 /**
  * The converted file lowered without parsing all of it. Undefined when that is not sure to give
  * what a parse of the whole text gives: an edit outside a function or in one holding another,
- * or parse errors in the file or in what an edit made (an iterator macro's missing `;` is none).
+ * or parse errors in an edited function, around it, or in what an edit made (an iterator
+ * macro's missing `;` is none). An error elsewhere in the file is no reason: an edited function
+ * that parsed whole, and parses whole again, leaves the parser where it found it, so the rest
+ * reads as it did.
  */
 export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): LoweredFile | undefined {
-  if (hasRealError(analysis.tree.rootNode)) return undefined;
+  const broken = hasRealError(analysis.tree.rootNode);
   const before = lowerAnalysed(analysis);
   const defs = analysis.tree.rootNode.descendantsOfType('function_definition');
   const touched = new Map<Node, Edit[]>();
@@ -46,6 +49,7 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
     // A definition tree-sitter read inside another (after a macro it could not read) is lowered
     // on its own too: only a whole parse gives both their edited versions.
     if (defs.some((d) => d !== def && def.startIndex <= d.startIndex && d.endIndex <= def.endIndex)) return undefined;
+    if (broken && (hasRealError(def) || insideError(def))) return undefined;
     const name = functionName(def);
     // A later definition of a name (the other branch of an #ifdef) is not lowered, edited or not.
     if (!name || before.definitions.get(name) !== def) continue;
@@ -54,6 +58,12 @@ export function loweredEdits(analysis: FileAnalysis, edits: readonly Edit[]): Lo
     replaced.set(name, edited);
   }
   return before.withDefinitions(replaced);
+}
+
+/** Whether tree-sitter read this node inside an ERROR, or inside a construct that has one. */
+function insideError(node: Node): boolean {
+  for (let n = node.parent; n && n.parent; n = n.parent) if (n.type === 'ERROR' || hasRealError(n)) return true;
+  return false;
 }
 
 /**
