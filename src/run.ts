@@ -15,7 +15,7 @@ import { finishJournal } from './emit/apply.ts';
 import { Progress } from './emit/progress.ts';
 import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './link/link.ts';
 import { exportedHelpers, headerEscapes, linkNeeds } from './link/needs.ts';
-import { setAside, stillNeeded, type SetAside } from './link/scope.ts';
+import { analysedEmpty, setAside, stillNeeded, type SetAside } from './link/scope.ts';
 import { fileReport } from './emit/report.ts';
 import { Pool } from './parallel/pool.ts';
 import { normalise, restore, type Normalised } from './parse/endings.ts';
@@ -298,12 +298,18 @@ export function processFile(path: string, job: FileJob, i = -1, index?: SlotView
   // `verify` reports on conversions only: a file with none is not even parsed.
   const read = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
   if (!read || !('raw' in read)) return read;
-  const { raw } = read;
   const display = shownFrom(job.root, path);
   if (job.options.convertOnly) {
     const aside = setAside(path, read.text, isCore(display, job.options));
     if (aside) return { aside };
+    return analysedCandidate(path, display, read, job) ?? { aside: analysedEmpty(path, GET_ACQUIRE_RE.test(read.text)) };
   }
+  return analysedCandidate(path, display, read, job);
+}
+
+/** A candidate's outcome, from the result cache while its bytes are unchanged, else worked out and kept. */
+function analysedCandidate(path: string, display: string, read: Normalised, job: FileJob): FileOutcome {
+  const { raw } = read;
   const cache = job.cache;
   if (!cache) return processCandidate(path, display, read, job);
   // Keyed on the raw text: an LF file and its CRLF twin have different outputs.

@@ -6,7 +6,7 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { setAside, stillNeeded, type Analysed } from '../src/link/scope.ts';
+import { analysedEmpty, setAside, stillNeeded, type Analysed } from '../src/link/scope.ts';
 import { run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
 import { FIXTURES, scratchDir } from './helpers.ts';
@@ -24,26 +24,30 @@ describe('setAside', () => {
     expect(setAside('/t/drivers/a/a.c', EXPORTS, false)).toBeUndefined();
   });
   it('sets aside one already on pin_user_pages*() that exports nothing', () => {
-    expect(setAside('/t/drivers/a/a.c', PINS, false)).toEqual({ path: '/t/drivers/a/a.c', gets: false, core: false });
+    expect(setAside('/t/drivers/a/a.c', PINS, false)).toEqual({ path: '/t/drivers/a/a.c', gets: false, settled: false });
   });
   it('sets aside core kernel code (without --core), remembering whether it calls get_user_pages*()', () => {
-    expect(setAside('/t/mm/a.c', GETS, true)).toEqual({ path: '/t/mm/a.c', gets: true, core: true });
-    expect(setAside('/t/mm/b.c', EXPORTS, true)).toEqual({ path: '/t/mm/b.c', gets: false, core: true });
+    expect(setAside('/t/mm/a.c', GETS, true)).toEqual({ path: '/t/mm/a.c', gets: true, settled: true });
+    expect(setAside('/t/mm/b.c', EXPORTS, true)).toEqual({ path: '/t/mm/b.c', gets: false, settled: true });
   });
 });
 
 describe('stillNeeded', () => {
-  const pinned = { path: '/t/drivers/a/pinned.c', gets: false, core: false };
-  const elsewhere = { path: '/t/drivers/b/pinned.c', gets: false, core: false };
-  const core = { path: '/t/mm/gup_user.c', gets: false, core: true };
+  const pinned = { path: '/t/drivers/a/pinned.c', gets: false, settled: false };
+  const elsewhere = { path: '/t/drivers/b/pinned.c', gets: false, settled: false };
+  const core = { path: '/t/mm/gup_user.c', gets: false, settled: true };
   const getting: Analysed = { path: '/t/drivers/a/get.c', original: GETS };
 
   it('takes a set-aside file that shares its directory with an analysed file calling get_user_pages*()', () => {
     expect(stillNeeded([pinned, elsewhere], [getting])).toEqual([pinned]);
   });
   it('takes one that shares its directory with a set-aside core file calling it', () => {
-    const dir = { path: '/t/mm/x/pinned.c', gets: false, core: false };
-    expect(stillNeeded([dir, { path: '/t/mm/x/get.c', gets: true, core: true }], [])).toEqual([dir]);
+    const dir = { path: '/t/mm/x/pinned.c', gets: false, settled: false };
+    expect(stillNeeded([dir, { path: '/t/mm/x/get.c', gets: true, settled: true }], [])).toEqual([dir]);
+  });
+  it('takes one beside a file that calls get_user_pages*() but held no pin group when analysed', () => {
+    expect(stillNeeded([pinned, elsewhere, analysedEmpty('/t/drivers/a/async.c', true)], [])).toEqual([pinned]);
+    expect(stillNeeded([pinned, analysedEmpty('/t/drivers/a/exports.c', false)], [])).toEqual([]);
   });
   it('does not take one whose directory only holds files on the pin API', () => {
     expect(stillNeeded([pinned], [{ path: '/t/drivers/a/other.c', original: PINS }])).toEqual([]);

@@ -19,22 +19,31 @@ import type { LinkNeeds } from './needs.ts';
 
 const EXPORTS_RE = /\bEXPORT_SYMBOL\w*\s*\(/;
 
-/** A candidate file a converting run did not analyse (yet). */
+/** A candidate file a converting run did not analyse (yet), or analysed and found nothing in. */
 export interface SetAside {
   path: string;
   /** It calls get_user_pages*(): a file of its directory may be linked with it. */
   gets: boolean;
-  /** Core kernel code without --core: never converted, never linked from (link.ts), never analysed. */
-  core: boolean;
+  /**
+   * Never analysed (again): core kernel code without --core (never converted, never linked
+   * from: link.ts), or a file analysed already that holds no pin group.
+   */
+  settled: boolean;
 }
 
 /** Whether a converting run analyses this candidate now, or sets it aside. */
 export function setAside(path: string, text: string, core: boolean): SetAside | undefined {
   const gets = GET_ACQUIRE_RE.test(text);
-  if (core) return { path, gets, core };
+  if (core) return { path, gets, settled: true };
   if (gets || EXPORTS_RE.test(text)) return undefined;
-  return { path, gets, core };
+  return { path, gets, settled: false };
 }
+
+/**
+ * An analysed file that holds no pin group (6.1's virt/kvm/async_pf.c): nothing to report, but
+ * if it calls get_user_pages*() the files of its directory are its neighbours all the same.
+ */
+export const analysedEmpty = (path: string, gets: boolean): SetAside => ({ path, gets, settled: true });
 
 /** An analysed file, as far as the choice of set-aside files goes. */
 export interface Analysed {
@@ -45,7 +54,7 @@ export interface Analysed {
 
 /** The set-aside files to analyse after all, once every file of the run is read. */
 export function stillNeeded(aside: readonly SetAside[], analysed: readonly Analysed[]): SetAside[] {
-  const open = aside.filter((a) => !a.core);
+  const open = aside.filter((a) => !a.settled);
   if (!open.length) return [];
   if (analysed.some((r) => r.links?.exported.length)) return open;
   const dirs = new Set([...analysed.filter((r) => GET_ACQUIRE_RE.test(r.original)), ...aside.filter((a) => a.gets)].map((f) => dirname(f.path)));
