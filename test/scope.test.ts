@@ -88,6 +88,27 @@ describe('a converting run changes exactly what a run analysing every file chang
     expect(Object.keys(only.changed).length).toBeGreaterThan(0);
   });
 
+  it('counts a file calling get_user_pages*() with no pin group as a neighbour, and as nothing to convert', async () => {
+    // async_pf.c's shape: the pages are only faulted in (no array), so there is no group.
+    const FAULT_IN = `static void xr_fault_in(struct mm_struct *mm, unsigned long addr)
+{
+	int locked = 1;
+
+	mmap_read_lock(mm);
+	get_user_pages_remote(mm, addr, 1, FOLL_WRITE, NULL, &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+}
+`;
+    const root = scratchDir();
+    mkdirSync(join(root, 'drivers', 'xr'), { recursive: true });
+    writeFileSync(join(root, 'drivers', 'xr', 'fault.c'), FAULT_IN);
+    writeFileSync(join(root, 'drivers', 'xr', 'pinned.c'), PINS);
+    const result = await run([root], apiFor(parseVersion('6.5')), root, { convertOnly: true });
+    expect(result.files.map((f) => f.display)).toEqual([join('drivers', 'xr', 'pinned.c')]);
+    expect(result.setAside).toBe(1);
+  });
+
   it('analyses a file on the pin API beside one calling get_user_pages*(), and sets aside one elsewhere', async () => {
     const root = scratchDir();
     cpSync(join(LINKED, 'hfi1', 'before'), root, { recursive: true });
