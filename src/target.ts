@@ -2,9 +2,9 @@
  * Kernel version targeting: which release API the emitted code must compile against.
  * Levels follow the API timeline in the domain reference (§1, H12).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dirsUp } from './discover/root.ts';
+import { dirsUp, makefileHead } from './discover/root.ts';
 
 export interface KernelVersion {
   major: number;
@@ -70,9 +70,8 @@ export const DEFAULT_VERSION: KernelVersion = { major: 6, minor: 5 };
 /** VERSION/PATCHLEVEL of the kernel tree containing `path`, found by walking up to its Makefile. */
 export function versionFromTree(path: string): KernelVersion | undefined {
   for (const dir of dirsUp(path)) {
-    const makefile = join(dir, 'Makefile');
-    if (existsSync(makefile) && existsSync(join(dir, 'Kconfig'))) {
-      const text = readFileSync(makefile, 'utf8').slice(0, 4096);
+    const text = existsSync(join(dir, 'Kconfig')) ? makefileHead(dir) : undefined;
+    if (text !== undefined) {
       const major = /^VERSION\s*=\s*(\d+)/m.exec(text);
       const minor = /^PATCHLEVEL\s*=\s*(\d+)/m.exec(text);
       if (major && minor) return { major: +major[1], minor: +minor[1] };

@@ -37,11 +37,16 @@ export function treeTop(path: string): string | undefined {
  */
 export function isKernelTop(dir: string): boolean {
   if (!existsSync(join(dir, 'Kbuild'))) return false;
+  const head = makefileHead(dir);
+  return !!head && /^VERSION\s*=/m.test(head) && /^PATCHLEVEL\s*=/m.test(head);
+}
+
+/** The start of `dir`'s Makefile, where a kernel's VERSION and PATCHLEVEL are; undefined if it has none. */
+export function makefileHead(dir: string): string | undefined {
   try {
-    const head = readFileSync(join(dir, 'Makefile'), 'utf8').slice(0, 4096);
-    return /^VERSION\s*=/m.test(head) && /^PATCHLEVEL\s*=/m.test(head);
+    return readFileSync(join(dir, 'Makefile'), 'utf8').slice(0, 4096);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

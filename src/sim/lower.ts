@@ -315,10 +315,16 @@ const loopHeaders = new Map<string, Node | null>();
 
 /** `text` (a `for (…)` header) parsed as a `for` statement with an empty body, if it is one. */
 function forStatementOf(text: string): Node | null {
-  const tree = parseC(`void __gup2pin_macro(void)\n{\n${text}\n;\n}\n`);
+  const s = soleStatement(`${text}\n;`);
+  return s?.type === 'for_statement' && field(s, 'body')?.type === 'expression_statement' ? s : null;
+}
+
+/** `text` parsed as a function body: its one statement, if it holds exactly one and parses clean. */
+function soleStatement(text: string): Node | null {
+  const tree = parseC(`void __gup2pin_macro(void)\n{\n${text}\n}\n`);
   if (tree.hasError) return null;
   const stmts = tree.rootNode.firstNamedChild?.childForFieldName('body')?.namedChildren.filter((c) => c.type !== 'comment') ?? [];
-  return stmts.length === 1 && stmts[0].type === 'for_statement' && field(stmts[0], 'body')?.type === 'expression_statement' ? stmts[0] : null;
+  return stmts.length === 1 ? stmts[0] : null;
 }
 
 /** String and character literals, comments, numbers, identifiers: the tokens a parameter may be. */
@@ -326,12 +332,9 @@ const MACRO_TOKENS = /"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\/\*[\s\S]*?\*\/|\/\/[
 
 /** `text` parsed as one C expression, if it is one. */
 function expressionOf(text: string): Node | null {
-  const tree = parseC(`void __gup2pin_macro(void)\n{\n(${text}\n);\n}\n`);
-  if (tree.hasError) return null;
-  const body = tree.rootNode.firstNamedChild?.childForFieldName('body');
-  const stmts = body?.namedChildren.filter((c) => c.type !== 'comment') ?? [];
-  if (stmts.length !== 1 || stmts[0].type !== 'expression_statement') return null;
-  return stmts[0].namedChildren.find((c) => c.type !== 'comment') ?? null;
+  const s = soleStatement(`(${text}\n);`);
+  if (s?.type !== 'expression_statement') return null;
+  return s.namedChildren.find((c) => c.type !== 'comment') ?? null;
 }
 
 /**

@@ -55,7 +55,7 @@ export function whyNotZeroed(facts: FileFacts, array: Node, fn: FnInfo): string 
     for (const node of f.body.descendantsOfType(WRITES_AND_CALLS)) {
       const site = { fn: f, node };
       const at = `(line ${lineOf(node)})`;
-      if (node.type === 'assignment_expression' || node.type === 'init_declarator' || node.type === 'return_statement') {
+      if (WRITES.includes(node.type)) {
         const w = write(facts, f, node);
         if (!w.key || !keys.has(w.key)) continue;
         const verdict = judgeWrite(facts, site, w, keys);
@@ -183,10 +183,8 @@ function aliases(facts: FileFacts, fns: FnInfo[], start: string): Set<string> {
   };
   for (const f of fns) {
     for (const node of f.body.descendantsOfType(WRITES)) {
-      if (node.type === 'assignment_expression' || node.type === 'init_declarator' || node.type === 'return_statement') {
-        const { lhs, key, value } = write(facts, f, node);
-        if (value && !(lhs && isElement(lhs))) link(key, pointerKey(facts, value, f));
-      }
+      const { lhs, key, value } = write(facts, f, node);
+      if (value && !(lhs && isElement(lhs))) link(key, pointerKey(facts, value, f));
     }
   }
   for (const c of facts.localCalls) {
