@@ -17,7 +17,7 @@ import { EarlyUnits, linkResults, type LinkContext, type LinkedResult } from './
 import { exportedHelpers, headerEscapes, linkNeeds } from './link/needs.ts';
 import { analysedEmpty, setAside, stillNeeded, type SetAside } from './link/scope.ts';
 import { fileReport } from './emit/report.ts';
-import { Pool } from './parallel/pool.ts';
+import { DEFER, Pool } from './parallel/pool.ts';
 import { normalise, restore, type Normalised } from './parse/endings.ts';
 import { parseC } from './parse/kernel-c.ts';
 import { planFile, withForced, type FilePlan, type Policy } from './plan/plan.ts';
@@ -292,9 +292,13 @@ const isCandidate = (path: string, text: string) => CANDIDATE_RE.test(text) && c
 
 /**
  * Read one file and, if it is a candidate, plan (and verify) its conversion. `i` is its place in
- * the run's files, where `index` keeps what is known of it.
+ * the run's files, where `index` keeps what is known of it. With `handBack` (a worker thread), a
+ * candidate that needs analysing, not just taking from the result cache, is handed back (DEFER)
+ * for the main thread to process; a few dozen files of a tree are read twice for it.
  */
-export function processFile(path: string, job: FileJob, i = -1, index?: SlotView): FileOutcome {
+export function processFile(path: string, job: FileJob, i?: number, index?: SlotView): FileOutcome;
+export function processFile(path: string, job: FileJob, i: number, index: SlotView | undefined, handBack: boolean): FileOutcome | typeof DEFER;
+export function processFile(path: string, job: FileJob, i = -1, index?: SlotView, handBack = false): FileOutcome | typeof DEFER {
   // `verify` reports on conversions only: a file with none is not even parsed.
   const read = timed('read', () => readCandidate(path, () => shownFrom(job.root, path), !!job.options.check, i, index));
   if (!read || !('raw' in read)) return read;
@@ -302,22 +306,25 @@ export function processFile(path: string, job: FileJob, i = -1, index?: SlotView
   if (job.options.convertOnly) {
     const aside = setAside(path, read.text, isCore(display, job.options));
     if (aside) return { aside };
-    return analysedCandidate(path, display, read, job) ?? { aside: analysedEmpty(path, GET_ACQUIRE_RE.test(read.text)) };
+    const outcome = analysedCandidate(path, display, read, job, handBack);
+    if (outcome === DEFER) return outcome;
+    return outcome ?? { aside: analysedEmpty(path, GET_ACQUIRE_RE.test(read.text)) };
   }
-  return analysedCandidate(path, display, read, job);
+  return analysedCandidate(path, display, read, job, handBack);
 }
 
 /** A candidate's outcome, from the result cache while its bytes are unchanged, else worked out and kept. */
-function analysedCandidate(path: string, display: string, read: Normalised, job: FileJob): FileOutcome {
+function analysedCandidate(path: string, display: string, read: Normalised, job: FileJob, handBack: boolean): FileOutcome | typeof DEFER {
   const { raw } = read;
   const cache = job.cache;
-  if (!cache) return processCandidate(path, display, read, job);
+  if (!cache) return handBack ? DEFER : processCandidate(path, display, read, job);
   // Keyed on the raw text: an LF file and its CRLF twin have different outputs.
   const key = entryKey(cache, display, raw);
   const kept = timed('read', () => readEntry<FileOutcome>(cache, key));
   // The same display path can name another file under another --root: the path is this one.
   // The original text is the one just read (it is part of the key), so it is not kept twice.
   if (kept !== undefined) return kept && 'result' in kept ? { result: { ...kept.result, path, original: raw } } : kept;
+  if (handBack) return DEFER;
   const outcome = processCandidate(path, display, read, job);
   // An internal error is not kept: the next run says it again, from the code.
   if (!(outcome && 'problem' in outcome)) writeEntry(cache, key, outcome && { result: { ...outcome.result, original: '' } });
