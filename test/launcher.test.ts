@@ -65,6 +65,17 @@ describe('launcher cache', () => {
     expect(await gup2pin(['diff', 'vfio'])).toEqual(diff);
   });
 
+  // The bundle loads string-width (yargs', cliui's, wrap-ansi's) only when help is printed.
+  it('prints the same help and usage errors as the tsx path', async () => {
+    for (const args of [['--help'], ['diff', '--help'], ['diff']]) {
+      const viaTsx = await tsx(args);
+      expect(viaTsx.stdout + viaTsx.stderr).toMatch(args.includes('--help') ? /--help +Show help/ : /^gup2pin: Not enough non-option arguments/);
+      expect(await gup2pin(args)).toEqual(viaTsx);
+    }
+    const [bundle] = bundles();
+    expect(readFileSync(join(cache, bundle), 'utf8')).toMatch(/\/\/ lazy-string-width:/);
+  });
+
   it('really runs the cached bundle when its key matches', async () => {
     const [bundle] = bundles();
     writeFileSync(join(cache, bundle), "exports.main = async function main() { process.stdout.write('from the cache\\n'); return 7; };\n");
