@@ -1585,3 +1585,63 @@ describe('a type argument tree-sitter cannot read', () => {
     expect(walk(src, 'demo').unsupported).toEqual([]);
   });
 });
+
+describe('a file that defines a function the simulator models', () => {
+  // As include/linux/mm.h does: its own put_page(), which skips slab pages. The API call is run
+  // as its model, the same in the file that defines it as in every file that includes it.
+  const OWN_PUT_PAGE = `static inline void put_page(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (folio_test_slab(folio))
+		return;
+	folio_put(folio);
+}
+
+static int demo(unsigned long uaddr, int n)
+{
+	struct page *pages[8];
+	int i, got;
+
+	got = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+	if (got <= 0)
+		return got;
+	for (i = 0; i < got; ++i)
+		put_page(pages[i]);
+	return 0;
+}
+`;
+
+  it("runs a call of it as the model, not as the file's own body", () => {
+    const { plan, verification } = processText(OWN_PUT_PAGE, API_6_5, { core: false }, { verify: true });
+    expect(plan.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([['converted', []]]);
+    expect([...verification.values()].map((v) => v.verdict)).toEqual(['equivalent']);
+  });
+
+  // A driver's helper that only shares a name the conversion emits (fixtures/name-clash-rename).
+  const OWN_PIN_USER_PAGES = `static int pin_user_pages(unsigned long uaddr, int n, struct page **pages)
+{
+	return get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
+}
+
+static int demo(unsigned long uaddr, int n)
+{
+	struct page *pages[8];
+	int i, got;
+
+	got = pin_user_pages(uaddr, n, pages);
+	if (got <= 0)
+		return got;
+	for (i = 0; i < got; ++i)
+		put_page(pages[i]);
+	return 0;
+}
+`;
+
+  it("but runs a driver's own function named like a call the conversion emits as its body", () => {
+    const { plan, verification } = processText(OWN_PIN_USER_PAGES, API_6_5, { core: false, file: 'drivers/misc/demo.c' }, { verify: true });
+    expect(plan.groups.map((g) => [g.verdict, g.diagnostics])).toEqual([['converted', []]]);
+    expect(plan.output).toContain('static int demo_pin_user_pages(unsigned long uaddr');
+    expect([...verification.values()].map((v) => v.verdict)).toEqual(['equivalent']);
+  });
+});

@@ -5,6 +5,7 @@
  * scenario flips that decision — kernel code reads `if (bad) goto err;`, so "false" is the
  * normal path and each flip is one error path.
  */
+import { EMITTED_NAMES } from '../sites/api.ts';
 import { versionAtLeast, type TargetApi } from '../target.ts';
 import { Facts, compared, isRelation, type Comparison } from './facts.ts';
 import { structPointer, type Block, type Expr, type Func, type Stmt, type VarDecl } from './lower.ts';
@@ -243,6 +244,9 @@ function knownAs(funcs: ReadonlyMap<string, Func>, fn: Func): string {
 }
 
 const models = new WeakMap<CallExpr, Builtin | null>();
+
+/** Names a conversion emits (see call()). */
+const EMITTED: ReadonlySet<string> = new Set(EMITTED_NAMES);
 
 /** The model of a call site's kernel function, if the simulator has one: looked up once per site. */
 function modelOf(call: CallExpr): Builtin | undefined {
@@ -880,8 +884,12 @@ export class Machine {
       const args = this.evalAll(e.args);
       return this.opaque(`(*${exprLabel(e.fn)})`, args);
     }
-    if (e.callee && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
+    // The file's own function runs, except where the file defines a kernel function the simulator
+    // models (mm.h's own put_page()): that call runs as the model, as in every file that calls
+    // it. The names a conversion emits are no such function: a driver's own static
+    // pin_user_pages() is a helper of its own (the name clash the conversion renames).
     const b = modelOf(e);
+    if (e.callee && (!b || EMITTED.has(name)) && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
     if (b) {
       const args = this.evalAll(e.args);
       try {
