@@ -1587,6 +1587,21 @@ describe('a type argument tree-sitter cannot read', () => {
 });
 
 describe('a file that defines a function the simulator models', () => {
+  /** A driver function taking pages with `acquire` and putting them back in a loop. */
+  const demo = (acquire: string) => `static int demo(unsigned long uaddr, int n)
+{
+	struct page *pages[8];
+	int i, got;
+
+	got = ${acquire};
+	if (got <= 0)
+		return got;
+	for (i = 0; i < got; ++i)
+		put_page(pages[i]);
+	return 0;
+}
+`;
+
   // As include/linux/mm.h does: its own put_page(), which skips slab pages. The API call is run
   // as its model, the same in the file that defines it as in every file that includes it.
   const OWN_PUT_PAGE = `static inline void put_page(struct page *page)
@@ -1598,19 +1613,7 @@ describe('a file that defines a function the simulator models', () => {
 	folio_put(folio);
 }
 
-static int demo(unsigned long uaddr, int n)
-{
-	struct page *pages[8];
-	int i, got;
-
-	got = get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
-	if (got <= 0)
-		return got;
-	for (i = 0; i < got; ++i)
-		put_page(pages[i]);
-	return 0;
-}
-`;
+${demo('get_user_pages_fast(uaddr, n, FOLL_WRITE, pages)')}`;
 
   it("runs a call of it as the model, not as the file's own body", () => {
     const { plan, verification } = processText(OWN_PUT_PAGE, API_6_5, { core: false }, { verify: true });
@@ -1624,19 +1627,7 @@ static int demo(unsigned long uaddr, int n)
 	return get_user_pages_fast(uaddr, n, FOLL_WRITE, pages);
 }
 
-static int demo(unsigned long uaddr, int n)
-{
-	struct page *pages[8];
-	int i, got;
-
-	got = pin_user_pages(uaddr, n, pages);
-	if (got <= 0)
-		return got;
-	for (i = 0; i < got; ++i)
-		put_page(pages[i]);
-	return 0;
-}
-`;
+${demo('pin_user_pages(uaddr, n, pages)')}`;
 
   it("but runs a driver's own function named like a call the conversion emits as its body", () => {
     const { plan, verification } = processText(OWN_PIN_USER_PAGES, API_6_5, { core: false, file: 'drivers/misc/demo.c' }, { verify: true });
