@@ -245,9 +245,6 @@ function knownAs(funcs: ReadonlyMap<string, Func>, fn: Func): string {
 
 const models = new WeakMap<CallExpr, Builtin | null>();
 
-/** Names a conversion emits (see call()). */
-const EMITTED: ReadonlySet<string> = new Set(EMITTED_NAMES);
-
 /** The model of a call site's kernel function, if the simulator has one: looked up once per site. */
 function modelOf(call: CallExpr): Builtin | undefined {
   let b = models.get(call);
@@ -889,7 +886,7 @@ export class Machine {
     // it. The names a conversion emits are no such function: a driver's own static
     // pin_user_pages() is a helper of its own (the name clash the conversion renames).
     const b = modelOf(e);
-    if (e.callee && (!b || EMITTED.has(name)) && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
+    if (e.callee && (!b || EMITTED_NAMES.has(name)) && !this.local(e.slot) && !this.globals[e.global]) return this.run(e.callee, this.evalAll(e.args));
     if (b) {
       const args = this.evalAll(e.args);
       try {

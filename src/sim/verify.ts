@@ -314,7 +314,7 @@ function hunksByUnit(hunks: EditedHunk[], units: Unit[], funcs: ReadonlyMap<stri
 function underOriginalNames(before: ReadonlyMap<string, Func>, after: Map<string, Func>): Map<string, Func> {
   let out: Map<string, Func> | undefined;
   for (const name of before.keys()) {
-    if (after.has(name) || !EMITTED_NAMES.includes(name)) continue;
+    if (after.has(name) || !EMITTED_NAMES.has(name)) continue;
     const renamed = new RegExp(`^\\w+_${name}\\d*$`);
     const to = [...after.keys()].filter((n) => !before.has(n) && renamed.test(n));
     if (to.length !== 1) continue;

@@ -251,11 +251,11 @@ export const ARRAY_FREES = new Set([
 export const MAY_RELEASE_RE = /(^|_)(put|free|release|unpin|unref|drop)(_|$)/;
 
 /** Names the conversion emits; a file-local definition of one would capture our calls (H14). */
-export const EMITTED_NAMES = [
+export const EMITTED_NAMES: ReadonlySet<string> = new Set([
   'pin_user_pages', 'pin_user_pages_fast', 'pin_user_pages_remote', 'pin_user_pages_unlocked',
   'pin_user_pages_locked', 'pin_user_pages_fast_only', 'unpin_user_page', 'unpin_user_pages',
   'unpin_user_pages_dirty_lock', 'put_user_page', 'put_user_pages', 'put_user_pages_dirty_lock',
-];
+]);
 
 /** Calls that enter atomic context (H8), and the ones that leave it. */
 export const ATOMIC_ENTER_RE = /^(spin_lock|spin_lock_irq|spin_lock_irqsave|spin_lock_bh|raw_spin_lock\w*|read_lock\w*|write_lock\w*|local_irq_disable|local_irq_save|preempt_disable|rcu_read_lock|spin_trylock\w*)$/;

@@ -123,9 +123,6 @@ const CONSTANT_IDS = new Set(['NULL', 'true', 'false']);
 /** The nodes of a function body that move values (see collect): only these are visited. */
 const FLOW_NODES = ['init_declarator', 'initializer_pair', 'assignment_expression', 'return_statement', 'expression_statement', 'call_expression'];
 
-/** API names a static function of the file may take over (mm.h's own static inlines are not among them). */
-const LOCAL_API_NAMES: ReadonlySet<string> = new Set(EMITTED_NAMES);
-
 export class FileFacts {
   readonly functions = new Map<string, FnInfo>();
   readonly acquires: AcquireCall[] = [];
@@ -534,7 +531,7 @@ export class FileFacts {
    * driver's own `pin_user_pages()`, H14): it is a local call, not the mm API.
    */
   private isLocalApi(name: string): boolean {
-    return LOCAL_API_NAMES.has(name) && !!this.functions.get(name)?.isStatic;
+    return EMITTED_NAMES.has(name) && !!this.functions.get(name)?.isStatic;
   }
 
   private collectAcquires(fn: FnInfo) {
