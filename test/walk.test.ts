@@ -35,6 +35,18 @@ describe('walk', () => {
     expect(walk([join(root, 'b'), root, join(root, 'b.c')]).files.map((f) => relative(root, f))).toEqual(expected);
   });
 
+  it('merges files found through symlinks (at their targets) into that order, each once', () => {
+    const root = scratchDir();
+    // Directories the walk skips hold the only paths to two targets: found through links alone.
+    for (const d of ['a', 'b', '.cache', 'build']) mkdirSync(join(root, d));
+    for (const f of ['a/m.c', 'b/x.c', '.cache/first.c', 'build/last.c']) writeFileSync(join(root, f), '');
+    symlinkSync('../build/last.c', join(root, 'a', 'l1.c'));
+    symlinkSync('../.cache/first.c', join(root, 'b', 'l2.c'));
+    symlinkSync('x.c', join(root, 'b', 'l3.c'));
+    symlinkSync('../b/x.c', join(root, 'a', 'l4.c'));
+    expect(walk([root]).files.map((f) => relative(root, f))).toEqual(['.cache/first.c', 'a/m.c', 'b/x.c', 'build/last.c']);
+  });
+
   it('the tree is the path named: a link out of it is reported, through show(), not followed', () => {
     const root = tree();
     const { files, problems } = walk([join(root, 'drivers', 'sub'), join(root, 'nope')], { show: (p) => relative(root, p) });
