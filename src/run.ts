@@ -118,7 +118,7 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     mapped = await processAll(pool, walked.files, job, slots, linking.early, progress && new Progress(progress, walked.files.length));
     if (slots) timed('walk', () => index!.save(walked.files, slots));
   } finally {
-    await pool.close();
+    pool.close();
   }
   let results: FileResult[] = [];
   const { problems } = walked;

@@ -188,15 +188,20 @@ export class Pool<I, O> {
     try {
       summaries = await Promise.all(finished);
     } finally {
-      await this.close();
+      this.close();
     }
     return { outcomes: out, summaries, threads: workers.length + 1 };
   }
 
-  /** Stop the workers (one still starting up is simply stopped). */
-  async close(): Promise<void> {
-    for (const w of this.workers) w.removeAllListeners('exit');
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  /**
+   * Stop the workers (one still starting up is simply stopped). Nothing waits for their
+   * teardown, which frees their heaps in their own threads: 25-30 ms of a whole-tree run.
+   */
+  close(): void {
+    for (const w of this.workers) {
+      w.removeAllListeners('exit');
+      void w.terminate();
+    }
   }
 }
 
