@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempPath, writeAtomic, WriteRefused } from '../src/emit/apply.ts';
-import { C_FILE_RE, walk } from '../src/discover/walk.ts';
+import { isCFile, walk } from '../src/discover/walk.ts';
 import { BIN, fixtureNames, gup2pin, read, scratchDir } from './helpers.ts';
 const isRoot = process.getuid?.() === 0;
 
@@ -102,7 +102,7 @@ describe.each(ENDINGS)('$name files', ({ eol }) => {
       for (const name of names) {
         expect(name.slice(dir.length + 1)).toMatch(TEMP_RE);
         expect(name).toContain(`.gup2pin-${process.pid}-`);
-        expect(C_FILE_RE.test(name)).toBe(false);
+        expect(isCFile(name)).toBe(false);
       }
       writeFileSync(names[0], SOURCE);
       expect(walk([dir]).files).toEqual([]);
@@ -307,7 +307,7 @@ describe('gup2pin apply, interrupted', () => {
     for (const rel of r ? reported(r) : []) expect(now.get(rel)!.equals(converted.get(rel)!), `${what}: ${rel} reported but not converted`).toBe(true);
     const extra = [...now.keys()].filter((rel) => !original.has(rel));
     for (const rel of extra) {
-      expect(C_FILE_RE.test(rel), `${what}: ${rel} left behind`).toBe(false);
+      expect(isCFile(rel), `${what}: ${rel} left behind`).toBe(false);
       expect(rel.split('/').pop(), `${what}: ${rel} left behind`).toMatch(TEMP_RE);
     }
     if (temps === 'none') expect(extra, `${what}: temp files left behind`).toEqual([]);

@@ -2,7 +2,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callsApi, walk } from '../src/discover/walk.ts';
+import { callsApi, isCFile, walk } from '../src/discover/walk.ts';
 import { scratchDir } from './helpers.ts';
 
 describe('walk', () => {
@@ -33,6 +33,11 @@ describe('walk', () => {
     expect(walk([root]).files.map((f) => relative(root, f))).toEqual(expected);
     // Paths that overlap, given in any order: still each file once, in that order.
     expect(walk([join(root, 'b'), root, join(root, 'b.c')]).files.map((f) => relative(root, f))).toEqual(expected);
+  });
+
+  it('takes *.c and *.h names only', () => {
+    const names = ['a.c', 'b.h', '.c', 'c', 'h', 'a.cc', 'a.C', 'a.hh', 'a.ch', 'a.c~', 'Makefile'];
+    expect(names.filter(isCFile)).toEqual(['a.c', 'b.h', '.c']);
   });
 
   it('merges files found through symlinks (at their targets) into that order, each once', () => {

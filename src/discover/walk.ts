@@ -9,8 +9,15 @@ import { CANDIDATE_RE } from '../sites/api.ts';
 /** Directories never descended into: VCS metadata, build output, dependencies. */
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
 
-/** C sources and headers: the only files gup2pin reads. */
-export const C_FILE_RE = /\.[ch]$/;
+/**
+ * C sources and headers (`*.c`, `*.h`): the only files gup2pin reads. Asked of every file name in
+ * a tree, so without a regular expression.
+ */
+export function isCFile(name: string): boolean {
+  const n = name.length;
+  const ext = name.charCodeAt(n - 1);
+  return n >= 2 && name.charCodeAt(n - 2) === 46 /* . */ && (ext === 99 /* c */ || ext === 104 /* h */);
+}
 
 /** CANDIDATE_RE anchored at `lastIndex`. */
 const CANDIDATE_AT = new RegExp(CANDIDATE_RE.source.replace(/^\\b/, ''), 'y');
@@ -196,13 +203,6 @@ function visit(dir: string, root: Root, files: FoundFiles, problem: ProblemAt) {
     else if (isCFile(key)) files.add(prefix + key);
     else files.journals.add(prefix + key);
   }
-}
-
-/** C_FILE_RE without a regular expression: asked of every file name in the tree. */
-function isCFile(name: string): boolean {
-  const n = name.length;
-  const ext = name.charCodeAt(n - 1);
-  return n >= 2 && name.charCodeAt(n - 2) === 46 /* . */ && (ext === 99 /* c */ || ext === 104 /* h */);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { applyPatch, parsePatch, type StructuredPatch } from 'diff';
-import { C_FILE_RE } from '../discover/walk.ts';
+import { isCFile } from '../discover/walk.ts';
 import { hunkHeader } from '../emit/diff.ts';
 
 export interface PatchedFile {
@@ -104,7 +104,7 @@ export function filesFromPatch(patchText: string, root: string): { files: Patche
       files.delete(oldName);
       continue;
     }
-    if (!C_FILE_RE.test(newName) || failed.has(oldName)) continue;
+    if (!isCFile(newName) || failed.has(oldName)) continue;
     const fail = (path: string, reason: string) => {
       problems.push({ path, reason });
       failed.add(newName);
