@@ -66,6 +66,15 @@ describe('walk', () => {
   });
 });
 
+describe('callsApi', () => {
+  it('reads a text with characters beyond Latin-1 (kept as UTF-16) as any other', () => {
+    // The em dash makes V8 store the text as UTF-16; comments, strings and an escaped quote still skip.
+    const quiet = '// Pins — not get_user_pages() — here.\nstatic void f(void)\n{\n\tputs("a \\" get_user_pages(");\n\tx_get_user_pages(p);\n}\n';
+    expect(callsApi(quiet, false)).toBe(false);
+    expect(callsApi(`${quiet}static void g(void)\n{\n\tget_user_pages(1, 1, 0, p);\n}\n`, false)).toBe(true);
+  });
+});
+
 describe('callsApi in a header (inBody)', () => {
   it('skips a header that only declares the API', () => {
     expect(callsApi('long get_user_pages(unsigned long start, unsigned long nr_pages,\n\t\t    unsigned int gup_flags, struct page **pages);\n', true)).toBe(false);
