@@ -285,4 +285,4 @@ function mappedStack(stack) {
   });
 }
 
-module.exports = { ENTRIES, keepCode, loadEntry, mappedStack };
+module.exports = { keepCode, loadEntry, mappedStack };

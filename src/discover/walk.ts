@@ -14,9 +14,8 @@ const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions
  * a tree, so without a regular expression.
  */
 export function isCFile(name: string): boolean {
-  const n = name.length;
-  const ext = name.charCodeAt(n - 1);
-  return n >= 2 && name.charCodeAt(n - 2) === 46 /* . */ && (ext === 99 /* c */ || ext === 104 /* h */);
+  const ext = name.charCodeAt(name.length - 1);
+  return name.charCodeAt(name.length - 2) === DOT && (ext === C || ext === H);
 }
 
 /** CANDIDATE_RE anchored at `lastIndex`. */
@@ -49,7 +48,8 @@ export function callsApi(text: string, inBody: boolean): boolean {
   return false;
 }
 
-const [SLASH, STAR, DOUBLE_QUOTE, QUOTE, OPEN_BRACE, CLOSE_BRACE, G, P, UNDERSCORE, NEWLINE, BACKSLASH] = [...'/*"\'{}gp_\n\\'].map((ch) => ch.charCodeAt(0));
+/** The character codes the scans here compare with. */
+const [SLASH, STAR, DOUBLE_QUOTE, QUOTE, OPEN_BRACE, CLOSE_BRACE, G, P, UNDERSCORE, NEWLINE, BACKSLASH, DOT, C, H] = [...'/*"\'{}gp_\n\\.ch'].map((ch) => ch.charCodeAt(0));
 
 /** `\w` (without the `u` flag) of a character code; false for NaN, before the text's start. */
 const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === UNDERSCORE;
