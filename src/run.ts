@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { statSync, type Stats } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { DirIndex } from './cache/dir-index.ts';
 import { FileIndex, SlotView, type IndexSlots } from './cache/file-index.ts';
 import { entryKey, readEntry, resultCacheJob, trimEntries, writeEntry, type CacheLocation, type ResultCacheJob } from './cache/results.ts';
 import { CANDIDATE_BYTES, readBytes, readIfHolds } from './discover/prefilter.ts';
@@ -103,13 +104,16 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const pool = new Pool<string, NonNullable<FileOutcome>>(jobs - 1, job);
   // With the result cache, files known to be no candidates are only stat'ed, not read.
   const index = job.cache && FileIndex.load(job.cache, paths.map((p) => resolve(p)));
+  // With it, directories unchanged since the last run are not listed again.
+  const dirs = job.cache && DirIndex.load(job.cache, paths.map((p) => resolve(p)));
   let walked: ReturnType<typeof walk>;
   let finished: string[] = [];
   let mapped: Awaited<ReturnType<typeof pool.map>>;
   let linking: LinkContext;
   try {
     // Threads start as soon as the walk has seen enough files, and load while it goes on.
-    walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start() }));
+    walked = timed('walk', () => walk(paths, { show: shown, onFile: (count) => count === THREADS_FROM_FILES && pool.start(), dirs }));
+    if (dirs) timed('walk', () => dirs.save());
     finished = interrupted(walked, shown, !!finish);
     const slots = index?.slots(walked.files);
     linking = linkContext(paths, walked.files, shown, job);

@@ -22,7 +22,10 @@ import { writeWhole, type ResultCacheJob } from './results.ts';
 const WIDTH = 4;
 
 /** Coarser than any file system's timestamp tick that matters here (FAT's is 2 s). */
-const MARGIN_MS = 2000;
+export const MARGIN_MS = 2000;
+
+/** The name of the indexes of runs over these given paths (absolute). */
+export const indexName = (paths: string[]) => createHash('sha256').update(JSON.stringify([...paths].sort())).digest('hex').slice(0, 20);
 
 /**
  * One slot of WIDTH numbers per file of the run, in shared memory so every thread reads and
@@ -50,8 +53,7 @@ export class FileIndex {
 
   /** The index for these given paths (absolute), empty if there is none yet or it is unreadable. */
   static load(job: ResultCacheJob, paths: string[], startedAt = Date.now()): FileIndex {
-    const name = createHash('sha256').update(JSON.stringify([...paths].sort())).digest('hex').slice(0, 20);
-    const file = join(job.dir, `files-${name}`);
+    const file = join(job.dir, `files-${indexName(paths)}`);
     try {
       const kept = deserialize(readFileSync(file)) as Kept;
       if (typeof kept.paths !== 'string' || !(kept.stats instanceof Float64Array)) throw new Error('not an index');
