@@ -38,8 +38,8 @@ const tool = (name: string, commandLine: string, s: Summary, files: number, file
   filesVerb,
 });
 
-const COLD = tool('gup2pin cold', 'node bin/gup2pin diff --timings --no-cache --jobs 2 .', summary(2.08, 1.9, 2.2, 3.5, 380), 7, 'changed');
-const WARM = tool('gup2pin warm', 'node bin/gup2pin diff --timings --jobs 2 .', summary(0.6, 0.55, 0.7, 0.9, 250), 7, 'changed');
+const COLD = tool('gup2pin cold', 'bin/gup2pin diff --timings --no-cache --jobs 2 .', summary(2.08, 1.9, 2.2, 3.5, 380), 7, 'changed');
+const WARM = tool('gup2pin warm', 'bin/gup2pin diff --timings --jobs 2 .', summary(0.6, 0.55, 0.7, 0.9, 250), 7, 'changed');
 const RIPGREP = tool('ripgrep', "rg -l -g '*.c' -e get_user_pages -e pin_user_pages .", summary(0.32, 0.3, 0.35, 0.4, 7), 110, 'listed');
 const GIT_GREP = tool('git grep', "git grep -l -e get_user_pages -e pin_user_pages -- '*.c'", summary(0.64, 0.6, 0.7, 0.8, 6), 110, 'listed');
 const GREP = tool('grep', "grep -rl -e get_user_pages -e pin_user_pages --include='*.c' .", summary(1.1, 1.0, 1.2, 1.0, 3), 110, 'listed');
@@ -72,8 +72,8 @@ describe('bench report', () => {
     expect(sectionText(WHOLE_TREE_TARBALL)).toBe(
       [
         'whole tree: median of 3 runs, --jobs 2',
-        '  $ node bin/gup2pin diff --timings --no-cache --jobs 2 .',
-        '  $ node bin/gup2pin diff --timings --jobs 2 .',
+        '  $ bin/gup2pin diff --timings --no-cache --jobs 2 .',
+        '  $ bin/gup2pin diff --timings --jobs 2 .',
         "  $ rg -l -g '*.c' -e get_user_pages -e pin_user_pages .",
         "  $ grep -rl -e get_user_pages -e pin_user_pages --include='*.c' .",
         '  $ spatch --sp-file test/bench/gup2pin.cocci -D patch --dir . -j 2',
@@ -107,8 +107,8 @@ describe('bench report', () => {
         '**whole tree: median of 3 runs, --jobs 2**',
         '',
         '```',
-        '$ node bin/gup2pin diff --timings --no-cache --jobs 2 .',
-        '$ node bin/gup2pin diff --timings --jobs 2 .',
+        '$ bin/gup2pin diff --timings --no-cache --jobs 2 .',
+        '$ bin/gup2pin diff --timings --jobs 2 .',
         "$ rg -l -g '*.c' -e get_user_pages -e pin_user_pages .",
         "$ grep -rl -e get_user_pages -e pin_user_pages --include='*.c' .",
         '$ spatch --sp-file test/bench/gup2pin.cocci -D patch --dir . -j 2',

@@ -165,6 +165,21 @@ describe('launcher cache', () => {
     expect(bundles()).toHaveLength(1); // built: this crash came through the bundle
   });
 
+  it('starts Node without NODE_EXTRA_CA_CERTS, which it would read at every start for nothing', async () => {
+    // A file that does not exist: Node says so on stderr when it reads the variable.
+    const env = { NODE_EXTRA_CA_CERTS: join(pkg, 'no-such-certs.pem') };
+    const asCommand = await gup2pin(SCAN, env);
+    expect(asCommand).toEqual(expected);
+    const underNode = await new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, [join(pkg, 'bin', 'gup2pin'), ...SCAN], { cwd: FIXTURES, env: { ...process.env, ...env } });
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('error', reject);
+      p.on('close', () => resolve(stderr));
+    });
+    expect(underNode).toMatch(/Ignoring extra certs from `.*no-such-certs\.pem`/);
+  });
+
   it("starts the worker threads of its own checkout when node_modules is another checkout's", async () => {
     // A second checkout sharing this one's node_modules (a symlink, as worktrees and pnpm make):
     // its bundles land in the shared cache, whose real path is this checkout's.

@@ -14,8 +14,8 @@
  * with the tree's files in the page cache and the commands run in TREE, it times N repetitions
  * (default 5), interleaved, of
  *
- *   gup2pin cold  node bin/gup2pin diff --timings --no-cache --jobs J DIR   (every file done again)
- *   gup2pin warm  node bin/gup2pin diff --timings --jobs J DIR   (the result cache on, filled first)
+ *   gup2pin cold  bin/gup2pin diff --timings --no-cache --jobs J DIR   (every file done again)
+ *   gup2pin warm  bin/gup2pin diff --timings --jobs J DIR   (the result cache on, filled first)
  *   ripgrep       rg -l -g '*.c' -e get_user_pages -e pin_user_pages DIR
  *   git grep      git grep -l -e get_user_pages -e pin_user_pages -- '*.c'   ('DIR/*.c' below the top)
  *   grep          grep -rl -e get_user_pages -e pin_user_pages --include='*.c' DIR
@@ -136,8 +136,9 @@ function positiveInteger(option: string, text: string): number {
 // ---- the commands --------------------------------------------------------------------------
 
 /**
- * gup2pin as a user runs it: from its bundle (GUP2PIN_NO_CACHE=1 would time tsx compiling the
- * sources) and, unless --no-cache, with its result cache (GUP2PIN_NO_RESULT_CACHE=1 turns it off).
+ * gup2pin as a user runs it: as a command (its launcher's first lines are a shell script, see
+ * bin/gup2pin), from its bundle (GUP2PIN_NO_CACHE=1 would time tsx compiling the sources) and,
+ * unless --no-cache, with its result cache (GUP2PIN_NO_RESULT_CACHE=1 turns it off).
  */
 const GUP2PIN_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GUP2PIN_NO_CACHE' && name !== 'GUP2PIN_NO_RESULT_CACHE'));
 
@@ -145,8 +146,8 @@ const GUP2PIN_ENV = Object.fromEntries(Object.entries(process.env).filter(([name
 function benchCommands(tree: string, subdir: string, jobs: number, skipped: Skipped[]): Command[] {
   const gup2pin = (tool: string, cacheOption: string[]): Command => ({
     tool,
-    file: 'node',
-    args: [GUP2PIN_BIN, 'diff', '--timings', ...cacheOption, '--jobs', String(jobs), subdir],
+    file: GUP2PIN_BIN,
+    args: ['diff', '--timings', ...cacheOption, '--jobs', String(jobs), subdir],
     cwd: tree,
     env: GUP2PIN_ENV,
     okStatus: [0, 1],
@@ -210,8 +211,8 @@ const VERSION_COMMANDS: Array<[string, string]> = [
 
 /** The command as a shell line; the checkout's files (bin/gup2pin, the .cocci) relative to it. */
 function commandLine(c: Command): string {
-  const shown = c.args.map((a) => shellQuote(a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a));
-  return [c.file, ...shown].join(' ');
+  const shown = [c.file, ...c.args].map((a) => shellQuote(a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a));
+  return shown.join(' ');
 }
 
 /** `--include='*.c'`: quotes what the shell would expand, after an option's `=`. */
