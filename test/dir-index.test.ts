@@ -5,13 +5,13 @@
  */
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DirIndex } from '../src/cache/dir-index.ts';
 import { resultCacheJob } from '../src/cache/results.ts';
 import { walk } from '../src/discover/walk.ts';
 import { run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { read, scratchDir } from './helpers.ts';
+import { later, read, scratchDir } from './helpers.ts';
 
 const api = apiFor(parseVersion('6.1'));
 const PLAIN = '// SPDX-License-Identifier: GPL-2.0\nstatic int foo_probe(void)\n{\n\treturn 0;\n}\n';
@@ -37,19 +37,16 @@ function setUp() {
     const path = join(root, sub);
     return dirs.unchanged(path, dirs.stat(path)!)?.keys;
   };
+  /** Keeps `keys` as `sub`'s listing at the stat it has now: a listing only the index can give. */
+  const plant = (sub: string, keys: string[]) => {
+    const dirs = DirIndex.load(job, [root], Date.now() + 10_000);
+    const path = join(root, sub);
+    dirs.record(path, dirs.stat(path)!, { keys, links: new Set() });
+    dirs.save();
+  };
   /** A walk of the tree with the index as it is now. */
   const walked = () => walk([root], { dirs: DirIndex.load(job, [root]) }).files.map((f) => f.slice(root.length + 1));
-  return { dir, root, job, ran, kept, walked };
-}
-
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-/** Ten seconds on (fake time): stats taken so far are old enough for the index to trust. */
-function later(): void {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(Date.now() + 10_000);
+  return { dir, root, job, ran, kept, plant, walked };
 }
 
 describe('directory index', () => {
@@ -67,11 +64,7 @@ describe('directory index', () => {
 
   it('takes an unchanged directory from the index, without listing it', () => {
     const t = setUp();
-    const dirs = DirIndex.load(t.job, [t.root], Date.now() + 10_000);
-    const sub = join(t.root, 'sub');
-    // A listing the directory does not have, at the stat it has: only the index can say it.
-    dirs.record(sub, dirs.stat(sub)!, { keys: ['ghost.c'], links: new Set() });
-    dirs.save();
+    t.plant('sub', ['ghost.c']);
     expect(t.walked()).toEqual(['a.c', 'sub/ghost.c']);
   });
 
@@ -92,11 +85,9 @@ describe('directory index', () => {
 
   it('lists a directory again when only its ctime changed (a chmod)', () => {
     const t = setUp();
-    const dirs = DirIndex.load(t.job, [t.root], Date.now() + 10_000);
-    const sub = join(t.root, 'sub');
-    dirs.record(sub, dirs.stat(sub)!, { keys: ['ghost.c'], links: new Set() });
-    dirs.save();
-    chmodSync(sub, 0o750);
+    t.plant('sub', ['ghost.c']);
+    expect(t.walked()).toEqual(['a.c', 'sub/ghost.c']);
+    chmodSync(join(t.root, 'sub'), 0o750);
     expect(t.walked()).toEqual(['a.c', 'sub/b.c', 'sub/deep/c.c']);
   });
 

@@ -5,12 +5,12 @@
  */
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileIndex, SlotView } from '../src/cache/file-index.ts';
 import { resultCacheJob } from '../src/cache/results.ts';
 import { run } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
-import { read, scratchDir } from './helpers.ts';
+import { later, read, scratchDir } from './helpers.ts';
 
 const api = apiFor(parseVersion('6.1'));
 /** A C file with nothing for the prefilter. */
@@ -42,16 +42,6 @@ function indexed(cache: { dir: string; build: string }, paths: string[], files: 
   const job = resultCacheJob(cache, 'unused')!;
   const view = new SlotView(FileIndex.load(job, paths).slots(files));
   return files.map((_, i) => view.known(i));
-}
-
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-/** Ten seconds on (fake time): stats taken so far are old enough for the index to trust. */
-function later(): void {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(Date.now() + 10_000);
 }
 
 describe('file index', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, vi } from 'vitest';
 import { fileReport, reportLines } from '../src/emit/report.ts';
 import { processText } from '../src/run.ts';
 import { apiFor, parseVersion } from '../src/target.ts';
@@ -60,3 +60,16 @@ export const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GL
 /** git in `dir`, with a committer identity and no system or user config; returns stdout. */
 export const git = (dir: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: dir, encoding: 'utf8', env: GIT_ENV });
+
+/**
+ * Ten seconds on (fake `Date` until the test ends): stats taken so far are old enough for the
+ * file and directory indexes to trust (see MARGIN_MS in src/cache/file-index.ts).
+ */
+export function later(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(Date.now() + 10_000);
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});

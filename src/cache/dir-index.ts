@@ -32,6 +32,9 @@ const WIDTH = 3;
 /** Joins the names of one listing: NUL is in no file name. */
 const SEP = '\0';
 
+/** The links of a listing without any (almost every directory's). */
+export const NO_LINKS: ReadonlySet<string> = new Set();
+
 interface Kept {
   dirs: string[];
   stats: Float64Array;
@@ -90,7 +93,7 @@ export class DirIndex {
     const keys = this.kept.keys[i];
     const links = this.kept.links[i];
     this.seen.set(dir, { st, keys, links });
-    return { keys: keys ? keys.split(SEP) : [], links: new Set(links ? links.split(SEP) : []) };
+    return { keys: keys ? keys.split(SEP) : [], links: links ? new Set(links.split(SEP)) : NO_LINKS };
   }
 
   /** `dir`, at stat `st`, was just listed so. */

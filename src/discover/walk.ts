@@ -4,7 +4,7 @@
  */
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { DirIndex, Listing } from '../cache/dir-index.ts';
+import { NO_LINKS, type DirIndex, type Listing } from '../cache/dir-index.ts';
 import { CANDIDATE_RE } from '../sites/api.ts';
 
 /** Directories never descended into: VCS metadata, build output, dependencies. */
@@ -205,8 +205,6 @@ function visit(dir: string, root: Root, files: FoundFiles, problem: ProblemAt) {
     else files.journals.add(prefix + key);
   }
 }
-
-const NO_LINKS: ReadonlySet<string> = new Set();
 
 /**
  * The entries of a directory the walk needs, sorted. A directory sorts as its name and a
