@@ -13,9 +13,15 @@
  * and prints the figures; it exits 1 on any violation. TREE defaults to ../corpus/linux-source-6.1
  * beside the checkout, unpacked from Debian's linux-source-6.1 when missing (test/provision.ts).
  * The copy (cp -a --reflink=auto, ~1.3 GB for 6.1) goes to $TMPDIR and is removed at the end.
+ *
+ * With --crlf (npm run test:tree -- --crlf [TREE]), the copy is a vendor tree's: every line of
+ * every .c/.h file ends in CRLF. Then also: `scan --json` of the copy is the original tree's, byte
+ * for byte (the same groups, lines and verdicts), and each file apply changed is the CRLF form of
+ * the in-process plan's output for the original; the copy is compared with a CRLF copy taken
+ * before apply (a second copy, as large).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,10 +103,28 @@ function planUnit(tree: string, rels: string[], api: TargetApi): Map<string, { e
   return new Map(unit.segments.map((s) => [s.display, { edits: edits.get(s) ?? [], output: applyEdits(s.text, edits.get(s) ?? []) }]));
 }
 
+/** Every line ending CRLF, at the byte level (a file need not be UTF-8): a vendor tree's form. */
+const crlfOf = (bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+
+/** Rewrites every .c/.h file under `dir` with CRLF line endings, in place (mode and inode kept). */
+function toCrlf(dir: string): number {
+  let rewritten = 0;
+  for (const file of walk([dir]).files) {
+    const bytes = readFileSync(file);
+    const crlf = crlfOf(bytes);
+    if (!crlf.equals(bytes)) (writeFileSync(file, crlf), rewritten++);
+  }
+  return rewritten;
+}
+
 /** A few names of a list, for a report line. */
 const some = (names: string[]) => names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length})` : '');
 
-function check(tree: string, copy: string): number {
+/**
+ * Checks apply on `copy`, made from `tree`; `reference` is the copy as it was before apply (the
+ * tree itself, or its CRLF form with `crlf`).
+ */
+function check(tree: string, copy: string, reference: string, crlf: boolean): number {
   const violations: string[] = [];
   const violation = (what: string) => {
     violations.push(what);
@@ -113,6 +137,11 @@ function check(tree: string, copy: string): number {
   const scan = gup2pin(['scan', '--json', '.'], copy);
   if (scan.code !== 0 && scan.code !== 2) throw new Error(`gup2pin scan exited ${scan.code}: ${scan.stderr}`);
   const report = JSON.parse(scan.stdout) as ScanJson;
+  if (crlf) {
+    say('gup2pin scan --json . (the original tree, to compare)');
+    const lf = gup2pin(['scan', '--json', '.'], tree);
+    if (lf.stdout !== scan.stdout) violation('scan --json of the CRLF copy is not the original tree\'s');
+  }
   const units = unitsOf(report);
   const withConverted = [...units.keys()].sort();
   // Its stderr: files it could not use (problems), and converted groups the simulator cannot model.
@@ -127,8 +156,8 @@ function check(tree: string, copy: string): number {
   if (first.code !== 0 && first.code !== 2) violation(`apply exited ${first.code}`);
   const written = first.stdout.split('\n').filter((l) => l.startsWith('converted ')).length;
 
-  say('comparing the copy with the tree');
-  const after = treeDifferences(tree, copy);
+  say(`comparing the copy with ${crlf ? 'its CRLF form before apply' : 'the tree'}`);
+  const after = treeDifferences(reference, copy);
   const changedSet = new Set(after.changed);
   const convertedSet = new Set(withConverted);
   const unexpected = after.changed.filter((p) => !convertedSet.has(p));
@@ -147,13 +176,17 @@ function check(tree: string, copy: string): number {
     const original = readFileSync(join(tree, rel), 'utf8');
     const bytes = readFileSync(join(copy, rel));
     outputs.set(rel, bytes);
-    const output = bytes.toString('utf8');
-    if ((statSync(join(tree, rel)).mode & 0o7777) !== (statSync(join(copy, rel)).mode & 0o7777)) {
+    if ((statSync(join(reference, rel)).mode & 0o7777) !== (statSync(join(copy, rel)).mode & 0o7777)) {
       modeChanges++;
       violation(`${rel}: mode changed`);
     }
+    // Planned on the original: a CRLF file's output is its LF twin's, each line ending CRLF.
     const plan = planUnit(tree, units.get(rel) ?? [rel], api).get(rel)!;
-    if (plan.output !== output) {
+    const expected = crlf ? crlfOf(Buffer.from(plan.output)) : Buffer.from(plan.output);
+    // What the checks below read: the bytes written, or in a CRLF tree the plan's LF output they
+    // were just compared with (collateral() and the parser take the original's LF text).
+    const output = crlf ? plan.output : bytes.toString('utf8');
+    if (!expected.equals(bytes)) {
       planMismatches++;
       violation(`${rel}: the bytes written are not the in-process plan's output`);
     }
@@ -172,7 +205,7 @@ function check(tree: string, copy: string): number {
   say('gup2pin apply . (again)');
   const second = gup2pin(['apply', '.'], copy);
   const secondWritten = second.stdout.split('\n').filter((l) => l.startsWith('converted ')).length;
-  const again = treeDifferences(tree, copy);
+  const again = treeDifferences(reference, copy);
   const secondChanged =
     again.changed.filter((p) => !changedSet.has(p)).length + after.changed.filter((p) => !readFileSync(join(copy, p)).equals(outputs.get(p)!)).length;
   if (secondWritten || secondChanged) violation(`the second apply wrote ${secondWritten} files, ${secondChanged} changed`);
@@ -181,7 +214,7 @@ function check(tree: string, copy: string): number {
   if (diff.stdout !== '' || diff.code !== 0) violation(`diff after apply printed ${diff.stdout.length} bytes, exit ${diff.code}`);
 
   const figures: Array<[string, string | number]> = [
-    ['tree', `${tree} (target ${versionLabel(api.version)}, from its Makefile)`],
+    ['tree', `${tree} (target ${versionLabel(api.version)}, from its Makefile)${crlf ? ', copied with CRLF line endings' : ''}`],
     ['C files in the tree (.c/.h)', cFiles],
     ['candidate files (with pin groups)', report.files.length],
     ['files with converted groups', withConverted.length],
@@ -212,9 +245,11 @@ function check(tree: string, copy: string): number {
 }
 
 function main(): number {
-  const args = process.argv.slice(2).filter((a) => a !== '--');
+  const all = process.argv.slice(2).filter((a) => a !== '--');
+  const crlf = all.includes('--crlf');
+  const args = all.filter((a) => a !== '--crlf');
   if (args.some((a) => a.startsWith('-')) || args.length > 1) {
-    console.error('usage: npm run test:tree [-- TREE]');
+    console.error('usage: npm run test:tree [-- [--crlf] TREE]');
     return 2;
   }
   const tree = resolve(args[0] ?? DEFAULT_TREE);
@@ -234,7 +269,12 @@ function main(): number {
     const cp = spawnSync('cp', ['-a', '--reflink=auto', tree, copy], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (cp.status !== 0) throw new Error(`cp -a failed (exit ${cp.status})`);
     say(`copied in ${((performance.now() - start) / 1000).toFixed(1)} s`);
-    return check(tree, copy);
+    if (!crlf) return check(tree, copy, tree, false);
+    say(`rewrote ${toCrlf(copy)} files with CRLF line endings`);
+    const reference = join(scratch, 'linux-crlf');
+    const again = spawnSync('cp', ['-a', '--reflink=auto', copy, reference], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (again.status !== 0) throw new Error(`cp -a failed (exit ${again.status})`);
+    return check(tree, copy, reference, true);
   } finally {
     say(`removing ${scratch}`);
     cleanUp();
