@@ -18,12 +18,15 @@
  * every .c/.h file ends in CRLF. Then also: `scan --json` of the copy is the original tree's, byte
  * for byte (the same groups, lines and verdicts), and each file apply changed is the CRLF form of
  * the in-process plan's output for the original; the copy is compared with a CRLF copy taken
- * before apply (a second copy, as large).
+ * before apply (a second copy, as large). That second copy is also made a git checkout (its git
+ * directory beside it, so no file appears in it), where `git apply --check`, from the top, takes
+ * `gup2pin diff .` and the diff of one converted file's directory made from its parent directory
+ * (`cd drivers/misc && gup2pin diff vmw_vmci`): the patches a vendor tree's developer sends.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { walk } from '../../src/discover/walk.ts';
 import { joinUnit, splitEdits } from '../../src/link/unit.ts';
@@ -50,10 +53,10 @@ interface Ran {
 }
 
 /** gup2pin in `cwd`, timed (wall). */
-function gup2pin(args: string[], cwd: string): Ran {
+function gup2pin(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Ran {
   const start = performance.now();
   // Every run does the work: the second apply and the diff must not be answered by the first.
-  const r = spawnSync(process.execPath, [BIN, ...args, '--no-cache'], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [BIN, ...args, '--no-cache'], { cwd, env, encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - start) / 1000 };
 }
@@ -117,6 +120,40 @@ function toCrlf(dir: string): number {
   return rewritten;
 }
 
+/**
+ * In `tree` made a git checkout (the git directory beside it): whether `git apply --check` from
+ * the top takes `gup2pin diff .`, and the diff of `file`'s directory made from its parent
+ * directory. The violations, if any.
+ */
+function patchesApply(tree: string, file: string | undefined): string[] {
+  const env = { ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (args: string[], input?: string) => spawnSync('git', ['-c', 'core.autocrlf=false', '-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: tree, env, input, encoding: 'utf8', maxBuffer: 1 << 30 });
+  say('making the CRLF copy a git checkout');
+  // -f: Debian's tarball ships a .gitignore of /*.
+  for (const args of [['init', '-q'], ['add', '-A', '-f', '.'], ['commit', '-q', '-m', 'CRLF tree']]) {
+    const r = git(args);
+    if (r.status !== 0) throw new Error(`git ${args[0]} failed (exit ${r.status}): ${r.stderr}`);
+  }
+  const violations: string[] = [];
+  const takes = (what: string, patch: Ran, prefix: string) => {
+    if (patch.code !== 1) violations.push(`${what}: gup2pin diff exited ${patch.code}, not 1 (changes printed)`);
+    const paths = [...patch.stdout.matchAll(/^\+\+\+ b\/(\S+)/gm)].map((m) => m[1]);
+    if (!paths.length || paths.some((p) => !p.startsWith(prefix))) violations.push(`${what}: patch paths not from the tree's top: ${some(paths)}`);
+    const r = git(['apply', '--check', '-'], patch.stdout);
+    if (r.status !== 0) violations.push(`${what}: git apply --check rejects it: ${r.stderr.trim().split('\n')[0]}`);
+    say(`${what}: ${paths.length} files, git apply --check ${r.status === 0 ? 'takes it' : 'rejects it'}`);
+  };
+  say('gup2pin diff . | git apply --check');
+  takes('the whole tree\'s diff', gup2pin(['diff', '.'], tree, env), '');
+  if (file) {
+    const dir = dirname(file);
+    const [parent, name] = [dirname(dir), basename(dir)];
+    say(`cd ${parent} && gup2pin diff ${name} | (cd top && git apply --check)`);
+    takes(`the diff of ${dir}/ from ${parent}/`, gup2pin(['diff', name], join(tree, parent), env), `${dir}/`);
+  }
+  return violations;
+}
+
 /** A few names of a list, for a report line. */
 const some = (names: string[]) => names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length})` : '');
 
@@ -144,6 +181,7 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
   }
   const units = unitsOf(report);
   const withConverted = [...units.keys()].sort();
+  if (crlf) for (const v of patchesApply(reference, withConverted[0])) violation(v);
   // Its stderr: files it could not use (problems), and converted groups the simulator cannot model.
   const scanNotes = scan.stderr.split('\n').filter((l) => l.startsWith('gup2pin: '));
   const unverified = scanNotes.filter((l) => l.includes(': converted but not verified: '));
