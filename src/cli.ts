@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { NotDurable, writeAtomicAll } from './emit/apply.ts';
 import { unifiedDiff } from './emit/diff.ts';
+import { funcnameRule } from './emit/funcname.ts';
 import { closingLine, reportJson, reportLines, summarize, summaryLine } from './emit/report.ts';
 import { count, countsLine, emptyCounts, storyLines, verdictLines } from './emit/verdicts.ts';
 import { filesFromPatch } from './review/patch.ts';
@@ -39,10 +40,11 @@ function reportProblems(problems: Array<{ path: string; reason: string }>): void
   for (const p of problems) process.stderr.write(`gup2pin: ${p.path}: ${p.reason}\n`);
 }
 
-async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish' | 'convertOnly'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number }> {
+async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish' | 'convertOnly'> = {}): Promise<{ result: RunResult; api: TargetApi; errors: number; root: string }> {
   const api = resolveTarget(argv.target, argv.paths);
   if (!Number.isInteger(argv.jobs) || argv.jobs < 1) throw new UsageError(`--jobs takes a whole number of threads, at least 1 (got ${argv.jobs})`);
-  const result = await run(argv.paths, api, rootFor(argv.root, argv.paths), {
+  const root = rootFor(argv.root, argv.paths);
+  const result = await run(argv.paths, api, root, {
     core: argv.core,
     verify: argv.verify,
     ...extra,
@@ -51,7 +53,7 @@ async function execute(argv: Common, extra: Pick<RunOptions, 'check' | 'finish' 
     cache: argv.cache ? launcherCache() : undefined,
   });
   reportProblems(result.problems);
-  return { result, api, errors: result.problems.length };
+  return { result, api, errors: result.problems.length, root };
 }
 
 /** When main() began: the wall time of --timings. */
@@ -78,11 +80,13 @@ function reportTimings(argv: Common, result: RunResult): void {
 }
 
 async function diffCommand(argv: Common): Promise<number> {
-  const { result, errors } = await execute(argv, { convertOnly: true });
+  const { result, errors, root } = await execute(argv, { convertOnly: true });
   let diffs = 0;
   emitting(result, () => {
     for (const f of result.files) {
-      const d = unifiedDiff(f.display, f.original, f.output);
+      if (f.output === f.original) continue;
+      // Hunks named as `git diff` names them in this tree (its .gitattributes: see funcname.ts).
+      const d = unifiedDiff(f.display, f.original, f.output, funcnameRule(root, f.display));
       if (d) {
         process.stdout.write(d);
         diffs++;

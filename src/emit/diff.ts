@@ -4,6 +4,7 @@
  * series and `git diff` after `gup2pin apply` show a reviewer the same hunks.
  */
 import type { StructuredPatchHunk } from 'diff';
+import { functionLine, type FuncnameRule } from './funcname.ts';
 import { gitHunks } from './hunks.ts';
 
 /** `@@ -a,b +c,d @@` as git writes it (`diff` stores an empty range one line further on). */
@@ -12,14 +13,17 @@ export function hunkHeader(h: StructuredPatchHunk): string {
   return `@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`;
 }
 
-/** The hunks of one file, each under its header, and how many lines they add and delete. */
-export function diffHunks(before: string, after: string): { lines: string[]; added: number; deleted: number } {
+/**
+ * The hunks of one file, each under its header (named by `rule`, the file's: see funcname.ts),
+ * and how many lines they add and delete.
+ */
+export function diffHunks(before: string, after: string, rule: FuncnameRule = 'default'): { lines: string[]; added: number; deleted: number } {
   const oldLines = before.split('\n');
   const lines: string[] = [];
   let added = 0;
   let deleted = 0;
   for (const h of gitHunks(before, after)) {
-    lines.push(withFunctionName(hunkHeader(h), oldLines), ...h.lines);
+    lines.push(withFunctionName(hunkHeader(h), oldLines, rule), ...h.lines);
     for (const l of h.lines) {
       if (l.startsWith('+')) added++;
       else if (l.startsWith('-')) deleted++;
@@ -33,24 +37,22 @@ export function fileHeader(path: string, index?: string): string[] {
   return [`diff --git a/${path} b/${path}`, ...(index ? [`index ${index}`] : []), `--- a/${path}`, `+++ b/${path}`];
 }
 
-export function unifiedDiff(path: string, before: string, after: string): string {
+export function unifiedDiff(path: string, before: string, after: string, rule: FuncnameRule = 'default'): string {
   if (before === after) return '';
-  return [...fileHeader(path), ...diffHunks(before, after).lines].join('\n') + '\n';
+  return [...fileHeader(path), ...diffHunks(before, after, rule).lines].join('\n') + '\n';
 }
 
 /**
- * `@@ -a,b +c,d @@ func`: git names the nearest line above the hunk that starts with a letter,
- * `_` or `$` (xdiff's default funcname rule, 80 bytes at most, trailing whitespace dropped: a
- * CRLF line's CR too), so reviewers see the function.
+ * `@@ -a,b +c,d @@ func`: git names the nearest line above the hunk that the file's funcname rule
+ * takes, so reviewers see the function.
  */
-function withFunctionName(header: string, oldLines: readonly string[]): string {
+function withFunctionName(header: string, oldLines: readonly string[], rule: FuncnameRule): string {
   const m = /^@@ -(\d+)(?:,(\d+))? /.exec(header);
   if (!m) return header;
   const first = m[2] === '0' ? Number(m[1]) : Number(m[1]) - 1; // 0-based first line of the hunk
   for (let l = first - 1; l >= 0; l--) {
-    if (!/^[A-Za-z_$]/.test(oldLines[l])) continue;
-    const func = Buffer.from(`${oldLines[l]}\n`, 'utf8').subarray(0, 80).toString('utf8').replace(/\s+$/, '');
-    return `${header} ${func}`;
+    const func = functionLine(oldLines[l], rule);
+    if (func !== undefined) return `${header} ${func}`;
   }
   return header;
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { diffHunks, fileHeader } from '../emit/diff.ts';
+import type { FuncnameRule } from '../emit/funcname.ts';
 import { diffstat, type FileStat } from './diffstat.ts';
 import type { Identity } from './identity.ts';
 import { gitWrap } from './wrap.ts';
@@ -23,12 +24,14 @@ export interface FileChange {
   after: string;
   /** Git file mode, default 100644. */
   mode?: string;
+  /** How hunks name their function (the file's `diff` attribute), default git's default rule. */
+  funcname?: FuncnameRule;
 }
 
 /** One file's `diff --git` section with its `index` line, and its diffstat counts. */
 export function fileDiff(change: FileChange): { text: string; stat: FileStat } {
   const { path, before, after } = change;
-  const { lines, added, deleted } = diffHunks(before, after);
+  const { lines, added, deleted } = diffHunks(before, after, change.funcname);
   const index = `${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${change.mode ?? '100644'}`;
   const text = [...fileHeader(path, index), ...lines].join('\n');
   return { text: `${text}\n`, stat: { path, added, deleted } };

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { funcnameRule } from '../emit/funcname.ts';
 import type { TargetApi } from '../target.ts';
 import { inVocabularyOrder, type ConvertedFile } from './converted.ts';
 import { coverBlurb, coverSubject } from './cover.ts';
@@ -172,7 +173,7 @@ function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitCo
   const exported = [...new Set(group.files.flatMap((f) => f.exported ?? []))].sort();
   const renamed = group.files.flatMap((f) => f.renamed ?? []);
   const message = `${body({ api, change, differences, exported, renamed })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
-  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path) }));
+  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path), funcname: funcnameRule(root, f.path) }));
   return { group, subject, message, diffs };
 }
 
