@@ -18,12 +18,15 @@
  * every .c/.h file ends in CRLF. Then also: `scan --json` of the copy is the original tree's, byte
  * for byte (the same groups, lines and verdicts), and each file apply changed is the CRLF form of
  * the in-process plan's output for the original; the copy is compared with a CRLF copy taken
- * before apply (a second copy, as large). That second copy is also made a git checkout (its git
- * directory beside it, so no file appears in it), where `git apply --check`, from the top, takes
- * `gup2pin diff .` and the diff of one converted file's directory made from its parent directory
- * (`cd drivers/misc && gup2pin diff vmw_vmci`): the patches a vendor tree's developer sends.
+ * before apply (a second copy, as large).
+ *
+ * In either mode the copy is made a git checkout before apply (its git directory beside it, so no
+ * file appears in it), where `git apply --check`, from the top, must take `gup2pin diff .` and the
+ * diff of one converted file's directory made from its parent directory (`cd arch/powerpc &&
+ * gup2pin diff kvm`), and `git diff` after apply must print what `gup2pin diff .` printed before it
+ * (index lines aside): hunks, function names (the tree's .gitattributes) and line endings.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -120,20 +123,30 @@ function toCrlf(dir: string): number {
   return rewritten;
 }
 
-/**
- * In `tree` made a git checkout (the git directory beside it): whether `git apply --check` from
- * the top takes `gup2pin diff .`, and the diff of `file`'s directory made from its parent
- * directory. The violations, if any.
- */
-function patchesApply(tree: string, file: string | undefined): string[] {
+/** git in a checkout of `tree` whose git directory lies beside it (so no file appears in the tree). */
+function gitIn(tree: string): (args: string[], input?: string) => SpawnSyncReturns<string> {
   const env = { ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-  const git = (args: string[], input?: string) => spawnSync('git', ['-c', 'core.autocrlf=false', '-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: tree, env, input, encoding: 'utf8', maxBuffer: 1 << 30 });
-  say('making the CRLF copy a git checkout');
+  return (args, input) =>
+    spawnSync('git', ['-c', 'core.autocrlf=false', '-c', 'gc.auto=0', '-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: tree, env, input, encoding: 'utf8', maxBuffer: 1 << 30 });
+}
+
+/** Makes `tree` a git checkout (see gitIn) with everything committed; returns gup2pin's environment there. */
+function commitAll(tree: string): NodeJS.ProcessEnv {
+  const git = gitIn(tree);
   // -f: Debian's tarball ships a .gitignore of /*.
-  for (const args of [['init', '-q'], ['add', '-A', '-f', '.'], ['commit', '-q', '-m', 'CRLF tree']]) {
+  for (const args of [['init', '-q'], ['add', '-A', '-f', '.'], ['commit', '-q', '-m', 'the tree']]) {
     const r = git(args);
     if (r.status !== 0) throw new Error(`git ${args[0]} failed (exit ${r.status}): ${r.stderr}`);
   }
+  return { ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree };
+}
+
+/**
+ * Whether, in the git checkout `tree`, `git apply --check` from the top takes `whole` (`gup2pin diff
+ * .`) and the diff of `file`'s directory made from its parent directory. The violations, if any.
+ */
+function patchesApply(tree: string, env: NodeJS.ProcessEnv, whole: Ran, file: string | undefined): string[] {
+  const git = gitIn(tree);
   const violations: string[] = [];
   const takes = (what: string, patch: Ran, prefix: string) => {
     if (patch.code !== 1) violations.push(`${what}: gup2pin diff exited ${patch.code}, not 1 (changes printed)`);
@@ -143,8 +156,7 @@ function patchesApply(tree: string, file: string | undefined): string[] {
     if (r.status !== 0) violations.push(`${what}: git apply --check rejects it: ${r.stderr.trim().split('\n')[0]}`);
     say(`${what}: ${paths.length} files, git apply --check ${r.status === 0 ? 'takes it' : 'rejects it'}`);
   };
-  say('gup2pin diff . | git apply --check');
-  takes('the whole tree\'s diff', gup2pin(['diff', '.'], tree, env), '');
+  takes("the whole tree's diff", whole, '');
   if (file) {
     const dir = dirname(file);
     const [parent, name] = [dirname(dir), basename(dir)];
@@ -181,7 +193,11 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
   }
   const units = unitsOf(report);
   const withConverted = [...units.keys()].sort();
-  if (crlf) for (const v of patchesApply(reference, withConverted[0])) violation(v);
+
+  say('making the copy a git checkout, and gup2pin diff . | git apply --check');
+  const env = commitAll(copy);
+  const before = gup2pin(['diff', '.'], copy, env);
+  for (const v of patchesApply(copy, env, before, withConverted[0])) violation(v);
   // Its stderr: files it could not use (problems), and converted groups the simulator cannot model.
   const scanNotes = scan.stderr.split('\n').filter((l) => l.startsWith('gup2pin: '));
   const unverified = scanNotes.filter((l) => l.includes(': converted but not verified: '));
@@ -204,6 +220,10 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
   if (unchanged.length) violation(`converted groups but not changed: ${some(unchanged)}`);
   if (after.other.length) violation(`files appeared, went or changed type: ${some(after.other)}`);
   if (written !== after.changed.length) violation(`apply reported ${written} files written, ${after.changed.length} differ`);
+  // What diff printed before apply is what git diff prints after it: hunks, function names, endings.
+  const gitDiff = gitIn(copy)(['diff', '--no-color']).stdout.replace(/^index .*\n/gm, '');
+  const sameAsGit = gitDiff === before.stdout;
+  if (!sameAsGit) violation(`gup2pin diff before apply is not git diff after it (${before.stdout.length} and ${gitDiff.length} bytes)`);
 
   let collateralCount = 0;
   let reparseFailures = 0;
@@ -268,6 +288,7 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
     ['re-parse failures (more error nodes after)', reparseFailures],
     ['second-run changes (apply writes / files changed)', `${secondWritten} / ${secondChanged}`],
     ['diff after apply (bytes printed, exit status)', `${diff.stdout.length}, ${diff.code}`],
+    ['gup2pin diff before apply = git diff after it', sameAsGit ? 'yes' : 'NO'],
     ['wall time: scan --json', `${scan.seconds.toFixed(2)} s`],
     ['wall time: first apply (exit status)', `${first.seconds.toFixed(2)} s (${first.code})`],
     ['wall time: second apply (exit status)', `${second.seconds.toFixed(2)} s (${second.code})`],
