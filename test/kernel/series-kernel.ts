@@ -2,8 +2,8 @@
  * Opt-in integration check of `gup2pin series` against a real kernel tree (npm run test:kernel):
  * a series of every convertible file of Debian's linux-source-6.1, then the tree's own
  * scripts/checkpatch.pl --strict and scripts/get_maintainer.pl on each patch. Exits non-zero on
- * any checkpatch error or warning, any To/Cc that differs from get_maintainer.pl's, or a patch
- * that does not apply.
+ * any checkpatch error or warning, any To/Cc that differs from get_maintainer.pl's, a patch that
+ * does not apply, or hunks that are not `git diff`'s (under the tree's .gitattributes).
  *
  * The series of a tree has few patches, so the addressing is also checked on one-line patches to
  * a sample of the tree's files (GUP2PIN_SAMPLE files, default 200; 0 skips it).
@@ -11,9 +11,9 @@
  *   npm run test:kernel [-- TREE [PATH…]]      (TREE default: $LINUX_TREE or /work/corpus/linux-source-6.1)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { defaultJobs } from '../../src/parallel/pool.ts';
 import { ensureCommand, ensureLinuxTree } from '../provision.ts';
 import { run } from '../../src/run.ts';
@@ -106,18 +106,28 @@ async function main(): Promise<number> {
   const sample = sampleAddressing(out, Number(process.env.GUP2PIN_SAMPLE ?? 200));
   console.log(`patches: ${n}; checkpatch --strict: ${errors} errors, ${warnings} warnings, ${checks} checks; To/Cc equal to get_maintainer.pl: ${agree}/${n}; apply: ${n - failures}/${n}; hunks as git diff places them: ${gitDiffs}/${n}`);
   console.log(`sampled one-line patches: To/Cc equal to get_maintainer.pl for ${sample.agree}/${sample.total} files (${sample.tieOrder} of them in one of its orders of equally deep sections)`);
-  return n > 0 && !errors && !warnings && agree === n && !failures && sample.agree === sample.total ? 0 : 1;
+  return n > 0 && !errors && !warnings && agree === n && !failures && gitDiffs === n && sample.agree === sample.total ? 0 : 1;
 }
 
-/** Our hunks for `file` (in the patch text) are git's: `git diff --no-index` of the two texts. */
+/**
+ * Our hunks for `file` (in the patch text) are git's: `git diff --no-index` of the two texts, under
+ * the file's own name and beside the tree's .gitattributes (the kernel's `*.c diff=cpp` names a
+ * hunk's function, not the goto label above it).
+ */
 function sameAsGitDiff(out: string, file: ConvertedFile, patch: string): boolean {
   const dir = mkdtempSync(join(out, 'diff-'));
   mkdirSync(join(dir, 'a'));
   mkdirSync(join(dir, 'b'));
-  writeFileSync(join(dir, 'a', 'f'), file.before);
-  writeFileSync(join(dir, 'b', 'f'), file.after);
+  const name = basename(file.path);
+  writeFileSync(join(dir, 'a', name), file.before);
+  writeFileSync(join(dir, 'b', name), file.after);
   const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-  const theirs = spawnSync('git', ['diff', '--no-index', '--no-color', 'a/f', 'b/f'], { cwd: dir, env, encoding: 'utf8' }).stdout;
+  // git diff --no-index reads a .gitattributes only inside a repository.
+  if (existsSync(join(tree, '.gitattributes'))) {
+    copyFileSync(join(tree, '.gitattributes'), join(dir, '.gitattributes'));
+    spawnSync('git', ['init', '-q'], { cwd: dir, env });
+  }
+  const theirs = spawnSync('git', ['diff', '--no-index', '--no-color', `a/${name}`, `b/${name}`], { cwd: dir, env, encoding: 'utf8' }).stdout;
   const hunks = theirs.slice(theirs.indexOf('\n@@') + 1);
   const start = patch.indexOf(`+++ b/${file.path}\n`) + `+++ b/${file.path}\n`.length;
   const next = patch.slice(start).search(/^(diff --git|-- $)/m);
