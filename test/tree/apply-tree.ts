@@ -24,10 +24,13 @@
  * file appears in it), where `git apply --check`, from the top, must take `gup2pin diff .` and the
  * diff of one converted file's directory made from its parent directory (`cd arch/powerpc &&
  * gup2pin diff kvm`), and `git diff` after apply must print what `gup2pin diff .` printed before it
- * (index lines aside): hunks, function names (the tree's .gitattributes) and line endings.
+ * (index lines aside): hunks, function names (the tree's .gitattributes) and line endings. Last,
+ * the copy is reset to its commit and given `gup2pin series .`: `git am --keep-cr` must take the
+ * patches and give the files apply wrote, and each patch's diffstat and diffs must be `git
+ * format-patch`'s of the commits it made.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,8 +145,9 @@ function commitAll(tree: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Whether, in the git checkout `tree`, `git apply --check` from the top takes `whole` (`gup2pin diff
- * .`) and the diff of `file`'s directory made from its parent directory. The violations, if any.
+ * Whether, in the git checkout `tree`, `git apply --check` and `patch -p1 --dry-run` from the top
+ * take `whole` (`gup2pin diff .`) and the diff of `file`'s directory made from its parent
+ * directory. The violations, if any.
  */
 function patchesApply(tree: string, env: NodeJS.ProcessEnv, whole: Ran, file: string | undefined): string[] {
   const git = gitIn(tree);
@@ -154,7 +158,9 @@ function patchesApply(tree: string, env: NodeJS.ProcessEnv, whole: Ran, file: st
     if (!paths.length || paths.some((p) => !p.startsWith(prefix))) violations.push(`${what}: patch paths not from the tree's top: ${some(paths)}`);
     const r = git(['apply', '--check', '-'], patch.stdout);
     if (r.status !== 0) violations.push(`${what}: git apply --check rejects it: ${r.stderr.trim().split('\n')[0]}`);
-    say(`${what}: ${paths.length} files, git apply --check ${r.status === 0 ? 'takes it' : 'rejects it'}`);
+    const p = spawnSync('patch', ['-p1', '--dry-run', '-s'], { cwd: tree, input: patch.stdout, encoding: 'utf8' });
+    if (p.status !== 0) violations.push(`${what}: patch -p1 --dry-run rejects it: ${(p.stdout + p.stderr).trim().split('\n')[0]}`);
+    say(`${what}: ${paths.length} files, git apply --check ${r.status === 0 ? 'takes it' : 'rejects it'}, patch -p1 ${p.status === 0 ? 'takes it' : 'rejects it'}`);
   };
   takes("the whole tree's diff", whole, '');
   if (file) {
@@ -164,6 +170,41 @@ function patchesApply(tree: string, env: NodeJS.ProcessEnv, whole: Ran, file: st
     takes(`the diff of ${dir}/ from ${parent}/`, gup2pin(['diff', name], join(tree, parent), env), `${dir}/`);
   }
   return violations;
+}
+
+/**
+ * `gup2pin series .` of the git checkout `tree` (reset to its commit first), its patches taken by
+ * `git am --keep-cr` (as a CRLF patch must be), the files that gives against `outputs` (what apply
+ * wrote), and each patch's message, diffstat and diffs against `git format-patch` of the commits
+ * `git am` made.
+ */
+function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<string, Buffer>): { patches: number; sameFiles: boolean; sameBodies: string; violations: string[] } {
+  const git = gitIn(tree);
+  const violations: string[] = [];
+  const run = (args: string[]) => {
+    const r = git(args);
+    if (r.status !== 0) violations.push(`git ${args[0]} failed (exit ${r.status}): ${r.stderr.trim().split('\n')[0]}`);
+    return r;
+  };
+  run(['checkout', '-q', '--', '.']);
+  const out = `${tree}.series`;
+  const made = gup2pin(['series', '--from', 'Gup Twopin <gup2pin@example.org>', '-o', out, '.'], tree, env);
+  if (made.code !== 0) violations.push(`series exited ${made.code}: ${made.stderr.trim().split('\n').pop()}`);
+  const patches = made.code === 0 ? readdirSync(out).filter((n) => !n.startsWith('0000-')).sort() : [];
+  if (!patches.length) return { patches: 0, sameFiles: false, sameBodies: '0/0', violations: [...violations, 'series wrote no patch'] };
+  run(['am', '-q', '--keep-cr', ...patches.map((n) => join(out, n))]);
+  const sameFiles = [...outputs].every(([rel, bytes]) => readFileSync(join(tree, rel)).equals(bytes)) && git(['status', '--porcelain']).stdout === '';
+  if (!sameFiles) violations.push('git am of the series does not give the files apply wrote');
+  const theirs = `${tree}.format-patch`;
+  run(['format-patch', '-q', '-o', theirs, `HEAD~${patches.length}`]);
+  // From the `---` before the diffstat to the signature: the diffstat and the diffs.
+  const diffs = (text: string) => text.slice(text.indexOf('\n---\n'), text.lastIndexOf('\n-- \n'));
+  const same = patches.filter((n) => {
+    const ours = diffs(readFileSync(join(out, n), 'latin1'));
+    return ours.includes('\ndiff --git ') && ours === diffs(readFileSync(join(theirs, n), 'latin1'));
+  });
+  for (const n of patches) if (!same.includes(n)) violations.push(`${n}: diffstat or diffs differ from git format-patch's`);
+  return { patches: patches.length, sameFiles, sameBodies: `${same.length}/${patches.length}`, violations };
 }
 
 /** A few names of a list, for a report line. */
@@ -271,6 +312,10 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
   const diff = gup2pin(['diff', '.'], copy);
   if (diff.stdout !== '' || diff.code !== 0) violation(`diff after apply printed ${diff.stdout.length} bytes, exit ${diff.code}`);
 
+  say('the tree as committed again; gup2pin series ., git am --keep-cr, git format-patch');
+  const series = seriesAsFormatPatch(copy, env, outputs);
+  for (const v of series.violations) violation(v);
+
   const figures: Array<[string, string | number]> = [
     ['tree', `${tree} (target ${versionLabel(api.version)}, from its Makefile)${crlf ? ', copied with CRLF line endings' : ''}`],
     ['C files in the tree (.c/.h)', cFiles],
@@ -289,6 +334,7 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
     ['second-run changes (apply writes / files changed)', `${secondWritten} / ${secondChanged}`],
     ['diff after apply (bytes printed, exit status)', `${diff.stdout.length}, ${diff.code}`],
     ['gup2pin diff before apply = git diff after it', sameAsGit ? 'yes' : 'NO'],
+    ['series: patches / git am gives apply\'s files / bodies = git format-patch\'s', `${series.patches} / ${series.sameFiles ? 'yes' : 'NO'} / ${series.sameBodies}`],
     ['wall time: scan --json', `${scan.seconds.toFixed(2)} s`],
     ['wall time: first apply (exit status)', `${first.seconds.toFixed(2)} s (${first.code})`],
     ['wall time: second apply (exit status)', `${second.seconds.toFixed(2)} s (${second.code})`],
