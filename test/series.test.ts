@@ -351,3 +351,55 @@ function parse(text: string): Parsed {
 }
 
 const header = (p: Parsed, name: string) => p.headers.find((h) => h.name === name)?.value;
+
+describe('index lines abbreviated as git abbreviates in the repository', () => {
+  /** A repository holding one fixture, with `objects` more blobs packed in it (git fast-import). */
+  function repoWith(objects: number): string {
+    const dir = scratchDir('gup2pin-abbrev-');
+    git(dir, 'init', '-q');
+    if (objects) {
+      let stream = '';
+      for (let i = 0; i < objects; i++) stream += `blob\ndata ${`filler ${i}\n`.length}\nfiller ${i}\n\n`;
+      const r = spawnSync('git', ['fast-import', '--quiet'], { cwd: dir, env: GIT_ENV, input: stream });
+      expect(r.status).toBe(0);
+    }
+    mkdirSync(join(dir, 'drivers', 'umem'), { recursive: true });
+    writeFileSync(join(dir, 'drivers', 'umem', 'umem.c'), read('umem', 'before.c'));
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'umem: add');
+    return dir;
+  }
+
+  /** Our one patch's index line, and format-patch's of the commit git am makes of it. */
+  function indexLines(dir: string): [string, string] {
+    const before = readFileSync(join(dir, 'drivers', 'umem', 'umem.c'), 'utf8');
+    const files = [convertedFile('drivers/umem/umem.c', before, processText(before, API, { core: false }, { verify: true }))];
+    const series = buildSeries(files, options({ root: dir, coverLetter: false }));
+    const out = scratchDir('gup2pin-abbrev-out-');
+    writeSeries(series, out);
+    git(dir, 'am', '-q', join(out, series.patches[0].fileName));
+    const theirs = git(dir, 'format-patch', '-1', '--stdout');
+    const index = (text: string) => /^index .*$/m.exec(text)![0];
+    return [index(series.patches[0].text), index(theirs)];
+  }
+
+  it('takes core.abbrev', () => {
+    const dir = repoWith(0);
+    git(dir, 'config', 'core.abbrev', '12');
+    const [ours, theirs] = indexLines(dir);
+    expect(ours).toMatch(/^index [0-9a-f]{12}\.\.[0-9a-f]{12} 100644$/);
+    expect(ours).toBe(theirs);
+  });
+
+  it('grows with the packed objects, as in a clone with history (33,000 objects: 8 digits)', () => {
+    const [ours, theirs] = indexLines(repoWith(33_000));
+    expect(ours).toMatch(/^index [0-9a-f]{8}\.\.[0-9a-f]{8} 100644$/);
+    expect(ours).toBe(theirs);
+  });
+
+  it('is 7 digits in a small repository', () => {
+    const [ours, theirs] = indexLines(repoWith(0));
+    expect(ours).toMatch(/^index [0-9a-f]{7}\.\.[0-9a-f]{7} 100644$/);
+    expect(ours).toBe(theirs);
+  });
+});

@@ -26,13 +26,16 @@ export interface FileChange {
   mode?: string;
   /** How hunks name their function (the file's `diff` attribute), default git's default rule. */
   funcname?: FuncnameRule;
+  /** Hex digits of the blob ids in the `index` line (the repository's abbreviation), default 7. */
+  abbrev?: number;
 }
 
 /** One file's `diff --git` section with its `index` line, and its diffstat counts. */
 export function fileDiff(change: FileChange): { text: string; stat: FileStat } {
   const { path, before, after } = change;
   const { lines, added, deleted } = diffHunks(before, after, change.funcname);
-  const index = `${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${change.mode ?? '100644'}`;
+  const abbrev = change.abbrev ?? 7;
+  const index = `${blobId(before).slice(0, abbrev)}..${blobId(after).slice(0, abbrev)} ${change.mode ?? '100644'}`;
   const text = [...fileHeader(path, index), ...lines].join('\n');
   return { text: `${text}\n`, stat: { path, added, deleted } };
 }

@@ -37,3 +37,14 @@ export function resolveCommit(ctx: GitContext, rev: string): string | undefined 
   if (/^[0-9a-f]{40}$/.test(rev)) return rev;
   return gitOutput(ctx, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])?.trim() || undefined;
 }
+
+/**
+ * How many hex digits git abbreviates an object id to here, as in format-patch's `index` lines:
+ * `core.abbrev` if set, else a length that grows with the repository's packed objects (12 in a
+ * clone of Linux with its history, 7 in a small repository). HEAD's abbreviation has that length
+ * (longer only if its own prefix were ambiguous); 7, git's fallback, without a commit or a checkout.
+ */
+export function abbrevLength(ctx: GitContext): number {
+  const short = gitOutput(ctx, ['log', '-1', '--format=%h'])?.trim();
+  return short && /^[0-9a-f]{4,40}$/.test(short) ? short.length : 7;
+}

@@ -9,7 +9,7 @@ import type { TargetApi } from '../target.ts';
 import { inVocabularyOrder, type ConvertedFile } from './converted.ts';
 import { coverBlurb, coverSubject } from './cover.ts';
 import { commitLikeId, fileDiff, patchFileName, renderCoverLetter, renderPatch, rfc2822Date, subjectTag, type MailHeaders, nonAscii } from './format-patch.ts';
-import { isGitCheckout, logSubjects, resolveCommit, type GitContext } from './git.ts';
+import { abbrevLength, isGitCheckout, logSubjects, resolveCommit, type GitContext } from './git.ts';
 import { byPath, groupFiles, type PatchGroup, type Split } from './grouping.ts';
 import { identityLine, resolveIdentity, type Identity } from './identity.ts';
 import { loadMaintainers, type Maintainers } from './maintainers.ts';
@@ -86,7 +86,8 @@ export function buildSeries(files: readonly ConvertedFile[], options: SeriesOpti
   const base = options.base === undefined ? undefined : resolveCommit(git, options.base);
   if (options.base !== undefined && !base) throw new SeriesError(`--base ${options.base}: not a commit in ${root}`);
   const history = isGitCheckout(git);
-  const drafts = groups.map((group) => draft(group, options.target, identity, history ? git : undefined, root));
+  const abbrev = history ? abbrevLength(git) : 7;
+  const drafts = groups.map((group) => draft(group, options.target, identity, history ? git : undefined, root, abbrev));
 
   const coverLetter = options.coverLetter ?? true;
   const date = options.date ?? new Date();
@@ -161,7 +162,7 @@ export function writeSeries(series: Series, dir: string): string[] {
   });
 }
 
-function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitContext | undefined, root: string): Draft {
+function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitContext | undefined, root: string, abbrev: number): Draft {
   const paths = group.files.map((f) => f.path);
   const change = callChange(group.files);
   const prefix =
@@ -173,7 +174,7 @@ function draft(group: PatchGroup, api: TargetApi, identity: Identity, git: GitCo
   const exported = [...new Set(group.files.flatMap((f) => f.exported ?? []))].sort();
   const renamed = group.files.flatMap((f) => f.renamed ?? []);
   const message = `${body({ api, change, differences, exported, renamed })}\n\nSigned-off-by: ${identityLine(identity)}\n`;
-  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path), funcname: funcnameRule(root, f.path) }));
+  const diffs = group.files.map((f) => fileDiff({ path: f.path, before: f.before, after: f.after, mode: modeOf(root, f.path), funcname: funcnameRule(root, f.path), abbrev }));
   return { group, subject, message, diffs };
 }
 
