@@ -25,8 +25,9 @@
  * diff of one converted file's directory made from its parent directory (`cd arch/powerpc &&
  * gup2pin diff kvm`), and `git diff` after apply must print what `gup2pin diff .` printed before it
  * (index lines aside): hunks, function names (the tree's .gitattributes) and line endings. Last,
- * the copy is reset to its commit and given `gup2pin series .`: `git am --keep-cr` must take the
- * patches and give the files apply wrote, and each patch's diffstat and diffs must be `git
+ * the copy is reset to its commit, its objects packed (as a clone's are, so that git abbreviates ids
+ * to more digits), and given `gup2pin series .`: `git am --keep-cr` must take the patches and give
+ * the files apply wrote, and each patch's diffstat and diffs (index lines included) must be `git
  * format-patch`'s of the commits it made.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -178,7 +179,7 @@ function patchesApply(tree: string, env: NodeJS.ProcessEnv, whole: Ran, file: st
  * wrote), and each patch's message, diffstat and diffs against `git format-patch` of the commits
  * `git am` made.
  */
-function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<string, Buffer>): { patches: number; sameFiles: boolean; sameBodies: string; violations: string[] } {
+function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<string, Buffer>): { patches: number; abbrev: number; sameFiles: boolean; sameBodies: string; violations: string[] } {
   const git = gitIn(tree);
   const violations: string[] = [];
   const run = (args: string[]) => {
@@ -187,11 +188,14 @@ function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<
     return r;
   };
   run(['checkout', '-q', '--', '.']);
+  // Packed, as a clone's objects are: git then abbreviates ids by their number (9 digits here).
+  run(['repack', '-a', '-d', '-q', '--window=0', '--depth=0']);
+  const abbrev = git(['log', '-1', '--format=%h']).stdout.trim().length;
   const out = `${tree}.series`;
   const made = gup2pin(['series', '--from', 'Gup Twopin <gup2pin@example.org>', '-o', out, '.'], tree, env);
   if (made.code !== 0) violations.push(`series exited ${made.code}: ${made.stderr.trim().split('\n').pop()}`);
   const patches = made.code === 0 ? readdirSync(out).filter((n) => !n.startsWith('0000-')).sort() : [];
-  if (!patches.length) return { patches: 0, sameFiles: false, sameBodies: '0/0', violations: [...violations, 'series wrote no patch'] };
+  if (!patches.length) return { patches: 0, abbrev, sameFiles: false, sameBodies: '0/0', violations: [...violations, 'series wrote no patch'] };
   run(['am', '-q', '--keep-cr', ...patches.map((n) => join(out, n))]);
   const sameFiles = [...outputs].every(([rel, bytes]) => readFileSync(join(tree, rel)).equals(bytes)) && git(['status', '--porcelain']).stdout === '';
   if (!sameFiles) violations.push('git am of the series does not give the files apply wrote');
@@ -204,7 +208,7 @@ function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<
     return ours.includes('\ndiff --git ') && ours === diffs(readFileSync(join(theirs, n), 'latin1'));
   });
   for (const n of patches) if (!same.includes(n)) violations.push(`${n}: diffstat or diffs differ from git format-patch's`);
-  return { patches: patches.length, sameFiles, sameBodies: `${same.length}/${patches.length}`, violations };
+  return { patches: patches.length, abbrev, sameFiles, sameBodies: `${same.length}/${patches.length}`, violations };
 }
 
 /** A few names of a list, for a report line. */
@@ -335,6 +339,7 @@ function check(tree: string, copy: string, reference: string, crlf: boolean): nu
     ['diff after apply (bytes printed, exit status)', `${diff.stdout.length}, ${diff.code}`],
     ['gup2pin diff before apply = git diff after it', sameAsGit ? 'yes' : 'NO'],
     ['series: patches / git am gives apply\'s files / bodies = git format-patch\'s', `${series.patches} / ${series.sameFiles ? 'yes' : 'NO'} / ${series.sameBodies}`],
+    ['series: digits of the index lines\' ids (the packed checkout\'s)', series.abbrev],
     ['wall time: scan --json', `${scan.seconds.toFixed(2)} s`],
     ['wall time: first apply (exit status)', `${first.seconds.toFixed(2)} s (${first.code})`],
     ['wall time: second apply (exit status)', `${second.seconds.toFixed(2)} s (${second.code})`],
