@@ -19,7 +19,7 @@ import { convertedFileFromReport } from './series/converted.ts';
 import { InvalidIdentityError, MissingIdentityError } from './series/identity.ts';
 import { buildSeries, SeriesError, writeSeries } from './series/series.ts';
 import type { Split } from './series/grouping.ts';
-import { rootFor } from './discover/root.ts';
+import { nestedKernelHint, rootFor } from './discover/root.ts';
 import { TargetError, resolveTarget, versionLabel, type TargetApi } from './target.ts';
 import { timesLine } from './timing.ts';
 
@@ -93,6 +93,8 @@ async function diffCommand(argv: Common): Promise<number> {
       }
     }
   });
+  const hint = diffs && argv.root === undefined ? nestedKernelHint(root, 'git apply') : undefined;
+  if (hint && !argv.quiet) process.stderr.write(`gup2pin: ${hint}\n`);
   if (!argv.quiet) process.stderr.write(`${closing(result, { count: diffs, as: `file${diffs === 1 ? '' : 's'} changed` }, errors)}\n`);
   reportTimings(argv, result);
   return errors ? 2 : diffs ? 1 : 0;
@@ -253,13 +255,13 @@ interface SeriesArgs extends Common {
 
 async function seriesCommand(argv: SeriesArgs): Promise<number> {
   // Only proven conversions go out to a maintainer; the rest are listed as not converted.
-  const { result, api, errors } = await execute(argv);
+  const { result, api, errors, root } = await execute(argv);
   const files = result.files.map((f) => convertedFileFromReport(f));
   let written: string[];
   try {
     const series = buildSeries(files, {
       target: api,
-      root: rootFor(argv.root, argv.paths),
+      root,
       from: argv.from,
       to: argv.to,
       cc: argv.cc,
@@ -278,6 +280,8 @@ async function seriesCommand(argv: SeriesArgs): Promise<number> {
   }
   // Like git format-patch: the files written, one per line.
   for (const path of written) process.stdout.write(`${relativeToCwd(path)}\n`);
+  const hint = written.length && argv.root === undefined ? nestedKernelHint(root, 'git am') : undefined;
+  if (hint && !argv.quiet) process.stderr.write(`gup2pin: ${hint}\n`);
   if (!argv.quiet) process.stderr.write(`${closing(result, { count: written.length, as: 'mails written' }, errors)}\n`);
   return errors ? 2 : 0;
 }

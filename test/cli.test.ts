@@ -3,7 +3,7 @@
  * real `git apply` and `patch -p1`.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -351,5 +351,52 @@ describe('paths relative to the top of the tree, wherever the user stands', () =
   it('outside any tree, paths stay relative to the current directory', () => {
     const root = tree(['umem']);
     expect(gup2pin(['scan', '--target', '6.5', 'umem'], join(root, 'drivers')).stdout.split('\n')[0]).toMatch(/^umem\/umem\.c:140: converted /);
+  });
+});
+
+describe('a kernel tree inside a larger git checkout (a vendor BSP repository)', () => {
+  /** A repository whose kernel lies in vendor/kernel, with the umem fixture as a driver. */
+  function monorepo(): { top: string; kernel: string } {
+    const top = realpathSync(scratchDir('gup2pin-bsp-'));
+    const kernel = join(top, 'vendor', 'kernel');
+    mkdirSync(join(kernel, 'drivers', 'umem'), { recursive: true });
+    writeFileSync(join(kernel, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 5\nSUBLEVEL = 0\n');
+    writeFileSync(join(kernel, 'Kbuild'), '');
+    cpSync(join(FIXTURES, 'umem', 'before.c'), join(kernel, 'drivers', 'umem', 'umem.c'));
+    git(top, 'init', '-q');
+    git(top, 'add', '.');
+    git(top, 'commit', '-qm', 'base');
+    return { top, kernel };
+  }
+  const HINT = (top: string, tool: string) => `gup2pin: the paths are relative to the kernel tree vendor/kernel/ of the git checkout ${top}: ${tool} them with --directory=vendor/kernel\n`;
+
+  it('prints upstream paths, and says how git apply takes them: plain git apply would skip them', () => {
+    const { top, kernel } = monorepo();
+    const out = gup2pin(['diff', 'drivers'], kernel);
+    expect(out.code).toBe(1);
+    expect(out.stdout.split('\n')[0]).toBe('diff --git a/drivers/umem/umem.c b/drivers/umem/umem.c');
+    expect(out.stderr.startsWith(HINT(top, 'git apply'))).toBe(true);
+    // What git does without the option: it skips the patch and says nothing is wrong.
+    expect(execFileSync('git', ['apply', '-v', '-'], { cwd: kernel, input: out.stdout, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })).toBe('');
+    expect(readFileSync(join(kernel, 'drivers', 'umem', 'umem.c'), 'utf8')).toBe(read('umem', 'before.c'));
+    execFileSync('git', ['apply', '--directory=vendor/kernel', '-'], { cwd: top, input: out.stdout });
+    expect(readFileSync(join(kernel, 'drivers', 'umem', 'umem.c'), 'utf8')).toBe(read('umem', 'after.6.5.c'));
+  });
+
+  it('says the same of a series, which git am then takes', () => {
+    const { top, kernel } = monorepo();
+    const dir = join(scratchDir('gup2pin-bsp-out-'), 'out');
+    const r = gup2pin(['series', '--from', 'Jane Developer <jane@example.org>', '--no-cover-letter', '-o', dir, 'drivers'], kernel);
+    expect(r.code).toBe(0);
+    expect(r.stderr.startsWith(HINT(top, 'git am'))).toBe(true);
+    git(top, 'am', '-q', '--directory=vendor/kernel', ...readdirSync(dir).map((n) => join(dir, n)));
+    expect(readFileSync(join(kernel, 'drivers', 'umem', 'umem.c'), 'utf8')).toBe(read('umem', 'after.6.5.c'));
+  });
+
+  it('says nothing with --root, or when the kernel tree is the checkout', () => {
+    const { kernel } = monorepo();
+    expect(gup2pin(['diff', '--root', '.', 'drivers'], kernel).stderr).toMatch(/^1 converted, /);
+    git(kernel, 'init', '-q');
+    expect(gup2pin(['diff', 'drivers'], kernel).stderr).toMatch(/^1 converted, /);
   });
 });

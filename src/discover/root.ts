@@ -4,7 +4,7 @@
  * gup2pin diff hw/hfi1` must print `a/drivers/infiniband/hw/hfi1/…`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 /** The directory `path` is (or the one holding it, for a file or a missing path), then each above it. */
 export function* dirsUp(path: string): Generator<string> {
@@ -54,4 +54,20 @@ export function makefileHead(dir: string): string | undefined {
 export function rootFor(option: string | undefined, paths: readonly string[]): string {
   if (option !== undefined) return resolve(option);
   return treeTop(paths[0] ?? '.') ?? resolve('.');
+}
+
+/**
+ * The patch paths are relative to `root`, a kernel tree inside a larger git checkout (a vendor
+ * BSP repository holding the kernel in `vendor/kernel`): upstream's paths, but `git apply` and
+ * `git am` take paths from the repository's top and silently skip these ("Skipped patch"). What
+ * to tell the user then, else undefined.
+ */
+export function nestedKernelHint(root: string, tool: 'git apply' | 'git am'): string | undefined {
+  if (existsSync(join(root, '.git')) || !isKernelTop(root)) return undefined;
+  for (const dir of dirsUp(dirname(root))) {
+    if (!existsSync(join(dir, '.git'))) continue;
+    const sub = relative(dir, root).split('\\').join('/');
+    return `the paths are relative to the kernel tree ${sub}/ of the git checkout ${dir}: ${tool} them with --directory=${sub}`;
+  }
+  return undefined;
 }
