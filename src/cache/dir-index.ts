@@ -85,7 +85,7 @@ export class DirIndex {
     return st && Float64Array.of(st.mtimeMs, st.ctimeMs, st.ino);
   }
 
-  /** The entries kept for `dir` if it still has the stat they were listed at. */
+  /** The entries kept for `dir` if it still has the stat they were listed at (kept for the next run too). */
   unchanged(dir: string, st: Float64Array): Listing | undefined {
     const i = this.at.get(dir);
     if (i === undefined) return undefined;

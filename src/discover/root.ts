@@ -27,9 +27,12 @@ export function* dirsUp(path: string): Generator<string> {
  * level (`.git`, a directory or a worktree's file) or a kernel tree's top. Undefined if there is none.
  */
 export function treeTop(path: string): string | undefined {
-  for (const dir of dirsUp(path)) if (existsSync(join(dir, '.git')) || isKernelTop(dir)) return dir;
+  for (const dir of dirsUp(path)) if (isGitTop(dir) || isKernelTop(dir)) return dir;
   return undefined;
 }
+
+/** A git checkout's top level: it holds `.git` (a directory, or a worktree's file). */
+const isGitTop = (dir: string) => existsSync(join(dir, '.git'));
 
 /**
  * A kernel tree's top: its Makefile says VERSION and PATCHLEVEL, beside a Kbuild (`arch/x86` has a
@@ -63,9 +66,9 @@ export function rootFor(option: string | undefined, paths: readonly string[]): s
  * to tell the user then, else undefined.
  */
 export function nestedKernelHint(root: string, tool: 'git apply' | 'git am'): string | undefined {
-  if (existsSync(join(root, '.git')) || !isKernelTop(root)) return undefined;
+  if (isGitTop(root) || !isKernelTop(root)) return undefined;
   for (const dir of dirsUp(dirname(root))) {
-    if (!existsSync(join(dir, '.git'))) continue;
+    if (!isGitTop(dir)) continue;
     const sub = relative(dir, root).split('\\').join('/');
     return `the paths are relative to the kernel tree ${sub}/ of the git checkout ${dir}: ${tool} them with --directory=${sub}`;
   }

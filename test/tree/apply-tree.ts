@@ -127,9 +127,12 @@ function toCrlf(dir: string): number {
   return rewritten;
 }
 
-/** git in a checkout of `tree` whose git directory lies beside it (so no file appears in the tree). */
+/** The environment of a checkout of `tree` whose git directory lies beside it (so no file appears in the tree). */
+const checkoutEnv = (tree: string): NodeJS.ProcessEnv => ({ ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree });
+
+/** git in such a checkout, without the user's config. */
 function gitIn(tree: string): (args: string[], input?: string) => SpawnSyncReturns<string> {
-  const env = { ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const env = { ...checkoutEnv(tree), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
   return (args, input) =>
     spawnSync('git', ['-c', 'core.autocrlf=false', '-c', 'gc.auto=0', '-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: tree, env, input, encoding: 'utf8', maxBuffer: 1 << 30 });
 }
@@ -142,7 +145,7 @@ function commitAll(tree: string): NodeJS.ProcessEnv {
     const r = git(args);
     if (r.status !== 0) throw new Error(`git ${args[0]} failed (exit ${r.status}): ${r.stderr}`);
   }
-  return { ...process.env, GIT_DIR: `${tree}.git`, GIT_WORK_TREE: tree };
+  return checkoutEnv(tree);
 }
 
 /**
