@@ -22,12 +22,20 @@ export interface Point {
   column: number;
 }
 
-/** Per-language tables, filled as ids are first met: the binding does not export its own. */
-const typeNames: string[] = [];
-const namedTypes: boolean[] = [];
+/**
+ * Per-language tables, filled as ids are first met: the binding does not export its own. Sized
+ * for every type id from the start: ERROR's is 0xffff, and storing it in a growing array would
+ * turn the array into a dictionary, every lookup a hash probe (build, `type` and the masks were
+ * 3-6 times slower after the first file with a parse error).
+ */
+const TYPE_IDS = 1 << 16;
+const typeNames: string[] = new Array<string>(TYPE_IDS).fill('');
+const namedTypes = new Uint8Array(TYPE_IDS);
+/** The type ids met so far, which the masks are made of. */
+const typeIds: number[] = [];
 const fieldNames: string[] = [];
 /** Per type id: whether its type has fields (see FIELDLESS); named types only. */
-const withFields: boolean[] = [];
+const withFields = new Uint8Array(TYPE_IDS);
 /**
  * Named types whose children fill no field, from the grammar's node-types.json: the cursor is not
  * asked for their children's fields. (ERROR and any type the file does not list are asked.)
@@ -140,12 +148,13 @@ export class SyntaxTree {
       const i = this.count++;
       if (i === this.types.length) this.grow();
       const typeId = cursor.nodeTypeId;
-      if (typeNames[typeId] === undefined) {
+      if (typeNames[typeId] === '') {
         // Named-ness belongs to the (public) symbol, like the name.
         const name = cursor.nodeType;
         typeNames[typeId] = name;
-        namedTypes[typeId] = cursor.nodeIsNamed;
-        withFields[typeId] = !FIELDLESS.has(name);
+        typeIds.push(typeId);
+        namedTypes[typeId] = cursor.nodeIsNamed ? 1 : 0;
+        withFields[typeId] = FIELDLESS.has(name) ? 0 : 1;
         for (const m of masks.values()) if (m.names.includes(name)) m.mask[typeId] = 1;
       }
       this.types[i] = typeId;
@@ -218,9 +227,7 @@ function typeMask(types: string | string[]): Uint8Array {
   if (!made) {
     const names = typeof types === 'string' ? [types] : [...types];
     const mask = new Uint8Array(1 << 16);
-    typeNames.forEach((name, id) => {
-      if (names.includes(name)) mask[id] = 1;
-    });
+    for (const id of typeIds) if (names.includes(typeNames[id])) mask[id] = 1;
     masks.set(key, (made = { names, mask }));
   }
   return made.mask;
@@ -246,7 +253,7 @@ export class SyntaxNode {
   }
 
   get isNamed(): boolean {
-    return namedTypes[this.tree.types[this.order]];
+    return namedTypes[this.tree.types[this.order]] === 1;
   }
 
   get isMissing(): boolean {
