@@ -148,15 +148,7 @@ export class SyntaxTree {
       const i = this.count++;
       if (i === this.types.length) this.grow();
       const typeId = cursor.nodeTypeId;
-      if (typeNames[typeId] === '') {
-        // Named-ness belongs to the (public) symbol, like the name.
-        const name = cursor.nodeType;
-        typeNames[typeId] = name;
-        typeIds.push(typeId);
-        namedTypes[typeId] = cursor.nodeIsNamed ? 1 : 0;
-        withFields[typeId] = FIELDLESS.has(name) ? 0 : 1;
-        for (const m of masks.values()) if (m.names.includes(name)) m.mask[typeId] = 1;
-      }
+      if (typeNames[typeId] === '') register(cursor, typeId);
       this.types[i] = typeId;
       const depth = open.length;
       const parent = depth ? open[depth - 1] : -1;
@@ -165,10 +157,7 @@ export class SyntaxTree {
         const fieldId = cursor.currentFieldId;
         if (fieldId === undefined) this.fields[i] = NO_FIELD;
         else {
-          if (fieldNames[fieldId] === undefined) {
-            fieldNames[fieldId] = cursor.currentFieldName;
-            fieldIds.set(fieldNames[fieldId], fieldId);
-          }
+          if (fieldNames[fieldId] === undefined) registerField(cursor, fieldId);
           this.fields[i] = fieldId;
         }
       }
@@ -177,7 +166,7 @@ export class SyntaxTree {
       this.starts[i] = start;
       this.ends[i] = end;
       // Only zero-width nodes can be MISSING: spare the native call for the rest.
-      this.missing[i] = start === end && cursor.nodeIsMissing ? 1 : 0;
+      this.missing[i] = start === end && isMissing(cursor) ? 1 : 0;
       this.parents[i] = parent;
       this.places[i] = depth ? childCounts[depth - 1]++ : 0;
       if (namedTypes[typeId] && cursor.gotoFirstChild()) {
@@ -210,6 +199,30 @@ export class SyntaxTree {
     this.places = more(this.places);
     this.missing = more(this.missing);
   }
+}
+
+/**
+ * Records a type id met for the first time. Out of `build`, as are registerField and isMissing:
+ * code the optimised `build` had never run threw it back to the interpreter when a later file met
+ * a new type, field or MISSING node (8 times a whole-tree run).
+ */
+function register(cursor: Parser.TreeCursor, typeId: number): void {
+  // Named-ness belongs to the (public) symbol, like the name.
+  const name = cursor.nodeType;
+  typeNames[typeId] = name;
+  typeIds.push(typeId);
+  namedTypes[typeId] = cursor.nodeIsNamed ? 1 : 0;
+  withFields[typeId] = FIELDLESS.has(name) ? 0 : 1;
+  for (const m of masks.values()) if (m.names.includes(name)) m.mask[typeId] = 1;
+}
+
+/** Whether the cursor's (zero-width) node is MISSING: rarely asked, so out of `build` too. */
+const isMissing = (cursor: Parser.TreeCursor) => cursor.nodeIsMissing;
+
+/** Records a field id met for the first time. */
+function registerField(cursor: Parser.TreeCursor, fieldId: number): void {
+  fieldNames[fieldId] = cursor.currentFieldName;
+  fieldIds.set(fieldNames[fieldId], fieldId);
 }
 
 /** Subtrees smaller than this are searched by type name, larger ones by a mask of type ids. */
