@@ -2,7 +2,14 @@
  * What a series asks of the repository it is made for: history (subject prefixes), identity
  * (Signed-off-by) and the base commit. Every call tolerates "not a git checkout" or "no git".
  */
-import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+/**
+ * node:child_process, loaded when git first runs: only `series` runs it, and loading it (with
+ * net, dgram and the stream internals it pulls in) cost every start of every command 3 ms.
+ */
+let childProcess: typeof import('node:child_process') | undefined;
+const spawning = () => (childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'));
 
 export interface GitContext {
   /** The repository (or kernel tree) root. */
@@ -14,7 +21,7 @@ export interface GitContext {
 /** stdout of git, or undefined when git fails (not a checkout, no such config, no git). */
 export function gitOutput(ctx: GitContext, args: string[]): string | undefined {
   try {
-    return execFileSync('git', args, { cwd: ctx.root, env: ctx.env ?? process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+    return spawning().execFileSync('git', args, { cwd: ctx.root, env: ctx.env ?? process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
   } catch {
     return undefined;
   }
