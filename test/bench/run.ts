@@ -20,7 +20,8 @@
  *   git grep      git grep -l -e get_user_pages -e pin_user_pages -- '*.c'   ('DIR/*.c' below the top)
  *   grep          grep -rl -e get_user_pages -e pin_user_pages --include='*.c' DIR
  *   spatch        spatch --sp-file test/bench/gup2pin.cocci -D patch --very-quiet --no-includes
- *                        --include-headers --dir DIR -j J          (the same scope, a syntactic rule)
+ *                        --include-headers --tmp-dir SCRATCH --dir DIR -j J
+ *                                                    (the same scope, a syntactic rule)
  *
  * and prints the median, min and max wall time, the CPU time, the peak RSS (from
  * /usr/bin/time -v) and the number of files each changed or listed; the ratios of the median
@@ -143,7 +144,7 @@ function positiveInteger(option: string, text: string): number {
 const GUP2PIN_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GUP2PIN_NO_CACHE' && name !== 'GUP2PIN_NO_RESULT_CACHE'));
 
 /** Every tool's command, in the order they take turns; `skipped` ones are left out. */
-function benchCommands(tree: string, subdir: string, jobs: number, skipped: Skipped[]): Command[] {
+function benchCommands(tree: string, subdir: string, jobs: number, skipped: Skipped[], scratch: string): Command[] {
   const gup2pin = (tool: string, cacheOption: string[]): Command => ({
     tool,
     file: GUP2PIN_BIN,
@@ -163,7 +164,10 @@ function benchCommands(tree: string, subdir: string, jobs: number, skipped: Skip
     {
       tool: SPATCH,
       file: 'spatch',
-      args: ['--sp-file', COCCI, '-D', 'patch', '--very-quiet', '--no-includes', '--include-headers', '--dir', subdir, '-j', String(jobs)],
+      // Its temporary files go to the scratch directory, not its working directory (the tree's
+      // top): creating them there changed that directory's mtime, so gup2pin's next warm run
+      // listed it again and rewrote its directory index (the bench's "changed gup2pin's cache").
+      args: ['--sp-file', COCCI, '-D', 'patch', '--very-quiet', '--no-includes', '--include-headers', '--tmp-dir', scratch, '--dir', subdir, '-j', String(jobs)],
       cwd: tree,
       okStatus: [0],
     },
@@ -209,9 +213,12 @@ const VERSION_COMMANDS: Array<[string, string]> = [
   [SPATCH, 'spatch'],
 ];
 
-/** The command as a shell line; the checkout's files (bin/gup2pin, the .cocci) relative to it. */
-function commandLine(c: Command): string {
-  const shown = [c.file, ...c.args].map((a) => shellQuote(a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a));
+/**
+ * The command as a shell line; the checkout's files (bin/gup2pin, the .cocci) relative to it, the
+ * bench's scratch directory as the template it was made from.
+ */
+function commandLine(c: Command, scratch: string): string {
+  const shown = [c.file, ...c.args].map((a) => (a === scratch ? '$TMPDIR/gup2pin-bench-XXXXXX' : shellQuote(a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a)));
   return shown.join(' ');
 }
 
@@ -259,7 +266,7 @@ function medianStages(samples: Sample[]): Stages | undefined {
 function benchmarkDirectory(opts: Options, subdir: string, skipped: Skipped[], scratch: string): SectionResult {
   const dir = resolve(opts.tree, subdir);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
-  const commands = benchCommands(opts.tree, subdir, opts.jobs, skipped);
+  const commands = benchCommands(opts.tree, subdir, opts.jobs, skipped, scratch);
   log(`${subdir}: reading the files into the page cache`);
   warmPageCache(dir);
   log(`${subdir}: one untimed gup2pin warm run (bundles gup2pin, fills its result cache)`);
@@ -290,7 +297,7 @@ function benchmarkDirectory(opts: Options, subdir: string, skipped: Skipped[], s
 
   const tools: ToolResult[] = commands.map((c) => ({
     tool: c.tool,
-    commandLine: commandLine(c),
+    commandLine: commandLine(c, scratch),
     summary: summarizeSamples(samples.get(c.tool)!),
     files: files.get(c.tool)!.size,
     filesVerb: SEARCHES.has(c.tool) ? 'listed' : 'changed',
