@@ -166,7 +166,7 @@ export class SyntaxTree {
       this.starts[i] = start;
       this.ends[i] = end;
       // Only zero-width nodes can be MISSING: spare the native call for the rest.
-      this.missing[i] = start === end && isMissing(cursor) ? 1 : 0;
+      this.missing[i] = start === end && cursor.nodeIsMissing ? 1 : 0;
       this.parents[i] = parent;
       this.places[i] = depth ? childCounts[depth - 1]++ : 0;
       if (namedTypes[typeId] && cursor.gotoFirstChild()) {
@@ -202,9 +202,10 @@ export class SyntaxTree {
 }
 
 /**
- * Records a type id met for the first time. Out of `build`, as are registerField and isMissing:
- * code the optimised `build` had never run threw it back to the interpreter when a later file met
- * a new type, field or MISSING node (8 times a whole-tree run).
+ * Records a type id met for the first time. Out of `build`, as is registerField: code the
+ * optimised `build` had never run threw it back to the interpreter when a later file met a new
+ * type or field (6 of its 8 deopts in a whole-tree run; the other 2 are its first zero-width
+ * node's MISSING check, which a call in its place does not spare).
  */
 function register(cursor: Parser.TreeCursor, typeId: number): void {
   // Named-ness belongs to the (public) symbol, like the name.
@@ -215,9 +216,6 @@ function register(cursor: Parser.TreeCursor, typeId: number): void {
   withFields[typeId] = FIELDLESS.has(name) ? 0 : 1;
   for (const m of masks.values()) if (m.names.includes(name)) m.mask[typeId] = 1;
 }
-
-/** Whether the cursor's (zero-width) node is MISSING: rarely asked, so out of `build` too. */
-const isMissing = (cursor: Parser.TreeCursor) => cursor.nodeIsMissing;
 
 /** Records a field id met for the first time. */
 function registerField(cursor: Parser.TreeCursor, fieldId: number): void {
@@ -239,7 +237,7 @@ function typeMask(types: string | string[]): Uint8Array {
   let made = masks.get(key);
   if (!made) {
     const names = typeof types === 'string' ? [types] : [...types];
-    const mask = new Uint8Array(1 << 16);
+    const mask = new Uint8Array(TYPE_IDS);
     for (const id of typeIds) if (names.includes(typeNames[id])) mask[id] = 1;
     masks.set(key, (made = { names, mask }));
   }
