@@ -102,10 +102,11 @@ export async function run(paths: string[], api: TargetApi, root: string, options
   const { convertOnly, ...resultOptions } = fileOptions;
   const job: FileJob = { api, root, options: fileOptions, cache: resultCacheJob(cache, [api, resultOptions]) };
   const pool = new Pool<string, NonNullable<FileOutcome>>(jobs - 1, job);
+  const given = paths.map((p) => resolve(p));
   // With the result cache, files known to be no candidates are only stat'ed, not read.
-  const index = job.cache && FileIndex.load(job.cache, paths.map((p) => resolve(p)));
+  const index = job.cache && FileIndex.load(job.cache, given);
   // With it, directories unchanged since the last run are not listed again.
-  const dirs = job.cache && DirIndex.load(job.cache, paths.map((p) => resolve(p)));
+  const dirs = job.cache && DirIndex.load(job.cache, given);
   let walked: ReturnType<typeof walk>;
   let finished: string[] = [];
   let mapped: Awaited<ReturnType<typeof pool.map>>;
@@ -116,7 +117,7 @@ export async function run(paths: string[], api: TargetApi, root: string, options
     if (dirs) timed('walk', () => dirs.save());
     finished = interrupted(walked, shown, !!finish);
     const slots = index?.slots(walked.files);
-    linking = linkContext(paths, walked.files, shown, job);
+    linking = linkContext(given, walked.files, shown, job);
     // With threads, a unit is worked out as soon as its open file's result comes (see EarlyUnits).
     if (pool.started) linking.early = new EarlyUnits(linking, emptyResult);
     mapped = await processAll(pool, walked.files, job, slots, linking.early, progress && new Progress(progress, walked.files.length));
@@ -260,7 +261,8 @@ function readUsable(path: string, display: string, bytes?: Buffer): string | Wal
   }
 }
 
-function linkContext(paths: string[], walked: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
+/** `given`: the paths of the run, absolute. */
+function linkContext(given: string[], walked: string[], shown: (path: string) => string, { api, options, cache }: FileJob): LinkContext {
   // The files of open files' directories: searched as each open file's result comes and again
   // when the run links, and read as text when they match; read once.
   const near = new Map<string, Buffer | undefined>();
@@ -274,7 +276,7 @@ function linkContext(paths: string[], walked: string[], shown: (path: string) =>
   return {
     walked,
     cache,
-    paths: paths.map((p) => resolve(p)),
+    paths: given,
     shown,
     analyze: analyzeText,
     policy: (display) => ({ core: isCore(display, options), file: display }),

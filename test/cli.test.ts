@@ -7,7 +7,7 @@ import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
+import { FIXTURES, committed, fixtureNames, git, gup2pin, read, scratchDir } from './helpers.ts';
 
 /** A scratch tree with some fixtures laid out like driver directories. */
 function tree(names: string[], file = 'before.c'): string {
@@ -45,9 +45,7 @@ describe('gup2pin diff', () => {
 
   it('prints the hunks git diff shows after apply, function names in the @@ lines included', () => {
     const repo = tree(DRIVERS);
-    git(repo, 'init', '-q');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
+    committed(repo);
     expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], repo).code).toBe(0);
     const gitDiff = git(repo, 'diff', '--no-color').replace(/^index .*\n/gm, '');
     expect(out.stdout).toBe(gitDiff);
@@ -283,9 +281,7 @@ describe('gup2pin verify', () => {
   function patchOf(fixture: string, edit: (text: string) => string) {
     const root = tree([fixture]);
     const file = join(root, 'drivers', fixture, `${fixture}.c`);
-    git(root, 'init', '-q');
-    git(root, 'add', '.');
-    git(root, 'commit', '-qm', 'base');
+    committed(root);
     const original = readFileSync(file, 'utf8');
     writeFileSync(file, edit(original));
     writeFileSync(join(root, `${fixture}.patch`), git(root, 'diff'));
@@ -328,9 +324,7 @@ describe('paths relative to the top of the tree, wherever the user stands', () =
 
   it('diff from a subdirectory of a git checkout prints paths git apply takes at the top', () => {
     const root = kernelTree();
-    git(root, 'init', '-q');
-    git(root, 'add', '.');
-    git(root, 'commit', '-qm', 'base');
+    committed(root);
     const out = gup2pin(['diff', 'umem', '../drivers/vfio'], join(root, 'drivers'));
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('diff --git a/drivers/umem/umem.c b/drivers/umem/umem.c\n');
@@ -363,9 +357,7 @@ describe('a kernel tree inside a larger git checkout (a vendor BSP repository)',
     writeFileSync(join(kernel, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 5\nSUBLEVEL = 0\n');
     writeFileSync(join(kernel, 'Kbuild'), '');
     cpSync(join(FIXTURES, 'umem', 'before.c'), join(kernel, 'drivers', 'umem', 'umem.c'));
-    git(top, 'init', '-q');
-    git(top, 'add', '.');
-    git(top, 'commit', '-qm', 'base');
+    committed(top);
     return { top, kernel };
   }
   const HINT = (top: string, tool: string) => `gup2pin: the paths are relative to the kernel tree vendor/kernel/ of the git checkout ${top}: ${tool} them with --directory=vendor/kernel\n`;

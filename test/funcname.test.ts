@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { forgetAttributes, funcnameRule, functionLine } from '../src/emit/funcname.ts';
-import { FIXTURES, git, gup2pin, scratchDir } from './helpers.ts';
+import { FIXTURES, committed, git, gup2pin, scratchDir } from './helpers.ts';
 
 describe('function lines', () => {
   const cases: Array<[string, string | undefined, string | undefined]> = [
@@ -92,9 +92,7 @@ describe('gup2pin diff in a tree whose .gitattributes say diff=cpp', () => {
 
   it('names each hunk as git diff does there: the function, not a goto label above the hunk', () => {
     const repo = tree(true);
-    git(repo, 'init', '-q');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
+    committed(repo);
     const out = gup2pin(['diff', '--target', '6.5', 'drivers'], repo);
     expect(out.code).toBe(1);
     expect(gup2pin(['apply', '-q', '--target', '6.5', 'drivers'], repo).code).toBe(0);
@@ -108,9 +106,7 @@ describe('gup2pin diff in a tree whose .gitattributes say diff=cpp', () => {
 
   it('writes series patches whose diffs are git format-patch’s of the same commits there', () => {
     const repo = tree(true);
-    git(repo, 'init', '-q');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
+    committed(repo);
     const out = join(scratchDir('gup2pin-series-'), 'out');
     const from = ['--from', 'Jane Developer <jane@example.org>'];
     expect(gup2pin(['series', '--target', '6.5', ...from, '-o', out, 'drivers'], repo).code).toBe(0);

@@ -61,6 +61,13 @@ export const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GL
 export const git = (dir: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.org', ...args], { cwd: dir, encoding: 'utf8', env: GIT_ENV });
 
+/** Makes `dir` a git repository with everything in it committed. */
+export function committed(dir: string): void {
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'base');
+}
+
 /**
  * Ten seconds on (fake `Date` until the test ends): stats taken so far are old enough for the
  * file and directory indexes to trust (see MARGIN_MS in src/cache/file-index.ts).

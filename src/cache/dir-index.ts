@@ -15,7 +15,7 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { MARGIN_MS, indexName } from './file-index.ts';
+import { indexName, settled } from './file-index.ts';
 import { writeWhole, type ResultCacheJob } from './results.ts';
 
 /** A directory's entries as the walk keeps them (see walk.ts visit). */
@@ -99,7 +99,7 @@ export class DirIndex {
   /** `dir`, at stat `st`, was just listed so. */
   record(dir: string, st: Float64Array, listing: Listing): void {
     this.changed = true;
-    if (!(st[0] < this.startedAt - MARGIN_MS && st[1] < this.startedAt - MARGIN_MS)) return;
+    if (!settled(st[0], st[1], this.startedAt)) return;
     this.seen.set(dir, { st, keys: listing.keys.join(SEP), links: [...listing.links].join(SEP) });
   }
 

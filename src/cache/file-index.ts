@@ -24,6 +24,12 @@ const WIDTH = 4;
 /** Coarser than any file system's timestamp tick that matters here (FAT's is 2 s). */
 export const MARGIN_MS = 2000;
 
+/**
+ * Whether a stat with this mtime and ctime, taken by a run started at `startedAt`, can be trusted
+ * by the next run: both older than MARGIN_MS before it (the file and the directory index).
+ */
+export const settled = (mtimeMs: number, ctimeMs: number, startedAt: number) => mtimeMs < startedAt - MARGIN_MS && ctimeMs < startedAt - MARGIN_MS;
+
 /** The name of the indexes of runs over these given paths (absolute). */
 export const indexName = (paths: string[]) => createHash('sha256').update(JSON.stringify([...paths].sort())).digest('hex').slice(0, 20);
 
@@ -126,7 +132,7 @@ export class FileIndex {
 
   /** Whether a stat seen by this run can be trusted by the next one (see MARGIN_MS). */
   private trusted(seen: Float64Array, at: number): boolean {
-    return seen[at + 1] < this.startedAt - MARGIN_MS && seen[at + 2] < this.startedAt - MARGIN_MS;
+    return settled(seen[at + 1], seen[at + 2], this.startedAt);
   }
 }
 

@@ -214,6 +214,12 @@ function seriesAsFormatPatch(tree: string, env: NodeJS.ProcessEnv, outputs: Map<
   return { patches: patches.length, abbrev, sameFiles, sameBodies: `${same.length}/${patches.length}`, violations };
 }
 
+/** A copy of the tree `from` at `to`, modes and times kept (shared blocks where the file system can). */
+function copyTree(from: string, to: string): void {
+  const cp = spawnSync('cp', ['-a', '--reflink=auto', from, to], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (cp.status !== 0) throw new Error(`cp -a failed (exit ${cp.status})`);
+}
+
 /** A few names of a list, for a report line. */
 const some = (names: string[]) => names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length})` : '');
 
@@ -379,14 +385,12 @@ function main(): number {
   try {
     say(`copying ${tree} to ${copy}`);
     const start = performance.now();
-    const cp = spawnSync('cp', ['-a', '--reflink=auto', tree, copy], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (cp.status !== 0) throw new Error(`cp -a failed (exit ${cp.status})`);
+    copyTree(tree, copy);
     say(`copied in ${((performance.now() - start) / 1000).toFixed(1)} s`);
     if (!crlf) return check(tree, copy, tree, false);
     say(`rewrote ${toCrlf(copy)} files with CRLF line endings`);
     const reference = join(scratch, 'linux-crlf');
-    const again = spawnSync('cp', ['-a', '--reflink=auto', copy, reference], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (again.status !== 0) throw new Error(`cp -a failed (exit ${again.status})`);
+    copyTree(copy, reference);
     return check(tree, copy, reference, true);
   } finally {
     say(`removing ${scratch}`);
