@@ -57,6 +57,8 @@ describe('the diff attribute', () => {
     expect(funcnameRule(root, 'drivers/gpu/drm/radeon/radeon_ttm.c')).toBe('cpp');
     expect(funcnameRule(root, 'include/linux/mm.h')).toBe('cpp');
     expect(funcnameRule(root, 'arch/arm/boot/dts/a.dts')).toBe('default');
+    // A name that starts with two dots is inside the tree.
+    expect(funcnameRule(root, '..a.c')).toBe('cpp');
   });
 
   it('lets a later line and a deeper file decide, and reads anchored and ** patterns below their directory', () => {

@@ -4,7 +4,13 @@
  * gup2pin diff hw/hfi1` must print `a/drivers/infiniband/hw/hfi1/…`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/**
+ * Whether a path relative to a directory (`path.relative()`'s) leaves it. Not startsWith('..'):
+ * `..foo.c` is a fine name inside the tree.
+ */
+export const leaves = (rel: string) => rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
 
 /** The directory `path` is (or the one holding it, for a file or a missing path), then each above it. */
 export function* dirsUp(path: string): Generator<string> {
@@ -69,7 +75,7 @@ export function nestedKernelHint(root: string, tool: 'git apply' | 'git am'): st
   if (isGitTop(root) || !isKernelTop(root)) return undefined;
   for (const dir of dirsUp(dirname(root))) {
     if (!isGitTop(dir)) continue;
-    const sub = relative(dir, root).split('\\').join('/');
+    const sub = relative(dir, root).split(sep).join('/');
     return `the paths are relative to the kernel tree ${sub}/ of the git checkout ${dir}: ${tool} them with --directory=${sub}`;
   }
   return undefined;

@@ -3,9 +3,10 @@
  * the API names is ~100× cheaper than parsing, and almost every file fails it.
  */
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { NO_LINKS, type DirIndex, type Listing } from '../cache/dir-index.ts';
 import { CANDIDATE_RE } from '../sites/api.ts';
+import { leaves } from './root.ts';
 
 /** Directories never descended into: VCS metadata, build output, dependencies. */
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tmp_versions', '.output', 'build', '.cache']);
@@ -247,9 +248,7 @@ function symlink(link: string, cFile: boolean, root: Root, files: FoundFiles, pr
     return;
   }
   const rel = relative(root.real, target);
-  // Not startsWith('..'): `..foo.c` is a fine name inside the tree.
-  const outside = rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
-  if (outside) {
+  if (leaves(rel)) {
     if (cFile || st.isDirectory()) problem(link, 'symlink leaves the tree: not followed');
   } else if (cFile && st.isFile()) {
     files.addLinked(join(root.given, rel));

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { leaves } from '../discover/root.ts';
 
 /** git's default funcname rule, or its built-in `cpp` diff driver's (userdiff.c, git 2.39). */
 export type FuncnameRule = 'default' | 'cpp';
@@ -44,7 +45,7 @@ const trimmed = (text: string) => Buffer.from(text, 'utf8').subarray(0, MAX_BYTE
  */
 export function funcnameRule(root: string, file: string): FuncnameRule {
   const rel = relative(root, join(root, file));
-  if (rel.startsWith('..')) return 'default';
+  if (leaves(rel)) return 'default';
   const parts = rel.split(sep);
   let value: string | undefined;
   for (let depth = 0; depth < parts.length; depth++) {
